@@ -1,0 +1,68 @@
+"""The `shieldwall` command. Each capability adds its verbs through `<capability>.cli.register(app)`."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+from rich.console import Console
+
+from shieldwall.config import load_settings
+
+app = typer.Typer(help="Shieldwall: shared defence against election information operations.", no_args_is_help=True)
+console = Console(stderr=True)
+
+CAPABILITIES = ("exchange", "detect", "match", "ads", "threatmodel")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Worker processes."),
+) -> None:
+    """Serve the hub: TAXII 2.1, the REST API and the web pages."""
+    import uvicorn
+
+    from shieldwall.store.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    console.print(f"Shieldwall on http://{host}:{port}/  (database: {_redact(settings.database_url)})")
+    uvicorn.run("shieldwall.web.asgi:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command()
+def demo(
+    if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when the hub already has organisations."),
+) -> None:
+    """Load a believable demo: organisations, a trust group, shared objects at every TLP level, and more."""
+    from shieldwall.demo import load_demo
+
+    load_demo(load_settings(), if_empty=if_empty, console=console)
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _register_capabilities() -> None:
+    for name in CAPABILITIES:
+        module_name = f"shieldwall.{name}.cli"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:
+                continue
+            raise
+        module.register(app)
+
+
+_register_capabilities()
+
+
+def main() -> None:
+    app()

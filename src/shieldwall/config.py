@@ -1,0 +1,71 @@
+"""Settings from environment variables, optionally from a TOML file named by SHIELDWALL_CONFIG.
+
+Environment variables win over the file so a deployment can override one value without editing it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "SHIELDWALL_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path("var").resolve())
+    database_url: str = ""
+    secret_key: str = ""
+    hub_name: str = "Shieldwall hub"
+    max_body_bytes: int = 10 * 1024 * 1024
+    rate_limit_per_minute: int = 600
+    page_size_default: int = 100
+    page_size_max: int = 1000
+
+    def resolved(self) -> Settings:
+        """Fill values that depend on others: the SQLite file and a stable secret under data_dir."""
+        data_dir = Path(self.data_dir).resolve()
+        database_url = self.database_url or f"sqlite:///{data_dir / 'shieldwall.db'}"
+        secret_key = self.secret_key or _stable_secret(data_dir)
+        return replace(self, data_dir=data_dir, database_url=database_url, secret_key=secret_key)
+
+
+def _stable_secret(data_dir: Path) -> str:
+    """A per-installation secret kept in the data dir so sessions survive restarts."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret.key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind == "int":
+        return int(raw)
+    if kind == "Path":
+        return Path(raw)
+    return str(raw)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {}
+    config_file = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if config_file:
+        with open(config_file, "rb") as handle:
+            values.update(tomllib.load(handle))
+    for f in fields(Settings):
+        env = os.environ.get(ENV_PREFIX + f.name.upper())
+        if env is not None:
+            values[f.name] = env
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(Settings)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+    return Settings(**{k: _coerce(k, v) for k, v in values.items()}).resolved()

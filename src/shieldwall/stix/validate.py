@@ -1,0 +1,48 @@
+"""STIX 2.1 validation through the OASIS stix2-validator, one object at a time so errors name the object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from stix2validator import ValidationOptions, validate_instance
+
+# The TLP 2.0 marking definitions are official but newer than the validator's built-in list; and
+# custom types/properties are allowed only in the x- namespace the spec reserves for them.
+_OPTIONS = ValidationOptions(version="2.1", strict=False, disabled=["marking-definition-type"])
+
+
+@dataclass(frozen=True)
+class Invalid:
+    object_id: str
+    reason: str
+
+
+def validate_object(obj: Any) -> str | None:
+    """None when obj is valid STIX 2.1, else a one-line reason."""
+    if not isinstance(obj, dict):
+        return "not a JSON object"
+    if "type" not in obj or "id" not in obj:
+        return "missing the required 'type' or 'id' property"
+    if obj.get("spec_version", "2.1") != "2.1":
+        return f"spec_version {obj.get('spec_version')!r} is not 2.1"
+    try:
+        result = validate_instance(obj, _OPTIONS)
+    except Exception as error:  # the validator raises on some malformed inputs instead of reporting
+        return f"invalid: {error}"
+    if result.is_valid:
+        return None
+    return "; ".join(str(e.message) for e in result.errors[:5])
+
+
+def validate_objects(objects: list[Any]) -> tuple[list[dict[str, Any]], list[Invalid]]:
+    valid: list[dict[str, Any]] = []
+    invalid: list[Invalid] = []
+    for index, obj in enumerate(objects):
+        reason = validate_object(obj)
+        if reason is None:
+            valid.append(obj)
+        else:
+            object_id = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
+            invalid.append(Invalid(object_id or f"objects[{index}]", reason))
+    return valid, invalid

@@ -1,0 +1,1 @@
+"""The web application: assembles each capability's routers, templates and static files."""

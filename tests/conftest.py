@@ -1,0 +1,84 @@
+"""Shared fixtures. Tests that take `database_url` run twice: on SQLite and on a real PostgreSQL server.
+
+Where PostgreSQL or Chromium is missing the tests that need it are skipped locally, but fail when
+SHIELDWALL_REQUIRE_ALL=1 (CI sets it), so CI never passes by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shieldwall.store.db import Database
+from shieldwall.store.migrate import upgrade
+from tests.support.live import LiveServer
+from tests.support.postgres import PostgresServer, find_bindir
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REQUIRE_ALL = os.environ.get("SHIELDWALL_REQUIRE_ALL") == "1"
+
+
+def missing(what: str) -> None:
+    if REQUIRE_ALL:
+        pytest.fail(f"{what} is required (SHIELDWALL_REQUIRE_ALL=1) but missing", pytrace=False)
+    pytest.skip(f"{what} is not available")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        missing(f"shared data at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    bindir = find_bindir()
+    if bindir is None:
+        missing("a PostgreSQL server (Debian package postgresql)")
+    assert bindir is not None
+    server = PostgresServer(bindir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = server.create_database("t_" + uuid.uuid4().hex[:16])
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer(database_url, tmp_path / "data").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():  # type: ignore[no-untyped-def]
+    from tests.support.browser import CHROMEDRIVER, CHROMIUM, start_chromium
+
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        missing("Chromium and chromedriver (Debian packages chromium, chromium-driver)")
+    driver = start_chromium()
+    yield driver
+    driver.quit()
