@@ -83,7 +83,9 @@ def principal_for_token(session: Session, token: str, now: datetime | None = Non
     return principal_for_member(session, member), row.id
 
 
-def issue_token(session: Session, member: Member, name: str, expires_at: datetime | None = None) -> tuple[str, ApiToken]:
+def issue_token(
+    session: Session, member: Member, name: str, expires_at: datetime | None = None
+) -> tuple[str, ApiToken]:
     token = new_token()
     row = ApiToken(
         member_id=member.id, name=name, prefix=token[:12], token_hash=hash_token(token), expires_at=expires_at

@@ -67,7 +67,7 @@ def current_principal(request: Request) -> Principal:
     """Who is asking; ANONYMOUS when no credentials came. Wrong or expired credentials are a 401."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     principal = ANONYMOUS
     token = _bearer(request)
     with database(request).session() as session:

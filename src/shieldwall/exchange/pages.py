@@ -14,4 +14,4 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, principal: Principal = Depends(current_principal)) -> HTMLResponse:
-    return render(request, "exchange/home.html", {})  # type: ignore[no-any-return]
+    return render(request, "exchange/home.html", {})

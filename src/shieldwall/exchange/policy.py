@@ -80,7 +80,9 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
         and_(
             StixObject.tlp == int(TLP.RED),
             exists(
-                select(audience.id).where(audience.object_pk == StixObject.pk, audience.member_id == principal.member_id)
+                select(audience.id).where(
+                    audience.object_pk == StixObject.pk, audience.member_id == principal.member_id
+                )
             ),
         )
     )

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 
 def install(app: FastAPI) -> None:
-    from shieldwall.exchange import pages
+    from shieldwall.exchange import pages, taxii
 
+    taxii.install(app)
     app.include_router(pages.router)

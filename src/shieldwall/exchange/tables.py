@@ -89,6 +89,9 @@ class Collection(Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     default_tlp: Mapped[int] = mapped_column(SmallInteger, default=2)
+    # A collection may belong to a trust group: only its organisations can use it, and TLP:AMBER objects
+    # posted to it (e.g. over TAXII, which has no way to name an audience) are shared with that group.
+    trust_group_id: Mapped[int | None] = mapped_column(ForeignKey("ex_trust_groups.id"))
 
 
 class StixObject(Base):

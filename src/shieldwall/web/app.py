@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     return app
 
 
-def _optional_module(name: str):  # type: ignore[no-untyped-def]
+def _optional_module(name: str):
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as error:

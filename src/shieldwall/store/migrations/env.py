@@ -16,7 +16,7 @@ if not url:
 only_prefix = context.config.attributes.get("only_prefix")
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def include_object(obj, name, type_, reflected, compare_to):
     table = obj if type_ == "table" else getattr(obj, "table", None)
     table_name = getattr(table, "name", name) or ""
     return only_prefix is None or table_name.startswith(only_prefix)

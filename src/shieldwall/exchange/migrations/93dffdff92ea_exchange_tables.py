@@ -1,8 +1,8 @@
 """exchange tables
 
-Revision ID: 0157b79c3962
+Revision ID: 93dffdff92ea
 Revises: 
-Create Date: 2026-11-25 07:39:53.964859
+Create Date: 2026-11-25 07:42:46.084584
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import shieldwall.store.base
 
 
-revision = '0157b79c3962'
+revision = '93dffdff92ea'
 down_revision = None
 branch_labels = ('exchange',)
 depends_on = None
@@ -35,15 +35,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ex_audit_log_member_id'), ['member_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ex_audit_log_org_id'), ['org_id'], unique=False)
 
-    op.create_table('ex_collections',
-    sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('alias', sa.String(length=64), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('default_tlp', sa.SmallInteger(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_ex_collections')),
-    sa.UniqueConstraint('alias', name=op.f('uq_ex_collections_alias'))
-    )
     op.create_table('ex_organisations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(length=64), nullable=False),
@@ -66,6 +57,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ex_trust_groups')),
     sa.UniqueConstraint('slug', name=op.f('uq_ex_trust_groups_slug'))
     )
+    op.create_table('ex_collections',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('alias', sa.String(length=64), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('default_tlp', sa.SmallInteger(), nullable=False),
+    sa.Column('trust_group_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['trust_group_id'], ['ex_trust_groups.id'], name=op.f('fk_ex_collections_trust_group_id_ex_trust_groups')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ex_collections')),
+    sa.UniqueConstraint('alias', name=op.f('uq_ex_collections_alias'))
+    )
     op.create_table('ex_members',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -82,32 +84,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ex_members', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ex_members_org_id'), ['org_id'], unique=False)
-
-    op.create_table('ex_objects',
-    sa.Column('pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('collection_id', sa.String(length=36), nullable=False),
-    sa.Column('stix_id', sa.String(length=120), nullable=False),
-    sa.Column('stix_type', sa.String(length=64), nullable=False),
-    sa.Column('spec_version', sa.String(length=8), nullable=False),
-    sa.Column('modified', sa.String(length=32), nullable=False),
-    sa.Column('date_added', sa.BigInteger(), nullable=False),
-    sa.Column('tlp', sa.SmallInteger(), nullable=False),
-    sa.Column('publisher_org_id', sa.Integer(), nullable=True),
-    sa.Column('is_latest', sa.Boolean(), nullable=False),
-    sa.Column('is_first', sa.Boolean(), nullable=False),
-    sa.Column('is_deleted', sa.Boolean(), nullable=False),
-    sa.Column('name', sa.Text(), nullable=False),
-    sa.Column('search_text', sa.Text(), nullable=False),
-    sa.Column('body', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['collection_id'], ['ex_collections.id'], name=op.f('fk_ex_objects_collection_id_ex_collections')),
-    sa.ForeignKeyConstraint(['publisher_org_id'], ['ex_organisations.id'], name=op.f('fk_ex_objects_publisher_org_id_ex_organisations')),
-    sa.PrimaryKeyConstraint('pk', name=op.f('pk_ex_objects')),
-    sa.UniqueConstraint('collection_id', 'stix_id', 'modified', name='uq_ex_objects_version')
-    )
-    with op.batch_alter_table('ex_objects', schema=None) as batch_op:
-        batch_op.create_index('ix_ex_objects_page', ['collection_id', 'date_added', 'pk'], unique=False)
-        batch_op.create_index('ix_ex_objects_stix_id', ['stix_id'], unique=False)
-        batch_op.create_index('ix_ex_objects_type_added', ['stix_type', 'date_added'], unique=False)
 
     op.create_table('ex_trust_group_members',
     sa.Column('group_id', sa.Integer(), nullable=False),
@@ -150,23 +126,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ex_api_tokens_member_id'), ['member_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ex_api_tokens_prefix'), ['prefix'], unique=False)
 
-    op.create_table('ex_object_audience',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('object_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('org_id', sa.Integer(), nullable=True),
-    sa.Column('trust_group_id', sa.Integer(), nullable=True),
-    sa.Column('member_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['member_id'], ['ex_members.id'], name=op.f('fk_ex_object_audience_member_id_ex_members')),
-    sa.ForeignKeyConstraint(['object_pk'], ['ex_objects.pk'], name=op.f('fk_ex_object_audience_object_pk_ex_objects'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['org_id'], ['ex_organisations.id'], name=op.f('fk_ex_object_audience_org_id_ex_organisations')),
-    sa.ForeignKeyConstraint(['trust_group_id'], ['ex_trust_groups.id'], name=op.f('fk_ex_object_audience_trust_group_id_ex_trust_groups')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_ex_object_audience'))
+    op.create_table('ex_objects',
+    sa.Column('pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('collection_id', sa.String(length=36), nullable=False),
+    sa.Column('stix_id', sa.String(length=120), nullable=False),
+    sa.Column('stix_type', sa.String(length=64), nullable=False),
+    sa.Column('spec_version', sa.String(length=8), nullable=False),
+    sa.Column('modified', sa.String(length=32), nullable=False),
+    sa.Column('date_added', sa.BigInteger(), nullable=False),
+    sa.Column('tlp', sa.SmallInteger(), nullable=False),
+    sa.Column('publisher_org_id', sa.Integer(), nullable=True),
+    sa.Column('is_latest', sa.Boolean(), nullable=False),
+    sa.Column('is_first', sa.Boolean(), nullable=False),
+    sa.Column('is_deleted', sa.Boolean(), nullable=False),
+    sa.Column('name', sa.Text(), nullable=False),
+    sa.Column('search_text', sa.Text(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['collection_id'], ['ex_collections.id'], name=op.f('fk_ex_objects_collection_id_ex_collections')),
+    sa.ForeignKeyConstraint(['publisher_org_id'], ['ex_organisations.id'], name=op.f('fk_ex_objects_publisher_org_id_ex_organisations')),
+    sa.PrimaryKeyConstraint('pk', name=op.f('pk_ex_objects')),
+    sa.UniqueConstraint('collection_id', 'stix_id', 'modified', name='uq_ex_objects_version')
     )
-    with op.batch_alter_table('ex_object_audience', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_ex_object_audience_member_id'), ['member_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_ex_object_audience_object_pk'), ['object_pk'], unique=False)
-        batch_op.create_index(batch_op.f('ix_ex_object_audience_org_id'), ['org_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_ex_object_audience_trust_group_id'), ['trust_group_id'], unique=False)
+    with op.batch_alter_table('ex_objects', schema=None) as batch_op:
+        batch_op.create_index('ix_ex_objects_page', ['collection_id', 'date_added', 'pk'], unique=False)
+        batch_op.create_index('ix_ex_objects_stix_id', ['stix_id'], unique=False)
+        batch_op.create_index('ix_ex_objects_type_added', ['stix_type', 'date_added'], unique=False)
 
     op.create_table('ex_opinions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -184,15 +168,6 @@ def upgrade() -> None:
     with op.batch_alter_table('ex_opinions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ex_opinions_object_id'), ['object_id'], unique=False)
 
-    op.create_table('ex_sealed_sources',
-    sa.Column('object_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('org_id', sa.Integer(), nullable=False),
-    sa.Column('member_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['member_id'], ['ex_members.id'], name=op.f('fk_ex_sealed_sources_member_id_ex_members')),
-    sa.ForeignKeyConstraint(['object_pk'], ['ex_objects.pk'], name=op.f('fk_ex_sealed_sources_object_pk_ex_objects'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['org_id'], ['ex_organisations.id'], name=op.f('fk_ex_sealed_sources_org_id_ex_organisations')),
-    sa.PrimaryKeyConstraint('object_pk', name=op.f('pk_ex_sealed_sources'))
-    )
     op.create_table('ex_sightings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('sighting_id', sa.String(length=120), nullable=False),
@@ -246,11 +221,46 @@ def upgrade() -> None:
     with op.batch_alter_table('ex_webhook_deliveries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ex_webhook_deliveries_webhook_id'), ['webhook_id'], unique=False)
 
+    op.create_table('ex_object_audience',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('object_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=True),
+    sa.Column('trust_group_id', sa.Integer(), nullable=True),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['ex_members.id'], name=op.f('fk_ex_object_audience_member_id_ex_members')),
+    sa.ForeignKeyConstraint(['object_pk'], ['ex_objects.pk'], name=op.f('fk_ex_object_audience_object_pk_ex_objects'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['org_id'], ['ex_organisations.id'], name=op.f('fk_ex_object_audience_org_id_ex_organisations')),
+    sa.ForeignKeyConstraint(['trust_group_id'], ['ex_trust_groups.id'], name=op.f('fk_ex_object_audience_trust_group_id_ex_trust_groups')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ex_object_audience'))
+    )
+    with op.batch_alter_table('ex_object_audience', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ex_object_audience_member_id'), ['member_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ex_object_audience_object_pk'), ['object_pk'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ex_object_audience_org_id'), ['org_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ex_object_audience_trust_group_id'), ['trust_group_id'], unique=False)
+
+    op.create_table('ex_sealed_sources',
+    sa.Column('object_pk', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['member_id'], ['ex_members.id'], name=op.f('fk_ex_sealed_sources_member_id_ex_members')),
+    sa.ForeignKeyConstraint(['object_pk'], ['ex_objects.pk'], name=op.f('fk_ex_sealed_sources_object_pk_ex_objects'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['org_id'], ['ex_organisations.id'], name=op.f('fk_ex_sealed_sources_org_id_ex_organisations')),
+    sa.PrimaryKeyConstraint('object_pk', name=op.f('pk_ex_sealed_sources'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_table('ex_sealed_sources')
+    with op.batch_alter_table('ex_object_audience', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ex_object_audience_trust_group_id'))
+        batch_op.drop_index(batch_op.f('ix_ex_object_audience_org_id'))
+        batch_op.drop_index(batch_op.f('ix_ex_object_audience_object_pk'))
+        batch_op.drop_index(batch_op.f('ix_ex_object_audience_member_id'))
+
+    op.drop_table('ex_object_audience')
     with op.batch_alter_table('ex_webhook_deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ex_webhook_deliveries_webhook_id'))
 
@@ -264,18 +274,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ex_sightings_org_id'))
 
     op.drop_table('ex_sightings')
-    op.drop_table('ex_sealed_sources')
     with op.batch_alter_table('ex_opinions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ex_opinions_object_id'))
 
     op.drop_table('ex_opinions')
-    with op.batch_alter_table('ex_object_audience', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_ex_object_audience_trust_group_id'))
-        batch_op.drop_index(batch_op.f('ix_ex_object_audience_org_id'))
-        batch_op.drop_index(batch_op.f('ix_ex_object_audience_object_pk'))
-        batch_op.drop_index(batch_op.f('ix_ex_object_audience_member_id'))
+    with op.batch_alter_table('ex_objects', schema=None) as batch_op:
+        batch_op.drop_index('ix_ex_objects_type_added')
+        batch_op.drop_index('ix_ex_objects_stix_id')
+        batch_op.drop_index('ix_ex_objects_page')
 
-    op.drop_table('ex_object_audience')
+    op.drop_table('ex_objects')
     with op.batch_alter_table('ex_api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ex_api_tokens_prefix'))
         batch_op.drop_index(batch_op.f('ix_ex_api_tokens_member_id'))
@@ -289,19 +297,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_ex_trust_group_members_org_id'))
 
     op.drop_table('ex_trust_group_members')
-    with op.batch_alter_table('ex_objects', schema=None) as batch_op:
-        batch_op.drop_index('ix_ex_objects_type_added')
-        batch_op.drop_index('ix_ex_objects_stix_id')
-        batch_op.drop_index('ix_ex_objects_page')
-
-    op.drop_table('ex_objects')
     with op.batch_alter_table('ex_members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ex_members_org_id'))
 
     op.drop_table('ex_members')
+    op.drop_table('ex_collections')
     op.drop_table('ex_trust_groups')
     op.drop_table('ex_organisations')
-    op.drop_table('ex_collections')
     with op.batch_alter_table('ex_audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ex_audit_log_org_id'))
         batch_op.drop_index(batch_op.f('ix_ex_audit_log_member_id'))

@@ -1,0 +1,478 @@
+"""Storing and reading STIX objects. Every read goes through `policy.visible_to`; every write is audited.
+
+Other capabilities publish and read through these functions (or over TAXII), never through the tables.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from shieldwall.exchange.audit import record
+from shieldwall.exchange.policy import Principal, visible_to
+from shieldwall.exchange.tables import (
+    Collection,
+    ObjectAudience,
+    Organisation,
+    SealedSource,
+    Sighting,
+    StixObject,
+    TrustGroupMember,
+)
+from shieldwall.stix import timestamps
+from shieldwall.stix.tlp import TLP, tlp_of, with_tlp
+from shieldwall.stix.validate import validate_objects
+
+# Properties whose text is worth finding in a search.
+SEARCHABLE = ("name", "description", "pattern", "value", "account_login", "display_name", "aliases", "labels")
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How a submission is shared. tlp=None keeps each object's own marking (else the collection default);
+    a given tlp applies to unmarked objects and never loosens a stricter marking an object carries."""
+
+    tlp: TLP | None = None
+    org_ids: Sequence[int] = ()
+    trust_group_ids: Sequence[int] = ()
+    member_ids: Sequence[int] = ()
+    anonymous: bool = False
+
+
+@dataclass
+class IngestResult:
+    successes: list[dict[str, str]] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    stored_pks: list[int] = field(default_factory=list)
+
+
+class SharingError(ValueError):
+    """The sharing choice is impossible (e.g. TLP:RED with nobody named)."""
+
+
+def _search_text(obj: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for key in SEARCHABLE:
+        value = obj.get(key)
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list):
+            parts.extend(v for v in value if isinstance(v, str))
+    return " ".join(parts)[:4000].lower()
+
+
+def _anonymise(obj: dict[str, Any], hub_identity: str, source_identity: str) -> dict[str, Any] | None:
+    """Replace every trace of the source's identity by the hub's. Drops the source's identity object."""
+    if obj.get("id") == source_identity:
+        return None
+    text = orjson.dumps(obj).decode()
+    if source_identity in text:
+        obj = json.loads(text.replace(source_identity, hub_identity))
+    obj = dict(obj)
+    obj["created_by_ref"] = hub_identity
+    return obj
+
+
+def hub_identity_id(session: Session) -> str:
+    hub = session.scalar(select(Organisation.identity_id).where(Organisation.kind == "hub").limit(1))
+    if hub is None:
+        raise RuntimeError("the hub has no operator organisation; run `shieldwall admin init-db`")
+    return hub
+
+
+def _next_date_added(session: Session, collection_id: str) -> int:
+    last = session.scalar(select(func.max(StixObject.date_added)).where(StixObject.collection_id == collection_id))
+    now = timestamps.to_micros(timestamps.parse(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+    now = max(now, int(time.time() * 1_000_000))
+    return max(now, (last or 0) + 1)
+
+
+def _audience_rows(
+    session: Session, principal: Principal, level: TLP, sharing: Sharing, collection: Collection
+) -> list[dict[str, int | None]]:
+    orgs = set(sharing.org_ids)
+    groups = set(sharing.trust_group_ids)
+    if level == TLP.AMBER:
+        if not orgs and not groups and collection.trust_group_id is not None:
+            groups.add(collection.trust_group_id)
+        orgs.add(principal.org_id or 0)
+        return [{"org_id": o, "trust_group_id": None, "member_id": None} for o in sorted(orgs) if o] + [
+            {"org_id": None, "trust_group_id": g, "member_id": None} for g in sorted(groups)
+        ]
+    if level == TLP.AMBER_STRICT:
+        if not orgs and not groups and collection.trust_group_id is not None:
+            groups.add(collection.trust_group_id)
+        if groups:  # frozen now: organisations that join the group later do not see it
+            orgs.update(
+                session.scalars(select(TrustGroupMember.org_id).where(TrustGroupMember.group_id.in_(groups))).all()
+            )
+        orgs.add(principal.org_id or 0)
+        return [{"org_id": o, "trust_group_id": None, "member_id": None} for o in sorted(orgs) if o]
+    if level == TLP.RED:
+        members = set(sharing.member_ids)
+        members.add(principal.member_id or 0)
+        return [{"org_id": None, "trust_group_id": None, "member_id": m} for m in sorted(members) if m]
+    return []
+
+
+def ingest(
+    session: Session,
+    principal: Principal,
+    collection: Collection,
+    objects: Sequence[Any],
+    sharing: Sharing = Sharing(),
+) -> IngestResult:
+    """Validate and store a submission. Invalid objects are reported and skipped; the rest is stored in the
+    caller's transaction (all or nothing for the valid part). Re-posting a stored version is a success."""
+    if principal.org_id is None or principal.member_id is None:
+        raise PermissionError("only members can share")
+    result = IngestResult()
+    valid, invalid = validate_objects(list(objects))
+    for bad in invalid:
+        result.failures.append({"id": bad.object_id, "message": bad.reason})
+    if not valid:
+        return result
+
+    source_identity = session.scalar(select(Organisation.identity_id).where(Organisation.id == principal.org_id))
+    hub_identity = hub_identity_id(session) if sharing.anonymous else ""
+    prepared: list[tuple[dict[str, Any], str, TLP]] = []
+    for obj in valid:
+        if sharing.anonymous:
+            anonymised = _anonymise(obj, hub_identity, source_identity or "")
+            if anonymised is None:
+                continue
+            obj = anonymised
+        own = tlp_of(obj)
+        level = max(own, sharing.tlp) if own is not None and sharing.tlp is not None else own or sharing.tlp
+        if level is None:
+            level = TLP(collection.default_tlp)
+        if own != level:
+            obj = with_tlp(obj, level)
+        prepared.append((obj, timestamps.version_of(obj), level))
+
+    if any(level == TLP.RED for _, _, level in prepared) and not sharing.member_ids and sharing.anonymous:
+        raise SharingError("an anonymous TLP:RED submission must name its recipients")
+
+    ids = sorted({obj["id"] for obj, _, _ in prepared})
+    existing: dict[tuple[str, str], tuple[int, bool]] = {}
+    latest: dict[str, str] = {}
+    for chunk in _chunks(ids, 500):
+        rows = session.execute(
+            select(StixObject.stix_id, StixObject.modified, StixObject.pk, StixObject.is_deleted).where(
+                StixObject.collection_id == collection.id, StixObject.stix_id.in_(chunk)
+            )
+        ).all()
+        for stix_id, modified, pk, deleted in rows:
+            existing[(stix_id, modified)] = (pk, deleted)
+            if not deleted and modified > latest.get(stix_id, ""):
+                latest[stix_id] = modified
+
+    date_added = _next_date_added(session, collection.id)
+    new_rows: list[dict[str, Any]] = []
+    levels: list[TLP] = []
+    seen_in_batch: set[tuple[str, str]] = set()
+    first_versions: set[str] = {stix_id for stix_id, _ in existing}
+    for obj, version, level in prepared:
+        key = (obj["id"], version)
+        result.successes.append({"id": obj["id"], "version": timestamps.display(version)})
+        if key in seen_in_batch or (key in existing and not existing[key][1]):
+            continue  # the same version again: idempotent
+        seen_in_batch.add(key)
+        if key in existing:  # a deleted version posted again comes back
+            session.execute(update(StixObject).where(StixObject.pk == existing[key][0]).values(is_deleted=False))
+            continue
+        is_latest = version > latest.get(obj["id"], "")
+        if is_latest:
+            latest[obj["id"]] = version
+        new_rows.append(
+            {
+                "collection_id": collection.id,
+                "stix_id": obj["id"],
+                "stix_type": obj["type"],
+                "spec_version": obj.get("spec_version", "2.1"),
+                "modified": version,
+                "date_added": date_added,
+                "tlp": int(level),
+                "publisher_org_id": None if sharing.anonymous else principal.org_id,
+                "is_latest": is_latest,
+                "is_first": obj["id"] not in first_versions,
+                "is_deleted": False,
+                "name": str(obj.get("name") or obj.get("value") or "")[:500],
+                "search_text": _search_text(obj),
+                "body": orjson.dumps(obj).decode(),
+            }
+        )
+        levels.append(level)
+        first_versions.add(obj["id"])
+        date_added += 1
+    if not new_rows:
+        return result
+
+    # Versions that lost "latest" to one posted now.
+    superseded = {row["stix_id"] for row in new_rows if row["is_latest"]}
+    for chunk in _chunks(sorted(superseded), 500):
+        session.execute(
+            update(StixObject)
+            .where(StixObject.collection_id == collection.id, StixObject.stix_id.in_(chunk))
+            .values(is_latest=False)
+        )
+    pks = list(session.scalars(insert(StixObject).returning(StixObject.pk, sort_by_parameter_order=True), new_rows))
+    # Within one batch an id may appear in several versions: only the newest keeps is_latest.
+    newest: dict[str, tuple[str, int]] = {}
+    for pk, row in zip(pks, new_rows, strict=True):
+        if row["is_latest"] and row["modified"] >= newest.get(row["stix_id"], ("", 0))[0]:
+            newest[row["stix_id"]] = (row["modified"], pk)
+    stale = [pk for pk, row in zip(pks, new_rows, strict=True) if row["is_latest"] and newest[row["stix_id"]][1] != pk]
+    if stale:
+        session.execute(update(StixObject).where(StixObject.pk.in_(stale)).values(is_latest=False))
+
+    audience: list[dict[str, Any]] = []
+    audience_for = {level: _audience_rows(session, principal, level, sharing, collection) for level in set(levels)}
+    for pk, level in zip(pks, levels, strict=True):
+        audience.extend({"object_pk": pk, **row} for row in audience_for[level])
+    if audience:
+        session.execute(insert(ObjectAudience), audience)
+    if sharing.anonymous:
+        session.execute(
+            insert(SealedSource),
+            [{"object_pk": pk, "org_id": principal.org_id, "member_id": principal.member_id} for pk in pks],
+        )
+    _record_sightings(session, principal, [orjson.loads(r["body"]) for r in new_rows if r["stix_type"] == "sighting"])
+    result.stored_pks = pks
+    record(
+        session,
+        principal,
+        "share",
+        target=collection.id,
+        tlp=max(levels),
+        detail={"count": len(pks), "ids": [r["stix_id"] for r in new_rows][:2000], "anonymous": sharing.anonymous},
+        sealed=sharing.anonymous,
+    )
+    return result
+
+
+def _record_sightings(session: Session, principal: Principal, sightings: list[dict[str, Any]]) -> None:
+    rows = []
+    for s in sightings:
+        rows.append(
+            {
+                "sighting_id": s["id"],
+                "sighting_of": s["sighting_of_ref"],
+                "org_id": principal.org_id,
+                "member_id": principal.member_id,
+                "count": int(s.get("count", 1)),
+                "first_seen": timestamps.parse(s["first_seen"]) if s.get("first_seen") else None,
+                "last_seen": timestamps.parse(s["last_seen"]) if s.get("last_seen") else None,
+                "note": str(s.get("description", ""))[:2000],
+            }
+        )
+    if rows:
+        known = set(
+            session.scalars(
+                select(Sighting.sighting_id).where(Sighting.sighting_id.in_([r["sighting_id"] for r in rows]))
+            )
+        )
+        rows = [r for r in rows if r["sighting_id"] not in known]
+        if rows:
+            session.execute(insert(Sighting), rows)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class Query:
+    collection_id: str | None = None
+    added_after: int | None = None  # microseconds
+    ids: Sequence[str] = ()
+    types: Sequence[str] = ()
+    versions: str | Sequence[str] = "last"  # "last", "first", "all" or canonical timestamps
+    spec_versions: Sequence[str] = ()
+    text: str = ""
+    tlp: Sequence[int] = ()
+    publisher_org_id: int | None = None
+    added_before: int | None = None
+
+
+@dataclass
+class Page:
+    rows: list[StixObject]
+    more: bool
+    next: str | None
+
+    def objects(self) -> list[dict[str, Any]]:
+        return [orjson.loads(row.body) for row in self.rows]
+
+
+def encode_cursor(date_added: int, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{date_added}:{pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        date_added, pk = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
+        return int(date_added), int(pk)
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"invalid 'next' cursor {cursor!r}") from None
+
+
+def _conditions(principal: Principal, query: Query) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [visible_to(principal)]
+    if query.collection_id is not None:
+        where.append(StixObject.collection_id == query.collection_id)
+    if query.added_after is not None:
+        where.append(StixObject.date_added > query.added_after)
+    if query.added_before is not None:
+        where.append(StixObject.date_added < query.added_before)
+    if query.ids:
+        where.append(StixObject.stix_id.in_(list(query.ids)))
+    if query.types:
+        where.append(StixObject.stix_type.in_(list(query.types)))
+    if query.spec_versions:
+        where.append(StixObject.spec_version.in_(list(query.spec_versions)))
+    if query.tlp:
+        where.append(StixObject.tlp.in_(list(query.tlp)))
+    if query.publisher_org_id is not None:
+        where.append(StixObject.publisher_org_id == query.publisher_org_id)
+    if query.text:
+        for word in query.text.lower().split()[:8]:
+            where.append(StixObject.search_text.contains(word, autoescape=True))
+    versions = query.versions
+    if versions == "last":
+        where.append(StixObject.is_latest.is_(True))
+    elif versions == "first":
+        where.append(StixObject.is_first.is_(True))
+    elif versions != "all":
+        wanted = [v for v in versions if v not in ("last", "first", "all")]
+        alternatives: list[ColumnElement[bool]] = [StixObject.modified.in_(wanted)] if wanted else []
+        if "last" in versions:
+            alternatives.append(StixObject.is_latest.is_(True))
+        if "first" in versions:
+            alternatives.append(StixObject.is_first.is_(True))
+        if "all" not in versions:
+            where.append(or_(*alternatives))
+    return where
+
+
+def query_objects(
+    session: Session,
+    principal: Principal,
+    query: Query,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    newest_first: bool = False,
+) -> Page:
+    """One page of visible object versions in date_added order (keyset paging: flat cost per page)."""
+    where = _conditions(principal, query)
+    order = [StixObject.date_added, StixObject.pk]
+    if cursor:
+        date_added, pk = decode_cursor(cursor)
+        if newest_first:
+            where.append(
+                or_(StixObject.date_added < date_added, and_(StixObject.date_added == date_added, StixObject.pk < pk))
+            )
+        else:
+            where.append(
+                or_(StixObject.date_added > date_added, and_(StixObject.date_added == date_added, StixObject.pk > pk))
+            )
+    statement = select(StixObject).where(*where)
+    statement = statement.order_by(*(c.desc() for c in order)) if newest_first else statement.order_by(*order)
+    rows = list(session.scalars(statement.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].date_added, rows[-1].pk) if more and rows else None
+    audit_reads(session, principal, rows)
+    return Page(rows=rows, more=more, next=next_cursor)
+
+
+def count_objects(session: Session, principal: Principal, query: Query) -> int:
+    return int(session.scalar(select(func.count()).select_from(StixObject).where(*_conditions(principal, query))) or 0)
+
+
+def get_versions(session: Session, principal: Principal, collection_id: str | None, stix_id: str) -> list[StixObject]:
+    """Every visible version of one object, oldest first."""
+    rows = list(
+        session.scalars(
+            select(StixObject)
+            .where(*_conditions(principal, Query(collection_id=collection_id, ids=[stix_id], versions="all")))
+            .order_by(StixObject.modified)
+        )
+    )
+    audit_reads(session, principal, rows)
+    return rows
+
+
+def get_latest(session: Session, principal: Principal, stix_id: str) -> StixObject | None:
+    rows = get_versions(session, principal, None, stix_id)
+    return max(rows, key=lambda r: r.modified) if rows else None
+
+
+def audit_reads(session: Session, principal: Principal, rows: Sequence[StixObject]) -> None:
+    """Reads of AMBER, AMBER+STRICT and RED material are audited (who, when, which objects)."""
+    sensitive = [r for r in rows if r.tlp >= TLP.AMBER]
+    if sensitive and principal.is_authenticated:
+        record(
+            session,
+            principal,
+            "read",
+            target=sensitive[0].collection_id,
+            tlp=max(r.tlp for r in sensitive),
+            detail={"ids": [r.stix_id for r in sensitive][:2000], "count": len(sensitive)},
+        )
+
+
+def delete_versions(session: Session, principal: Principal, query: Query) -> int | None:
+    """Delete the matching versions the principal may delete (its own organisation's, or any for the hub
+    operator). None when nothing matching is visible (so existence does not leak), else how many went."""
+    rows = list(session.scalars(select(StixObject).where(*_conditions(principal, query))))
+    if not rows:
+        return None
+    mine = [
+        r
+        for r in rows
+        if principal.is_operator or (r.publisher_org_id is not None and r.publisher_org_id == principal.org_id)
+    ]
+    if not mine:
+        return 0
+    for row in mine:
+        row.is_deleted = True
+        row.is_latest = False
+    session.flush()
+    # The newest remaining version of each touched object becomes "latest" again.
+    for stix_id, collection_id in {(r.stix_id, r.collection_id) for r in mine}:
+        newest = session.scalar(
+            select(StixObject)
+            .where(
+                StixObject.stix_id == stix_id,
+                StixObject.collection_id == collection_id,
+                StixObject.is_deleted.is_(False),
+            )
+            .order_by(StixObject.modified.desc())
+            .limit(1)
+        )
+        if newest is not None:
+            newest.is_latest = True
+    record(
+        session,
+        principal,
+        "delete",
+        target=mine[0].collection_id,
+        tlp=max(r.tlp for r in mine),
+        detail={"ids": sorted({r.stix_id for r in mine}), "versions": len(mine)},
+    )
+    return len(mine)
