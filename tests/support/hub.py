@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shieldwall.exchange import directory
-from shieldwall.store.db import Database
 from shieldwall.stix.tlp import TLP
+from shieldwall.store.db import Database
 
 
 @dataclass
@@ -28,6 +28,7 @@ PEOPLE = {
     "chirp_reader": ("chirp", "reader"),
     "chirp_colleague": ("chirp", "analyst"),
     "agency": ("agency", "analyst"),  # government, in the trust group
+    "agency_admin": ("agency", "admin"),
     "lab": ("lab", "analyst"),  # research, member, not in the group
     "guest": ("newsroom", "analyst"),  # guest organisation: CLEAR only
     "operator": ("hub", "admin"),

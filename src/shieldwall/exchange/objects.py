@@ -151,9 +151,9 @@ def ingest(
                 continue
             obj = anonymised
         own = tlp_of(obj)
-        level = max(own, sharing.tlp) if own is not None and sharing.tlp is not None else own or sharing.tlp
-        if level is None:
-            level = TLP(collection.default_tlp)
+        # The strictest of the object's own marking and the sharing choice; the collection default otherwise.
+        chosen = [level for level in (own, sharing.tlp) if level is not None]
+        level = max(chosen) if chosen else TLP(collection.default_tlp)
         if own != level:
             obj = with_tlp(obj, level)
         prepared.append((obj, timestamps.version_of(obj), level))
@@ -205,6 +205,8 @@ def ingest(
                 "is_latest": is_latest,
                 "is_first": obj["id"] not in first_versions,
                 "is_deleted": False,
+                "source_ref": obj.get("source_ref") or obj.get("sighting_of_ref"),
+                "target_ref": obj.get("target_ref"),
                 "name": str(obj.get("name") or obj.get("value") or "")[:500],
                 "search_text": _search_text(obj),
                 "body": orjson.dumps(obj).decode(),
@@ -476,3 +478,28 @@ def delete_versions(session: Session, principal: Principal, query: Query) -> int
         detail={"ids": sorted({r.stix_id for r in mine}), "versions": len(mine)},
     )
     return len(mine)
+
+
+def related(session: Session, principal: Principal, stix_id: str, limit: int = 200) -> list[StixObject]:
+    """Visible latest relationships and sightings that touch stix_id (either end)."""
+    where = _conditions(principal, Query(types=["relationship", "sighting"]))
+    statement = (
+        select(StixObject)
+        .where(*where, or_(StixObject.source_ref == stix_id, StixObject.target_ref == stix_id))
+        .order_by(StixObject.date_added)
+        .limit(limit)
+    )
+    rows = list(session.scalars(statement))
+    audit_reads(session, principal, rows)
+    return rows
+
+
+def latest_by_ids(session: Session, principal: Principal, ids: Sequence[str]) -> dict[str, StixObject]:
+    """The newest visible version of each id (any collection)."""
+    found: dict[str, StixObject] = {}
+    for chunk in _chunks(sorted(set(ids)), 500):
+        for row in session.scalars(select(StixObject).where(*_conditions(principal, Query(ids=chunk)))):
+            if row.stix_id not in found or row.modified > found[row.stix_id].modified:
+                found[row.stix_id] = row
+    audit_reads(session, principal, list(found.values()))
+    return found

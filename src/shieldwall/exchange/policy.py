@@ -7,7 +7,7 @@ TLP 2.0 on the hub:
 - AMBER+STRICT: only the organisations named as recipients (a trust group named at sharing time is
   expanded then into its organisations; later joiners do not see it).
 - RED: only the individual members named as recipients.
-The publishing organisation always sees what it published under its own name; an anonymous
+The publishing organisation sees what it published under its own name up to AMBER+STRICT; an anonymous
 submission has no publisher on record, so its source gains nothing from being able to read it.
 """
 
@@ -58,7 +58,8 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
         return and_(StixObject.is_deleted == false(), clauses[0])
     if principal.org_is_member:
         clauses.append(StixObject.tlp == int(TLP.GREEN))
-    clauses.append(StixObject.publisher_org_id == principal.org_id)
+    # The publisher's colleagues see its AMBER; RED stays with the people named (the sharer among them).
+    clauses.append(and_(StixObject.publisher_org_id == principal.org_id, StixObject.tlp < int(TLP.RED)))
     audience = ObjectAudience
     group_ids = sorted(principal.trust_group_ids)
     amber_match = audience.org_id == principal.org_id

@@ -111,6 +111,9 @@ class StixObject(Base):
     is_latest: Mapped[bool] = mapped_column(Boolean, default=True)
     is_first: Mapped[bool] = mapped_column(Boolean, default=True)
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Relationship ends (source_ref/target_ref; sighting_of_ref for sightings), so a graph walk is one lookup.
+    source_ref: Mapped[str | None] = mapped_column(String(120), index=True)
+    target_ref: Mapped[str | None] = mapped_column(String(120), index=True)
     name: Mapped[str] = mapped_column(Text, default="")
     search_text: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text)

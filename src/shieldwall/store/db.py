@@ -43,8 +43,12 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self.sessions() as session, session.begin():
-            yield session
+        """A transaction; callables in `session.info["after_commit"]` run once it has committed."""
+        with self.sessions() as session:
+            with session.begin():
+                yield session
+            for callback in session.info.pop("after_commit", []):
+                callback()
 
     def dispose(self) -> None:
         self.engine.dispose()

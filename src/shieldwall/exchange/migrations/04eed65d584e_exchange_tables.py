@@ -1,8 +1,8 @@
 """exchange tables
 
-Revision ID: 93dffdff92ea
+Revision ID: 04eed65d584e
 Revises: 
-Create Date: 2026-11-25 07:42:46.084584
+Create Date: 2026-11-25 07:46:54.525791
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import shieldwall.store.base
 
 
-revision = '93dffdff92ea'
+revision = '04eed65d584e'
 down_revision = None
 branch_labels = ('exchange',)
 depends_on = None
@@ -139,6 +139,8 @@ def upgrade() -> None:
     sa.Column('is_latest', sa.Boolean(), nullable=False),
     sa.Column('is_first', sa.Boolean(), nullable=False),
     sa.Column('is_deleted', sa.Boolean(), nullable=False),
+    sa.Column('source_ref', sa.String(length=120), nullable=True),
+    sa.Column('target_ref', sa.String(length=120), nullable=True),
     sa.Column('name', sa.Text(), nullable=False),
     sa.Column('search_text', sa.Text(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
@@ -149,7 +151,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ex_objects', schema=None) as batch_op:
         batch_op.create_index('ix_ex_objects_page', ['collection_id', 'date_added', 'pk'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ex_objects_source_ref'), ['source_ref'], unique=False)
         batch_op.create_index('ix_ex_objects_stix_id', ['stix_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ex_objects_target_ref'), ['target_ref'], unique=False)
         batch_op.create_index('ix_ex_objects_type_added', ['stix_type', 'date_added'], unique=False)
 
     op.create_table('ex_opinions',
@@ -280,7 +284,9 @@ def downgrade() -> None:
     op.drop_table('ex_opinions')
     with op.batch_alter_table('ex_objects', schema=None) as batch_op:
         batch_op.drop_index('ix_ex_objects_type_added')
+        batch_op.drop_index(batch_op.f('ix_ex_objects_target_ref'))
         batch_op.drop_index('ix_ex_objects_stix_id')
+        batch_op.drop_index(batch_op.f('ix_ex_objects_source_ref'))
         batch_op.drop_index('ix_ex_objects_page')
 
     op.drop_table('ex_objects')

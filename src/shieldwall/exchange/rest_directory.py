@@ -1,0 +1,312 @@
+"""REST API: organisations, members, API tokens, trust groups, collections, audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shieldwall.exchange import directory
+from shieldwall.exchange.audit import record
+from shieldwall.exchange.deps import db_session, require_admin, require_member
+from shieldwall.exchange.policy import Principal
+from shieldwall.exchange.tables import (
+    ApiToken,
+    AuditEntry,
+    Collection,
+    Member,
+    Organisation,
+    TrustGroup,
+    TrustGroupMember,
+)
+from shieldwall.stix.tlp import TLP
+from shieldwall.store.base import utcnow
+
+router = APIRouter(prefix="/api/v1", tags=["directory"])
+
+
+def _operator(principal: Principal) -> None:
+    if not principal.is_operator:
+        raise HTTPException(403, "only the hub operator may do this")
+
+
+def _bad(error: Exception) -> HTTPException:
+    return HTTPException(422, str(error))
+
+
+def org_json(org: Organisation) -> dict[str, Any]:
+    return {
+        "slug": org.slug,
+        "name": org.name,
+        "kind": org.kind,
+        "country": org.country,
+        "is_member": org.is_member,
+        "identity": org.identity_id,
+    }
+
+
+@router.get("/me")
+def me(principal: Principal = Depends(require_member)) -> dict[str, Any]:
+    return {
+        "email": principal.email,
+        "role": principal.role,
+        "organisation": principal.org_slug,
+        "is_operator": principal.is_operator,
+        "trust_groups": sorted(principal.trust_group_ids),
+    }
+
+
+class OrganisationIn(BaseModel):
+    name: str = Field(min_length=2, max_length=200)
+    kind: str
+    country: str | None = Field(None, description="ISO 3166-1 alpha-2")
+    is_member: bool = True
+    slug: str | None = None
+
+
+@router.get("/organisations")
+def organisations(
+    principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> list[dict[str, Any]]:
+    return [org_json(o) for o in session.scalars(select(Organisation).order_by(Organisation.name))]
+
+
+@router.post("/organisations", status_code=201)
+def create_organisation(
+    body: OrganisationIn, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> dict[str, Any]:
+    _operator(principal)
+    try:
+        org = directory.create_org(
+            session, body.name, body.kind, body.country, is_member=body.is_member, slug=body.slug
+        )
+    except directory.DirectoryError as error:
+        raise _bad(error) from None
+    record(session, principal, "create-organisation", target=org.slug)
+    return org_json(org)
+
+
+def _own_or_operator(principal: Principal, org: Organisation) -> None:
+    if not (principal.is_operator or (principal.org_id == org.id and principal.is_admin)):
+        raise HTTPException(403, "only an admin of this organisation (or the hub operator) may do this")
+
+
+class MemberIn(BaseModel):
+    email: str
+    name: str = ""
+    role: str = "analyst"
+    password: str | None = Field(None, min_length=8)
+
+
+def member_json(m: Member) -> dict[str, Any]:
+    return {"id": m.id, "email": m.email, "name": m.name, "role": m.role, "active": m.is_active}
+
+
+@router.get("/organisations/{slug}/members")
+def members(
+    slug: str, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> list[dict[str, Any]]:
+    org = _org(session, slug)
+    if principal.org_id != org.id and not principal.is_operator:
+        raise HTTPException(403, "members of another organisation are not listed")
+    return [
+        member_json(m) for m in session.scalars(select(Member).where(Member.org_id == org.id).order_by(Member.email))
+    ]
+
+
+@router.post("/organisations/{slug}/members", status_code=201)
+def add_member(
+    slug: str, body: MemberIn, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> dict[str, Any]:
+    org = _org(session, slug)
+    _own_or_operator(principal, org)
+    try:
+        member = directory.create_member(
+            session, org, body.email, body.name or body.email, body.role, password=body.password
+        )
+    except directory.DirectoryError as error:
+        raise _bad(error) from None
+    record(session, principal, "add-member", target=member.email)
+    return member_json(member)
+
+
+def _org(session: Session, slug: str) -> Organisation:
+    try:
+        return directory.org_by_slug(session, slug)
+    except directory.DirectoryError as error:
+        raise HTTPException(404, str(error)) from None
+
+
+class TokenIn(BaseModel):
+    name: str = Field("api", max_length=200)
+    expires_at: datetime | None = Field(None, description="UTC; omit for no expiry")
+
+
+def token_json(t: ApiToken) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "prefix": t.prefix,
+        "created_at": t.created_at,
+        "expires_at": t.expires_at,
+        "revoked_at": t.revoked_at,
+        "last_used_at": t.last_used_at,
+    }
+
+
+@router.get("/tokens")
+def tokens(
+    principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> list[dict[str, Any]]:
+    rows = session.scalars(select(ApiToken).where(ApiToken.member_id == principal.member_id).order_by(ApiToken.id))
+    return [token_json(t) for t in rows]
+
+
+@router.post("/tokens", status_code=201)
+def issue_token(
+    body: TokenIn, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> dict[str, Any]:
+    """Issue a token for yourself. The token is in this response only; the hub keeps its hash."""
+    member = session.get(Member, principal.member_id)
+    assert member is not None
+    expires = body.expires_at
+    if expires is not None and expires.tzinfo is None:
+        raise HTTPException(422, "expires_at needs a time zone (e.g. 2027-01-01T00:00:00Z)")
+    if expires is not None and expires <= utcnow():
+        raise HTTPException(422, "expires_at is in the past")
+    token, row = directory.create_token(session, member, body.name, expires)
+    record(session, principal, "issue-token", target=row.prefix)
+    return {**token_json(row), "token": token}
+
+
+@router.delete("/tokens/{token_id}")
+def revoke_token(
+    token_id: int, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> dict[str, Any]:
+    row = session.get(ApiToken, token_id)
+    owner = session.get(Member, row.member_id) if row else None
+    allowed = owner is not None and (
+        owner.id == principal.member_id
+        or principal.is_operator
+        or (principal.is_admin and owner.org_id == principal.org_id)
+    )
+    if row is None or not allowed:
+        raise HTTPException(404, f"no token {token_id} of yours")
+    row.revoked_at = row.revoked_at or utcnow()
+    record(session, principal, "revoke-token", target=row.prefix)
+    return token_json(row)
+
+
+class TrustGroupIn(BaseModel):
+    name: str = Field(min_length=2, max_length=200)
+    description: str = ""
+    organisations: list[str] = Field(default_factory=list, description="organisation slugs")
+    slug: str | None = None
+
+
+def group_json(session: Session, g: TrustGroup) -> dict[str, Any]:
+    orgs = session.scalars(
+        select(Organisation.slug)
+        .join(TrustGroupMember, TrustGroupMember.org_id == Organisation.id)
+        .where(TrustGroupMember.group_id == g.id)
+        .order_by(Organisation.slug)
+    ).all()
+    return {"id": g.id, "slug": g.slug, "name": g.name, "description": g.description, "organisations": list(orgs)}
+
+
+@router.get("/trust-groups")
+def trust_groups(
+    principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> list[dict[str, Any]]:
+    rows = session.scalars(select(TrustGroup).order_by(TrustGroup.name))
+    return [group_json(session, g) for g in rows if principal.is_operator or g.id in principal.trust_group_ids]
+
+
+@router.post("/trust-groups", status_code=201)
+def create_trust_group(
+    body: TrustGroupIn, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> dict[str, Any]:
+    _operator(principal)
+    try:
+        ids = [directory.org_by_slug(session, s).id for s in body.organisations]
+        group = directory.create_trust_group(session, body.name, body.description, ids, slug=body.slug)
+    except directory.DirectoryError as error:
+        raise _bad(error) from None
+    record(session, principal, "create-trust-group", target=group.slug)
+    return group_json(session, group)
+
+
+@router.put("/trust-groups/{slug}/organisations/{org_slug}")
+def add_group_member(
+    slug: str, org_slug: str, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> dict[str, Any]:
+    _operator(principal)
+    group, org = _group(session, slug), _org(session, org_slug)
+    directory.add_to_group(session, group, org.id)
+    record(session, principal, "join-trust-group", target=f"{slug}:{org_slug}")
+    return group_json(session, group)
+
+
+@router.delete("/trust-groups/{slug}/organisations/{org_slug}")
+def remove_group_member(
+    slug: str, org_slug: str, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> dict[str, Any]:
+    _operator(principal)
+    group, org = _group(session, slug), _org(session, org_slug)
+    directory.remove_from_group(session, group, org.id)
+    record(session, principal, "leave-trust-group", target=f"{slug}:{org_slug}")
+    return group_json(session, group)
+
+
+def _group(session: Session, slug: str) -> TrustGroup:
+    try:
+        return directory.group_by_slug(session, slug)
+    except directory.DirectoryError as error:
+        raise HTTPException(404, str(error)) from None
+
+
+@router.get("/collections")
+def collections(
+    principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> list[dict[str, Any]]:
+    rows = session.scalars(select(Collection).order_by(Collection.alias))
+    return [
+        {
+            "id": c.id,
+            "alias": c.alias,
+            "title": c.title,
+            "default_tlp": TLP(c.default_tlp).label,
+            "trust_group_id": c.trust_group_id,
+        }
+        for c in rows
+        if c.trust_group_id is None or c.trust_group_id in principal.trust_group_ids or principal.is_operator
+    ]
+
+
+@router.get("/audit")
+def audit(
+    limit: int = 100,
+    principal: Principal = Depends(require_admin),
+    session: Session = Depends(db_session),
+) -> list[dict[str, Any]]:
+    """Your organisation's audit entries (admins); every entry, sealed ones included, for the hub operator."""
+    statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(min(max(limit, 1), 1000))
+    if not principal.is_operator:
+        statement = statement.where(AuditEntry.org_id == principal.org_id, AuditEntry.sealed.is_(False))
+    return [
+        {
+            "at": e.at,
+            "member_id": e.member_id,
+            "org_id": e.org_id,
+            "action": e.action,
+            "target": e.target,
+            "tlp": None if e.tlp is None else TLP(e.tlp).label,
+            "sealed": e.sealed,
+            "detail": e.detail,
+        }
+        for e in session.scalars(statement)
+    ]

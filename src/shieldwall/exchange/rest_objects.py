@@ -1,0 +1,328 @@
+"""REST API: share STIX with a sharing choice, search what you may see, sightings and opinions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from shieldwall.exchange import directory
+from shieldwall.exchange import objects as store
+from shieldwall.exchange.audit import record
+from shieldwall.exchange.deps import db_session, require_member, require_writer
+from shieldwall.exchange.policy import Principal
+from shieldwall.exchange.tables import Collection, Member, Opinion, Organisation, Sighting, StixObject
+from shieldwall.stix import timestamps
+from shieldwall.stix.tlp import TLP
+
+router = APIRouter(prefix="/api/v1", tags=["objects"])
+
+VERDICTS = ("agree", "disagree", "false_positive")
+
+
+class ShareWith(BaseModel):
+    organisations: list[str] = Field(default_factory=list, description="organisation slugs (AMBER, AMBER+STRICT)")
+    trust_groups: list[str] = Field(default_factory=list, description="trust group slugs (AMBER, AMBER+STRICT)")
+    members: list[str] = Field(default_factory=list, description="member e-mails (RED)")
+
+
+class ShareIn(BaseModel):
+    objects: list[dict[str, Any]] = Field(description="STIX 2.1 objects (a bundle's `objects`)")
+    collection: str = Field(directory.DEFAULT_COLLECTION_ALIAS, description="collection alias or id")
+    tlp: str | None = Field(None, description="clear, green, amber, amber+strict, red; applies to unmarked objects")
+    share_with: ShareWith = Field(default_factory=ShareWith)
+    anonymous: bool = Field(False, description="share without attribution; the hub seals the true source")
+
+
+def resolve_sharing(session: Session, tlp: str | None, share_with: ShareWith, anonymous: bool) -> store.Sharing:
+    try:
+        level = TLP.parse(tlp) if tlp else None
+        org_ids = [directory.org_by_slug(session, s).id for s in share_with.organisations]
+        group_ids = [directory.group_by_slug(session, s).id for s in share_with.trust_groups]
+        member_ids = [directory.member_by_email(session, e).id for e in share_with.members]
+    except (ValueError, directory.DirectoryError) as error:
+        raise HTTPException(422, str(error)) from None
+    if level == TLP.RED and share_with.organisations + share_with.trust_groups:
+        raise HTTPException(422, "TLP:RED is shared with named members only, not organisations or trust groups")
+    return store.Sharing(
+        tlp=level, org_ids=org_ids, trust_group_ids=group_ids, member_ids=member_ids, anonymous=anonymous
+    )
+
+
+def writable_collection(session: Session, principal: Principal, alias_or_id: str) -> Collection:
+    collection = session.scalar(
+        select(Collection).where((Collection.alias == alias_or_id) | (Collection.id == alias_or_id))
+    )
+    if collection is None or (
+        collection.trust_group_id is not None and collection.trust_group_id not in principal.trust_group_ids
+    ):
+        raise HTTPException(404, f"no collection {alias_or_id!r} that you may write to")
+    return collection
+
+
+@router.post("/objects", status_code=201)
+def share(
+    body: ShareIn,
+    request: Request,
+    principal: Principal = Depends(require_writer),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Share STIX objects. Invalid objects are listed with their id and reason; the valid rest is stored."""
+    if len(body.objects) > request.app.state.settings.page_size_max * 10:
+        raise HTTPException(413, f"at most {request.app.state.settings.page_size_max * 10} objects per request")
+    collection = writable_collection(session, principal, body.collection)
+    sharing = resolve_sharing(session, body.tlp, body.share_with, body.anonymous)
+    try:
+        result = store.ingest(session, principal, collection, body.objects, sharing)
+    except store.SharingError as error:
+        raise HTTPException(422, str(error)) from None
+    session.flush()
+    notify = getattr(request.app.state, "notify_new_objects", None)
+    if notify is not None and result.stored_pks:
+        session.info.setdefault("after_commit", []).append(lambda: notify(result.stored_pks))
+    return {
+        "collection": collection.alias,
+        "success_count": len(result.successes),
+        "failure_count": len(result.failures),
+        "successes": result.successes,
+        "failures": result.failures,
+    }
+
+
+def summary(row: StixObject, orgs: dict[int, Organisation]) -> dict[str, Any]:
+    publisher = orgs.get(row.publisher_org_id) if row.publisher_org_id else None
+    return {
+        "id": row.stix_id,
+        "type": row.stix_type,
+        "name": row.name,
+        "version": timestamps.display(row.modified),
+        "date_added": timestamps.format_micros(row.date_added),
+        "tlp": TLP(row.tlp).label,
+        "publisher": publisher.slug if publisher else None,
+        "anonymous": row.publisher_org_id is None,
+    }
+
+
+def organisations_by_id(session: Session) -> dict[int, Organisation]:
+    return {o.id: o for o in session.scalars(select(Organisation))}
+
+
+def parse_time(value: str | None, name: str) -> int | None:
+    if not value:
+        return None
+    try:
+        return timestamps.to_micros(timestamps.parse(value))
+    except ValueError:
+        raise HTTPException(422, f"{name} {value!r} is not an ISO 8601 timestamp") from None
+
+
+def search_query(
+    session: Session,
+    q: str,
+    types: list[str],
+    tlp: list[str],
+    organisation: str | None,
+    added_after: str | None,
+    added_before: str | None,
+) -> store.Query:
+    try:
+        levels = [int(TLP.parse(t)) for t in tlp if t]
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+    publisher = None
+    if organisation:
+        try:
+            publisher = directory.org_by_slug(session, organisation).id
+        except directory.DirectoryError as error:
+            raise HTTPException(422, str(error)) from None
+    return store.Query(
+        text=q,
+        types=[t for t in types if t],
+        tlp=levels,
+        publisher_org_id=publisher,
+        added_after=parse_time(added_after, "added_after"),
+        added_before=parse_time(added_before, "added_before"),
+    )
+
+
+@router.get("/objects")
+def search(
+    request: Request,
+    q: str = Query("", description="words that must all appear (name, description, pattern, value...)"),
+    type: list[str] = Query([], description="STIX types"),
+    tlp: list[str] = Query([], description="TLP levels"),
+    organisation: str | None = Query(None, description="publisher's slug"),
+    added_after: str | None = None,
+    added_before: str | None = None,
+    limit: int = Query(50, ge=1, le=1000),
+    cursor: str | None = None,
+    principal: Principal = Depends(require_member),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Search everything you may see (latest versions, newest first), with a stable cursor."""
+    query = search_query(session, q, type, tlp, organisation, added_after, added_before)
+    try:
+        page = store.query_objects(session, principal, query, limit=limit, cursor=cursor, newest_first=True)
+    except ValueError as error:
+        raise HTTPException(422, str(error)) from None
+    orgs = organisations_by_id(session)
+    return {"objects": [summary(r, orgs) for r in page.rows], "more": page.more, "next": page.next}
+
+
+@router.get("/objects/{stix_id}")
+def get_object(
+    stix_id: str, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+) -> dict[str, Any]:
+    """The latest version you may see, its versions, relationships, and sighting/opinion aggregates."""
+    versions = store.get_versions(session, principal, None, stix_id)
+    if not versions:
+        raise HTTPException(404, f"no object {stix_id!r} that you may see")
+    latest = max(versions, key=lambda r: r.modified)
+    orgs = organisations_by_id(session)
+    relations = store.related(session, principal, stix_id)
+    return {
+        **summary(latest, orgs),
+        "object": orjson.loads(latest.body),
+        "versions": sorted({timestamps.display(v.modified) for v in versions}),
+        "relationships": [{**summary(r, orgs), "object": orjson.loads(r.body)} for r in relations],
+        "sightings": sightings_view(session, principal, stix_id, latest),
+        "opinions": opinions_view(session, principal, stix_id, latest),
+    }
+
+
+# ------------------------------------------------------------------------------------ sightings, opinions
+
+
+class SightingIn(BaseModel):
+    count: int = Field(1, ge=1, le=1_000_000_000)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    note: str = Field("", max_length=2000)
+
+
+def _visible_or_404(session: Session, principal: Principal, stix_id: str) -> StixObject:
+    latest = store.get_latest(session, principal, stix_id)
+    if latest is None:
+        raise HTTPException(404, f"no object {stix_id!r} that you may see")
+    return latest
+
+
+def sightings_view(session: Session, principal: Principal, stix_id: str, obj: StixObject) -> dict[str, Any]:
+    """Everyone sees their own organisation's sightings; the publisher also sees the aggregate of all."""
+    own = session.scalars(
+        select(Sighting).where(Sighting.sighting_of == stix_id, Sighting.org_id == principal.org_id)
+    ).all()
+    view: dict[str, Any] = {
+        "ours": [{"count": s.count, "first_seen": s.first_seen, "last_seen": s.last_seen, "note": s.note} for s in own]
+    }
+    if obj.publisher_org_id is not None and obj.publisher_org_id == principal.org_id:
+        total, orgs, first, last = session.execute(
+            select(
+                func.coalesce(func.sum(Sighting.count), 0),
+                func.count(func.distinct(Sighting.org_id)),
+                func.min(Sighting.first_seen),
+                func.max(Sighting.last_seen),
+            ).where(Sighting.sighting_of == stix_id)
+        ).one()
+        view["aggregate"] = {"count": int(total), "organisations": int(orgs), "first_seen": first, "last_seen": last}
+    return view
+
+
+@router.post("/objects/{stix_id}/sightings", status_code=201)
+def add_sighting(
+    stix_id: str,
+    body: SightingIn,
+    principal: Principal = Depends(require_writer),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Record "seen on our platform" as a STIX sighting (kept with the hub; publishers see the aggregate)."""
+    _visible_or_404(session, principal, stix_id)
+    for name in ("first_seen", "last_seen"):
+        value = getattr(body, name)
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(422, f"{name} needs a time zone")
+    if body.first_seen and body.last_seen and body.last_seen < body.first_seen:
+        raise HTTPException(422, "last_seen is before first_seen")
+    org = session.get(Organisation, principal.org_id)
+    assert org is not None
+    now = timestamps.format_time(datetime.now().astimezone())
+    sighting: dict[str, Any] = {
+        "type": "sighting",
+        "spec_version": "2.1",
+        "id": f"sighting--{uuid.uuid4()}",
+        "created": now,
+        "modified": now,
+        "sighting_of_ref": stix_id,
+        "count": body.count,
+        "where_sighted_refs": [org.identity_id],
+        "created_by_ref": org.identity_id,
+    }
+    if body.first_seen:
+        sighting["first_seen"] = timestamps.format_time(body.first_seen)
+    if body.last_seen:
+        sighting["last_seen"] = timestamps.format_time(body.last_seen)
+    if body.note:
+        sighting["description"] = body.note
+    session.add(
+        Sighting(
+            sighting_id=sighting["id"],
+            sighting_of=stix_id,
+            org_id=principal.org_id,
+            member_id=principal.member_id,
+            count=body.count,
+            first_seen=body.first_seen,
+            last_seen=body.last_seen,
+            note=body.note,
+        )
+    )
+    record(session, principal, "sighting", target=stix_id, detail={"count": body.count})
+    return sighting
+
+
+class OpinionIn(BaseModel):
+    verdict: Literal["agree", "disagree", "false_positive"]
+    explanation: str = Field("", max_length=4000)
+
+
+def opinions_view(session: Session, principal: Principal, stix_id: str, obj: StixObject) -> dict[str, Any]:
+    mine = session.scalar(select(Opinion).where(Opinion.object_id == stix_id, Opinion.member_id == principal.member_id))
+    view: dict[str, Any] = {
+        "mine": None if mine is None else {"verdict": mine.verdict, "explanation": mine.explanation}
+    }
+    if obj.publisher_org_id is not None and obj.publisher_org_id == principal.org_id:
+        counts = dict(
+            session.execute(
+                select(Opinion.verdict, func.count()).where(Opinion.object_id == stix_id).group_by(Opinion.verdict)
+            ).all()
+        )
+        view["aggregate"] = {v: int(counts.get(v, 0)) for v in VERDICTS}
+    return view
+
+
+@router.put("/objects/{stix_id}/opinion")
+def set_opinion(
+    stix_id: str,
+    body: OpinionIn,
+    principal: Principal = Depends(require_member),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    """Agree, disagree or flag a false positive. One opinion per member per object; the latest wins."""
+    _visible_or_404(session, principal, stix_id)
+    row = session.scalar(select(Opinion).where(Opinion.object_id == stix_id, Opinion.member_id == principal.member_id))
+    if row is None:
+        row = Opinion(object_id=stix_id, org_id=principal.org_id, member_id=principal.member_id, verdict=body.verdict)
+        session.add(row)
+    row.verdict = body.verdict
+    row.explanation = body.explanation
+    record(session, principal, "opinion", target=stix_id, detail={"verdict": body.verdict})
+    return {"verdict": row.verdict, "explanation": row.explanation}
+
+
+def member_emails(session: Session, ids: list[int]) -> list[str]:
+    return list(session.scalars(select(Member.email).where(Member.id.in_(ids))))
