@@ -1,0 +1,186 @@
+"""`shieldwall detect POSTS... -o OUTDIR`: find coordinated accounts, explain them, export and publish."""
+
+from __future__ import annotations
+
+import csv
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shieldwall.detect.engine import ENGINES, run_engine
+from shieldwall.detect.errors import MalformedInput
+from shieldwall.detect.loaders import load_posts
+from shieldwall.detect.outputs import RunInfo, read_run, write_outputs
+from shieldwall.detect.pipeline import STAGES
+from shieldwall.detect.publish import PublishError, publish_bundle
+from shieldwall.detect.settings import SIGNALS, DetectSettings
+from shieldwall.stix.tlp import TLP
+
+console = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="detect")(detect)
+
+
+def detect(
+    posts: list[Path] = typer.Argument(None, help="Posts files: CSV, JSONL, Parquet, Twitter JSON, IO archive CSV."),
+    outdir: Path = typer.Option(..., "-o", "--outdir", help="Where to write clusters, edges, bundle and report."),
+    tlp: str = typer.Option("amber", help="TLP 2.0 marking for the bundle: clear, green, amber, amber+strict, red."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first malformed row instead of skipping it."),
+    engine: str = typer.Option("duckdb", help="duckdb (one machine) or spark."),
+    master: str = typer.Option("local[2]", help="Spark master URL (with --engine spark)."),
+    explain: str = typer.Option(None, "--explain", help="Print one cluster's evidence (e.g. c1)."),
+    publish: str = typer.Option(
+        None, "--publish", help="TAXII 2.1 collection URL of an exchange to send the bundle to."
+    ),
+    token: str = typer.Option(None, "--token", help="API token for --publish."),
+    shorteners: Path = typer.Option(None, help="CSV of short,long URL pairs to expand shortened links."),
+    signals: str = typer.Option(",".join(SIGNALS), help="Comma-separated signals to use."),
+    text_threshold: float = typer.Option(0.6, help="Jaccard threshold for near-duplicate texts."),
+    max_p: float = typer.Option(1e-6, "--max-p", help="Significance a pair must reach to become an edge."),
+    min_cluster_size: int = typer.Option(3, help="Smallest cluster to report."),
+) -> None:
+    """Detect coordinated inauthentic behaviour in posts; write findings to OUTDIR."""
+    try:
+        level = TLP.parse(tlp)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--tlp") from None
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"use one of {', '.join(ENGINES)}", param_hint="--engine")
+    if publish and not token:
+        raise typer.BadParameter("--publish needs --token", param_hint="--token")
+    chosen = tuple(s.strip() for s in signals.split(",") if s.strip())
+    unknown = [s for s in chosen if s not in SIGNALS]
+    if unknown:
+        raise typer.BadParameter(f"unknown signals {unknown}; choose from {', '.join(SIGNALS)}", param_hint="--signals")
+    if not posts:
+        if explain and (outdir / "run.json").exists():
+            _explain(outdir, explain)
+            return
+        raise typer.BadParameter("give at least one posts file", param_hint="POSTS")
+    settings = DetectSettings(
+        signals=chosen,
+        text_threshold=text_threshold,
+        max_p_value=max_p,
+        min_cluster_size=min_cluster_size,
+        shortener_map=_read_shorteners(shorteners) if shorteners else {},
+    )
+    started = time.perf_counter()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        load_task = progress.add_task("load posts", total=len(posts))
+        try:
+            table, report = load_posts(posts, strict=strict, on_rows=lambda _: progress.advance(load_task))
+        except MalformedInput as error:
+            console.print(f"[red]malformed input:[/red] {error}")
+            raise typer.Exit(2) from None
+        stage_task = progress.add_task(f"detect ({engine})", total=len(STAGES))
+
+        def on_stage(name: str) -> None:
+            progress.update(stage_task, advance=1, description=f"detect ({engine}): {name} done")
+
+        result = run_engine(engine, table, settings, on_stage, master=master)
+        write_task = progress.add_task("write outputs", total=1)
+        run = RunInfo(
+            run_id=uuid.uuid4().hex[:12],
+            inputs=[str(p) for p in posts],
+            started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            engine=engine,
+            tlp=level.label,
+            posts=table.num_rows,
+            rows_skipped=report.rows_skipped,
+            problems=[str(p) for p in report.problems],
+            stats=result.stats,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        written = write_outputs(result, outdir, run, level)
+        progress.advance(write_task)
+    for problem in report.problems[:10]:
+        console.print(f"[yellow]skipped[/yellow] {problem}")
+    if report.rows_skipped:
+        console.print(f"{report.rows_skipped} malformed rows skipped (use --strict to stop at the first).")
+    console.print(
+        f"{table.num_rows} posts, {result.clusters.num_rows} clusters, {result.membership.num_rows} accounts "
+        f"in clusters, {result.edges.num_rows} significant edges; written to {outdir}"
+    )
+    _print_clusters(result.clusters.to_pylist())
+    if publish:
+        bundle = orjson.loads(written["bundle.json"].read_bytes())
+        try:
+            status = publish_bundle(bundle, publish, token)
+        except PublishError as error:
+            console.print(f"[red]publish failed:[/red] {error}")
+            raise typer.Exit(3) from None
+        console.print(
+            f"published {len(bundle['objects'])} objects: status {status.get('status', '?')} "
+            f"(success {status.get('success_count', '?')}, failures {status.get('failure_count', '?')})"
+        )
+    if explain:
+        _explain(outdir, explain)
+
+
+def _read_shorteners(path: Path) -> dict[str, str]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = [r for r in csv.reader(handle) if len(r) >= 2]
+    if rows and rows[0][0].strip().lower() in ("short", "short_url"):
+        rows = rows[1:]
+    return {r[0].strip(): r[1].strip() for r in rows}
+
+
+def _print_clusters(clusters: list[dict[str, object]]) -> None:
+    if not clusters:
+        return
+    table = Table("cluster", "accounts", "signals", "score", "first seen", "last seen")
+    for c in clusters[:20]:
+        table.add_row(
+            str(c["cluster_id"]),
+            str(c["n_accounts"]),
+            ", ".join(c["signals"]),  # type: ignore[arg-type]
+            f"{c['score']:.2f}",
+            str(c["first_seen"]),
+            str(c["last_seen"]),
+        )
+    Console().print(table)
+
+
+def _explain(outdir: Path, cluster_id: str) -> None:
+    run, clusters, _, evidence = read_run(outdir)
+    rows = [c for c in clusters.to_pylist() if c["cluster_id"] == cluster_id]
+    out = Console()
+    if not rows:
+        known = ", ".join(clusters.column("cluster_id").to_pylist()) or "none"
+        console.print(f"[red]no cluster {cluster_id!r}[/red] in run {run['run_id']} (clusters: {known})")
+        raise typer.Exit(1)
+    cluster = rows[0]
+    out.print(
+        f"[bold]{cluster_id}[/bold]: {cluster['n_accounts']} accounts, signals {', '.join(cluster['signals'])}, "
+        f"score {cluster['score']:.2f}, {cluster['first_seen']} to {cluster['last_seen']}"
+    )
+    out.print(cluster["explanation"])
+    out.print("accounts: " + ", ".join(cluster["accounts"]))
+    table = Table("signal", "item", "accounts", "first", "last", "posts")
+    for e in (e for e in evidence.to_pylist() if e["cluster_id"] == cluster_id):
+        table.add_row(
+            e["signal"],
+            str(e["label"])[:70],
+            str(e["n_accounts"]),
+            str(e["first_seen"]),
+            str(e["last_seen"]),
+            " ".join(e["post_ids"][:6]),
+        )
+    out.print(table)

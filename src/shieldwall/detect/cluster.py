@@ -1,0 +1,174 @@
+"""Leiden communities on the significant co-action graph, and each cluster's evidence and summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import igraph as ig
+import leidenalg
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.stats import poisson
+
+from shieldwall.detect.explain import explain_cluster
+from shieldwall.detect.settings import DetectSettings
+
+EVIDENCE_PER_CLUSTER = 200
+
+
+def leiden_membership(edges: pa.Table, settings: DetectSettings) -> pa.Table:
+    """(account_id, cluster_id) for accounts in clusters of at least min_cluster_size.
+
+    Cluster ids are c1, c2... by decreasing size then smallest account id, so runs are comparable.
+    """
+    if edges.num_rows == 0:
+        return pa.table({"account_id": pa.array([], pa.string()), "cluster_id": pa.array([], pa.string())})
+    names = pc.unique(pa.concat_arrays([edges.column("src").combine_chunks(), edges.column("dst").combine_chunks()]))
+    names = names.take(pc.array_sort_indices(names))
+    src = pc.index_in(edges.column("src"), value_set=names).to_numpy()
+    dst = pc.index_in(edges.column("dst"), value_set=names).to_numpy()
+    graph = ig.Graph(n=len(names), edges=np.column_stack([src, dst]).tolist(), directed=False)
+    weights = edges.column("weight").to_numpy().astype(float)
+    partition = leidenalg.find_partition(
+        graph,
+        leidenalg.RBConfigurationVertexPartition,
+        weights=weights.tolist(),
+        resolution_parameter=settings.leiden_resolution,
+        seed=settings.seed,
+        n_iterations=-1,
+    )
+    labels = np.asarray(partition.membership)
+    sizes = np.bincount(labels)
+    first_member = np.full(len(sizes), len(names))
+    np.minimum.at(first_member, labels, np.arange(len(names)))
+    big = np.flatnonzero(sizes >= settings.min_cluster_size)
+    order = big[np.lexsort((first_member[big], -sizes[big]))]
+    cluster_name = {int(label): f"c{rank + 1}" for rank, label in enumerate(order)}
+    keep = np.flatnonzero(np.isin(labels, order))
+    return pa.table(
+        {
+            "account_id": names.take(pa.array(keep)),
+            "cluster_id": pa.array([cluster_name[int(label)] for label in labels[keep]], pa.string()),
+        }
+    )
+
+
+def evidence_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """Items that two or more accounts of one cluster co-acted on, with who, which posts and when."""
+    return con.sql(
+        f"""
+        WITH cluster_items AS (
+          SELECT DISTINCT a.cluster_id, p.signal, p.item
+          FROM pairs p JOIN cm a ON a.account_id = p.src JOIN cm b ON b.account_id = p.dst
+          WHERE a.cluster_id = b.cluster_id
+        ), rows AS (
+          SELECT ci.cluster_id, ci.signal, ci.item, any_value(acts.label) AS label,
+                 count(*) AS n_accounts, to_timestamp(min(acts.ts)) AS first_seen,
+                 to_timestamp(max(acts.ts)) AS last_seen,
+                 list(acts.account_id ORDER BY acts.ts, acts.account_id) AS accounts,
+                 list(acts.post_id ORDER BY acts.ts, acts.account_id) AS post_ids,
+                 list(to_timestamp(acts.ts) ORDER BY acts.ts, acts.account_id) AS times
+          FROM cluster_items ci JOIN acts USING (signal, item)
+          JOIN cm ON cm.account_id = acts.account_id AND cm.cluster_id = ci.cluster_id
+          GROUP BY ci.cluster_id, ci.signal, ci.item
+        )
+        SELECT * EXCLUDE (rank) FROM (
+          SELECT *, row_number() OVER (PARTITION BY cluster_id ORDER BY n_accounts DESC, first_seen, item) AS rank
+          FROM rows) WHERE rank <= {EVIDENCE_PER_CLUSTER} AND n_accounts >= 2
+        ORDER BY cluster_id, first_seen, signal, item
+        """
+    ).to_arrow_table()
+
+
+def cluster_summaries(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> pa.Table:
+    """One row per cluster: accounts, first/last seen, signals fired, score and explanation."""
+    per_stratum = con.sql(
+        """
+        SELECT a.cluster_id, ps.signal, ps.stratum, sum(ps.k)::BIGINT AS k, sum(ps.expected)::DOUBLE AS expected
+        FROM pair_signal ps JOIN cm a ON a.account_id = ps.src JOIN cm b ON b.account_id = ps.dst
+        WHERE a.cluster_id = b.cluster_id GROUP BY ALL ORDER BY a.cluster_id, ps.signal, ps.stratum
+        """
+    ).to_arrow_table()
+    members = con.sql(
+        "SELECT cluster_id, list(account_id ORDER BY account_id) AS accounts, count(*) AS n_accounts "
+        "FROM cm GROUP BY cluster_id"
+    ).to_arrow_table()
+    item_counts = con.sql(
+        "SELECT cluster_id, signal, count(*) AS items, arg_max(label, n_accounts) AS example, "
+        "min(first_seen) AS first_seen, max(last_seen) AS last_seen FROM evidence GROUP BY ALL"
+    ).to_arrow_table()
+    k = per_stratum.column("k").to_numpy()
+    expected = per_stratum.column("expected").to_numpy()
+    log10_p = poisson.logsf(k - 1, np.maximum(expected, 1e-12)) / np.log(10)
+    # Per cluster and signal: totals, and the best stratum's p corrected for the strata tried.
+    merged: dict[tuple[str, str], SignalStat] = {}
+    clusters_col = per_stratum.column("cluster_id").to_pylist()
+    signals_col = per_stratum.column("signal").to_pylist()
+    for index, (cluster_id, signal) in enumerate(zip(clusters_col, signals_col, strict=True)):
+        stat = merged.setdefault((cluster_id, signal), SignalStat(signal))
+        stat.k += int(k[index])
+        stat.expected += float(expected[index])
+        stat.strata += 1
+        if k[index] >= 2:
+            stat.log10_p = min(stat.log10_p, float(log10_p[index]))
+    by_cluster: dict[str, list[SignalStat]] = {}
+    for (cluster_id, _), stat in merged.items():
+        stat.log10_p += float(np.log10(stat.strata))
+        by_cluster.setdefault(cluster_id, []).append(stat)
+    items = {(str(r["cluster_id"]), str(r["signal"])): r for r in item_counts.to_pylist()}
+    out: list[dict[str, Any]] = []
+    for member in sorted(members.to_pylist(), key=lambda m: int(str(m["cluster_id"])[1:])):
+        cluster_id = str(member["cluster_id"])
+        stats = by_cluster.get(cluster_id, [])
+        fired = [s for s in stats if s.k >= settings.min_co_actions and s.log10_p <= np.log10(settings.max_p_value)]
+        total_k = sum(s.k for s in stats)
+        total_expected = sum(s.expected for s in stats)
+        # Orders of magnitude above chance: 3.0 means a thousand times more co-action than expected.
+        score = float(np.log10(max(total_k, 1) / max(total_expected, 1e-9)))
+        seen = [items[(cluster_id, s.signal)] for s in stats if (cluster_id, s.signal) in items]
+        n_accounts = int(member["n_accounts"])
+        out.append(
+            {
+                "cluster_id": cluster_id,
+                "n_accounts": n_accounts,
+                "accounts": member["accounts"],
+                "signals": [s.signal for s in fired],
+                "score": round(score, 2),
+                "co_actions": total_k,
+                "expected_co_actions": round(total_expected, 4),
+                "n_evidence_items": sum(int(f["items"]) for f in seen),
+                "first_seen": min((f["first_seen"] for f in seen), default=None),
+                "last_seen": max((f["last_seen"] for f in seen), default=None),
+                "explanation": explain_cluster(n_accounts, fired or stats, items, cluster_id, settings),
+            }
+        )
+    return pa.Table.from_pylist(out, schema=CLUSTER_SCHEMA)
+
+
+@dataclass
+class SignalStat:
+    signal: str
+    k: int = 0
+    expected: float = 0.0
+    log10_p: float = 0.0
+    strata: int = 0
+
+
+CLUSTER_SCHEMA = pa.schema(
+    [
+        ("cluster_id", pa.string()),
+        ("n_accounts", pa.int64()),
+        ("accounts", pa.list_(pa.string())),
+        ("signals", pa.list_(pa.string())),
+        ("score", pa.float64()),
+        ("co_actions", pa.int64()),
+        ("expected_co_actions", pa.float64()),
+        ("n_evidence_items", pa.int64()),
+        ("first_seen", pa.timestamp("us", tz="UTC")),
+        ("last_seen", pa.timestamp("us", tz="UTC")),
+        ("explanation", pa.string()),
+    ]
+)

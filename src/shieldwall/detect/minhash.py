@@ -1,0 +1,107 @@
+"""Near-duplicate texts: MinHash over character shingles with LSH banding, all in NumPy.
+
+Character shingles of Unicode code points need no word segmentation, so the same code works for
+English, Russian, Arabic or Chinese. Identical normalised texts are hashed once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from shieldwall.detect.grouping import components, star_pairs
+
+_MERSENNE_MULT = np.uint64(0x9E3779B97F4A7C15)
+_CHUNK_TEXTS = 100_000
+
+
+def normalise_text(texts: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Lower case; links, mentions and punctuation removed; whitespace collapsed."""
+    lowered = pc.utf8_lower(texts)
+    no_links = pc.replace_substring_regex(lowered, r"https?://\S+|www\.\S+|@\w+", " ")
+    letters = pc.replace_substring_regex(no_links, r"[^\p{L}\p{N}#]+", " ")
+    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(letters, r"\s+", " "))
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+
+
+def lsh_bands(num_perm: int, threshold: float) -> tuple[int, int]:
+    """(bands, rows) minimising false positives plus false negatives around the threshold (as datasketch)."""
+    grid = np.linspace(0.0, 1.0, 201)
+    best, best_error = (1, num_perm), float("inf")
+    for bands in range(1, num_perm + 1):
+        if num_perm % bands:
+            continue
+        rows = num_perm // bands
+        probability = 1 - (1 - grid**rows) ** bands
+        false_positive = np.trapezoid(np.where(grid < threshold, probability, 0), grid)
+        false_negative = np.trapezoid(np.where(grid >= threshold, 1 - probability, 0), grid)
+        if false_positive + false_negative < best_error:
+            best, best_error = (bands, rows), false_positive + false_negative
+    return best
+
+
+def signatures(texts: list[str], num_perm: int, shingle: int, seed: int) -> np.ndarray:
+    """MinHash signatures (len(texts) x num_perm, uint32). Texts must be at least `shingle` long."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 2**63, num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**63, num_perm, dtype=np.uint64)
+    out = np.empty((len(texts), num_perm), dtype=np.uint32)
+    for start in range(0, len(texts), _CHUNK_TEXTS):
+        chunk = texts[start : start + _CHUNK_TEXTS]
+        out[start : start + len(chunk)] = _chunk_signatures(chunk, a, b, shingle)
+    return out
+
+
+def _chunk_signatures(texts: list[str], a: np.ndarray, b: np.ndarray, shingle: int) -> np.ndarray:
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    # Polynomial hash of each window of `shingle` code points, vectorised over all texts at once.
+    positions = len(codes) - shingle + 1
+    hashes = np.zeros(positions, dtype=np.uint64)
+    for offset in range(shingle):
+        hashes = hashes * np.uint64(1_000_003) + codes[offset : offset + positions]
+    hashes *= _MERSENNE_MULT
+    # Keep windows that lie inside one text.
+    owner = np.repeat(np.arange(len(texts)), lengths)[:positions]
+    valid = np.arange(positions) + shingle <= ends[owner]
+    hashes = hashes[valid]
+    segment_starts = starts - np.arange(len(texts)) * (shingle - 1)
+    signature = np.empty((len(texts), len(a)), dtype=np.uint32)
+    for p in range(len(a)):
+        permuted = ((hashes * a[p] + b[p]) >> np.uint64(32)).astype(np.uint32)
+        signature[:, p] = np.minimum.reduceat(permuted, segment_starts)
+    return signature
+
+
+def near_duplicate_groups(
+    texts: pa.ChunkedArray | pa.Array, *, threshold: float, num_perm: int, shingle: int, min_chars: int, seed: int
+) -> np.ndarray:
+    """A group id per input text (-1 for texts too short to judge); equal ids mean near-duplicates."""
+    normal = normalise_text(texts)
+    lengths = pc.fill_null(pc.utf8_length(normal), 0).to_numpy()
+    eligible = np.flatnonzero(lengths >= max(min_chars, shingle))
+    groups = np.full(len(normal), -1, dtype=np.int64)
+    if len(eligible) == 0:
+        return groups
+    encoded = pc.dictionary_encode(normal.take(pa.array(eligible)))
+    unique_texts = encoded.dictionary.to_pylist()
+    text_of_post = encoded.indices.to_numpy()
+    sig = signatures(unique_texts, num_perm, shingle, seed)
+    bands, rows = lsh_bands(num_perm, threshold)
+    left_parts, right_parts = [], []
+    for band in range(bands):
+        block = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
+        key = np.zeros(len(sig), dtype=np.uint64)
+        for column in range(rows):
+            key = (key ^ block[:, column]) * _MERSENNE_MULT
+        member, rep = star_pairs(key)
+        # LSH only proposes; the signature agreement estimates Jaccard and decides.
+        similar = (sig[member] == sig[rep]).mean(axis=1) >= threshold
+        left_parts.append(member[similar])
+        right_parts.append(rep[similar])
+    label = components(len(sig), np.concatenate(left_parts), np.concatenate(right_parts))
+    groups[eligible] = label[text_of_post]
+    return groups

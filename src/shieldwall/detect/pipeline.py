@@ -1,0 +1,77 @@
+"""The detection pipeline on DuckDB: co-action items -> significant pairs -> Leiden clusters -> evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+
+from shieldwall.detect.actions import build_actions
+from shieldwall.detect.cluster import cluster_summaries, evidence_table, leiden_membership
+from shieldwall.detect.coaction import build_pairs, significant_edges
+from shieldwall.detect.duck import connect
+from shieldwall.detect.settings import DetectSettings
+
+STAGES = ("co-action items", "pairs and null model", "significance", "clustering", "evidence")
+StageCallback = Callable[[str], None]
+
+
+@dataclass
+class DetectionResult:
+    clusters: pa.Table
+    edges: pa.Table  # significant account pairs, with cluster ids where both ends are in one cluster
+    evidence: pa.Table
+    membership: pa.Table
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def run_duckdb(posts: pa.Table, settings: DetectSettings, on_stage: StageCallback | None = None) -> DetectionResult:
+    def stage(name: str) -> None:
+        if on_stage:
+            on_stage(name)
+
+    con = connect(threads=settings.threads)
+    try:
+        build_actions(con, posts, settings)
+        stage(STAGES[0])
+        build_pairs(con, settings)
+        stage(STAGES[1])
+        edges = significant_edges(con, settings)
+        stage(STAGES[2])
+        return finish(con, posts, edges, settings, stage)
+    finally:
+        con.close()
+
+
+def finish(
+    con: duckdb.DuckDBPyConnection, posts: pa.Table, edges: pa.Table, settings: DetectSettings, stage: StageCallback
+) -> DetectionResult:
+    """Clustering and evidence; shared by the engines (Spark hands over its tables to a DuckDB connection)."""
+    membership = leiden_membership(edges, settings)
+    con.register("cm_arrow", membership)
+    con.execute("CREATE OR REPLACE TEMP TABLE cm AS SELECT * FROM cm_arrow")
+    stage(STAGES[3])
+    evidence = evidence_table(con)
+    con.register("evidence_arrow", evidence)
+    con.execute("CREATE OR REPLACE TEMP TABLE evidence AS SELECT * FROM evidence_arrow")
+    clusters = cluster_summaries(con, settings)
+    con.register("edges_arrow", edges)
+    labelled = con.sql(
+        "SELECT e.src, e.dst, e.weight, e.k AS co_actions, e.expected AS expected_co_actions, e.p_value, "
+        "e.signals, to_timestamp(e.first_ts) AS first_seen, to_timestamp(e.last_ts) AS last_seen, "
+        "CASE WHEN a.cluster_id = b.cluster_id THEN a.cluster_id END AS cluster_id "
+        "FROM edges_arrow e LEFT JOIN cm a ON a.account_id = e.src LEFT JOIN cm b ON b.account_id = e.dst "
+        "ORDER BY e.src, e.dst"
+    ).to_arrow_table()
+    stage(STAGES[4])
+    stats = {
+        "posts": posts.num_rows,
+        "co_action_items": int(con.execute("SELECT count(*) FROM acts").fetchall()[0][0]),
+        "co_action_pairs": int(con.execute("SELECT count(*) FROM pairs").fetchall()[0][0]),
+        "significant_edges": edges.num_rows,
+        "clusters": clusters.num_rows,
+        "accounts_in_clusters": membership.num_rows,
+    }
+    return DetectionResult(clusters=clusters, edges=labelled, evidence=evidence, membership=membership, stats=stats)
