@@ -1,0 +1,194 @@
+"""What a bank does when something matches: record a label, enqueue a human review, call a signed
+webhook, report a STIX sighting back to the exchange.
+
+Records and reviews are written in one transaction first; network calls happen afterwards, outside any
+transaction, and each call's outcome is stored as a delivery so a failure is visible, never silent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from shieldwall.match.matcher import MatchHit
+from shieldwall.match.service import ItemResult
+from shieldwall.match.tables import ActionDelivery, Bank, MatchRecord, ReviewItem
+from shieldwall.stix.tlp import TLP
+from shieldwall.store.base import utcnow
+from shieldwall.store.db import Database
+
+SIGNATURE_HEADER = "X-Shieldwall-Signature"
+WEBHOOK_TIMEOUT = 5.0
+
+
+@dataclass
+class ActionSummary:
+    recorded: int = 0
+    reviews: int = 0
+    webhooks_ok: int = 0
+    webhooks_failed: int = 0
+    sightings_ok: int = 0
+    sightings_failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """Header value 't=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">' (timestamp bound to stop replays)."""
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def verify(secret: str, header: str, body: bytes, tolerance_seconds: int = 300) -> bool:
+    """What a webhook receiver runs: constant-time check of the signature and of the timestamp's age."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    if not parts.get("t", "").isdigit() or "v1" not in parts:
+        return False
+    if abs(time.time() - int(parts["t"])) > tolerance_seconds:
+        return False
+    expected = sign(secret, body, int(parts["t"])).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts["v1"])
+
+
+def sighting_of(hit: MatchHit, seen_at: datetime, note: str) -> dict[str, Any]:
+    stamp = seen_at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return {
+        "type": "sighting",
+        "spec_version": "2.1",
+        "id": f"sighting--{uuid.uuid4()}",
+        "created": stamp,
+        "modified": stamp,
+        "sighting_of_ref": hit.source_id,
+        "count": 1,
+        "first_seen": stamp,
+        "last_seen": stamp,
+        "description": note,
+        "object_marking_refs": [TLP(hit.tlp).marking_id],
+    }
+
+
+@dataclass
+class _Call:
+    match_id: int
+    kind: str
+    bank: Bank
+    payload: dict[str, Any]
+
+
+def run_actions(database: Database, results: list[ItemResult], actor: str = "") -> ActionSummary:
+    summary = ActionSummary()
+    calls: list[_Call] = []
+    now = utcnow()
+    with database.session() as session:
+        banks = {b.id: b for b in session.scalars(select(Bank))}
+        for result in results:
+            for hit in result.matches:
+                bank = banks.get(hit.bank_id)
+                if bank is None or not (bank.label or bank.review or bank.webhook_url or bank.report_sightings):
+                    continue
+                record = MatchRecord(
+                    bank_id=bank.id,
+                    item=result.item,
+                    item_type=result.kind if result.kind != "file" else hit.signal_type,
+                    item_value=result.value,
+                    signal_type=hit.signal_type,
+                    signal_value=hit.signal_value,
+                    source_id=hit.source_id,
+                    tlp=hit.tlp,
+                    distance=hit.distance,
+                    label=bank.label,
+                    matched_at=now,
+                    matched_by=actor,
+                )
+                session.add(record)
+                session.flush()
+                summary.recorded += 1
+                if bank.review:
+                    session.add(ReviewItem(match_id=record.id))
+                    summary.reviews += 1
+                if bank.webhook_url:
+                    payload = {
+                        "event": "match",
+                        "match_id": record.id,
+                        "matched_at": now.isoformat(),
+                        "item": result.item,
+                        "item_kind": result.kind,
+                        "item_value": result.value,
+                        "label": bank.label,
+                        **hit.as_dict(),
+                    }
+                    calls.append(_Call(record.id, "webhook", bank, payload))
+                if bank.report_sightings and hit.source_id.startswith("indicator--"):
+                    note = f"Matched by bank {bank.name!r}: {hit.signal_type} {hit.how} (distance {hit.distance:g})"
+                    calls.append(_Call(record.id, "sighting", bank, sighting_of(hit, now, note)))
+        # Plain copies: the calls below run after this transaction ends.
+        session.expunge_all()
+    deliveries = [_deliver(call, summary) for call in calls]
+    if deliveries:
+        with database.session() as session:
+            session.add_all(deliveries)
+    return summary
+
+
+def _deliver(call: _Call, summary: ActionSummary) -> ActionDelivery:
+    if call.kind == "webhook":
+        delivery = _post_webhook(call)
+        summary.webhooks_ok += delivery.ok
+        summary.webhooks_failed += not delivery.ok
+    else:
+        delivery = _report_sighting(call)
+        summary.sightings_ok += delivery.ok
+        summary.sightings_failed += not delivery.ok
+    if delivery.error:
+        summary.errors.append(f"{call.kind} for match {call.match_id}: {delivery.error}")
+    return delivery
+
+
+def _post_webhook(call: _Call) -> ActionDelivery:
+    body = json.dumps(call.payload, sort_keys=True).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "shieldwall-match"}
+    if call.bank.webhook_secret:
+        headers[SIGNATURE_HEADER] = sign(call.bank.webhook_secret, body)
+    delivery = ActionDelivery(match_id=call.match_id, kind="webhook", target=call.bank.webhook_url, detail={})
+    try:
+        response = httpx.post(call.bank.webhook_url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT)
+        delivery.status_code = response.status_code
+        delivery.ok = response.is_success
+        if not response.is_success:
+            delivery.error = f"HTTP {response.status_code}: {response.text[:200]}"
+    except httpx.HTTPError as error:
+        delivery.error = f"{type(error).__name__}: {error}"
+    return delivery
+
+
+def _report_sighting(call: _Call) -> ActionDelivery:
+    from shieldwall.match.taxii import TaxiiError, open_collection
+
+    target = f"{call.bank.taxii_api_root} {call.bank.taxii_collection}"
+    delivery = ActionDelivery(
+        match_id=call.match_id, kind="sighting", target=target, detail={"sighting_id": call.payload["id"]}
+    )
+    try:
+        collection, _ = open_collection(call.bank)
+        status = collection.add_objects({"objects": [call.payload]}, wait_for_completion=False)
+        delivery.ok = status.success_count >= 1 or status.pending_count >= 1
+        delivery.status_code = 202
+        if not delivery.ok:
+            delivery.error = f"the exchange refused the sighting: {status.failures}"
+    except TaxiiError as error:
+        delivery.error = str(error)
+    except Exception as error:  # taxii2client/requests errors carry the HTTP status in the message
+        delivery.error = f"{type(error).__name__}: {error}"
+    return delivery

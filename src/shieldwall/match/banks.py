@@ -1,0 +1,254 @@
+"""Banks: create them, fill them from STIX indicators, and keep removal and expiry in step with the source.
+
+Everything for one import happens in the caller's transaction, so a failed import leaves the bank as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from shieldwall.match.stix_signals import IndicatorSignals, indicators_in, read_indicator
+from shieldwall.match.tables import Bank, BankSignal
+from shieldwall.stix.tlp import TLP
+from shieldwall.store.base import utcnow
+
+BANK_OPTIONS = (
+    "description",
+    "pdq_threshold",
+    "text_threshold",
+    "taxii_api_root",
+    "taxii_collection",
+    "taxii_token",
+    "label",
+    "webhook_url",
+    "webhook_secret",
+    "review",
+    "report_sightings",
+)
+_CHUNK = 500
+
+
+class BankError(ValueError):
+    pass
+
+
+@dataclass
+class ImportReport:
+    indicators: int = 0
+    other_objects: int = 0
+    added: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    revoked: int = 0
+    expired: int = 0
+    stale: int = 0  # an older version than the one the bank already has
+    errors: list[str] = field(default_factory=list)
+
+    def merge(self, other: ImportReport) -> None:
+        for name in ("indicators", "other_objects", "added", "removed", "unchanged", "revoked", "expired", "stale"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors += other.errors
+
+    def summary(self) -> str:
+        return (
+            f"{self.indicators} indicators: {self.added} signals added, {self.removed} removed, "
+            f"{self.unchanged} unchanged, {self.revoked} revoked, {self.expired} expired, "
+            f"{self.stale} older versions ignored, {len(self.errors)} unsupported"
+        )
+
+
+def value_hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def create_bank(session: Session, name: str, **options: Any) -> Bank:
+    name = name.strip()
+    if not name or len(name) > 100 or any(c in name for c in "/\\?#"):
+        raise BankError(f"bank name {name!r} must be 1-100 characters without / \\ ? #")
+    if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
+        raise BankError(f"a bank named {name!r} already exists")
+    bank = Bank(name=name)
+    configure_bank(bank, **options)
+    session.add(bank)
+    session.flush()
+    return bank
+
+
+def configure_bank(bank: Bank, **options: Any) -> None:
+    unknown = set(options) - set(BANK_OPTIONS)
+    if unknown:
+        raise BankError(f"unknown bank options: {', '.join(sorted(unknown))}")
+    for key, value in options.items():
+        if value is not None:
+            setattr(bank, key, value)
+    if bank.pdq_threshold is not None and not 0 <= bank.pdq_threshold <= 47:
+        raise BankError("pdq_threshold must be between 0 and 47 bits")
+    if bank.text_threshold is not None and not 0.0 < bank.text_threshold <= 1.0:
+        raise BankError("text_threshold must be in (0, 1]")
+    if bank.webhook_url and not bank.webhook_url.startswith(("http://", "https://")):
+        raise BankError(f"webhook URL {bank.webhook_url!r} must start with http:// or https://")
+
+
+def get_bank(session: Session, name: str) -> Bank:
+    bank = session.scalar(select(Bank).where(Bank.name == name))
+    if bank is None:
+        names = ", ".join(session.scalars(select(Bank.name).order_by(Bank.name))) or "none yet"
+        raise BankError(f"no bank named {name!r} (banks: {names})")
+    return bank
+
+
+def bank_counts(session: Session) -> dict[int, dict[str, int]]:
+    rows = session.execute(
+        select(BankSignal.bank_id, BankSignal.signal_type, func.count()).group_by(
+            BankSignal.bank_id, BankSignal.signal_type
+        )
+    ).all()
+    counts: dict[int, dict[str, int]] = {}
+    for bank_id, kind, n in rows:
+        counts.setdefault(bank_id, {})[kind] = n
+    return counts
+
+
+def apply_indicators(
+    session: Session,
+    bank: Bank,
+    objects: list[dict[str, Any]],
+    *,
+    default_tlp: TLP = TLP.AMBER,
+    now: datetime | None = None,
+) -> ImportReport:
+    """Add, replace or remove the signals of these indicators (newest version of each wins)."""
+    now = now or utcnow()
+    report = ImportReport(indicators=len(objects))
+    latest: dict[str, IndicatorSignals] = {}
+    for obj in objects:
+        parsed = read_indicator(obj, default_tlp)
+        if not parsed.source_id.startswith("indicator--"):
+            report.errors.append(f"object without an indicator id: {json.dumps(obj)[:80]}")
+            continue
+        seen = latest.get(parsed.source_id)
+        if seen is None or parsed.modified >= seen.modified:
+            latest[parsed.source_id] = parsed
+    held = _held_versions(session, bank.id, list(latest))
+    replace_ids: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for source_id, parsed in latest.items():
+        if source_id in held and held[source_id] > parsed.modified:
+            report.stale += 1
+            continue
+        if parsed.error:
+            report.errors.append(f"{source_id}: {parsed.error}")
+            continue
+        if parsed.revoked or (parsed.valid_until is not None and parsed.valid_until <= now):
+            report.revoked += parsed.revoked
+            report.expired += not parsed.revoked
+            if source_id in held:
+                replace_ids.append(source_id)
+            continue
+        if source_id in held and held[source_id] == parsed.modified:
+            report.unchanged += len(parsed.signals)
+            continue
+        if source_id in held:
+            replace_ids.append(source_id)
+        rows += [
+            {
+                "bank_id": bank.id,
+                "signal_type": s.type.value,
+                "value": s.value,
+                "value_hash": value_hash(s.value),
+                "source_id": source_id,
+                "source_modified": parsed.modified,
+                "tlp": int(parsed.tlp),
+                "valid_until": parsed.valid_until,
+                "name": s.name,
+                "added_at": now,
+            }
+            for s in parsed.signals
+        ]
+    report.removed = remove_sources(session, bank, replace_ids, bump=False)
+    if rows:
+        session.execute(insert(BankSignal), rows)
+    report.added = len(rows)
+    if report.removed or report.added:
+        _bump(session, bank)
+    return report
+
+
+def _held_versions(session: Session, bank_id: int, source_ids: list[str]) -> dict[str, str]:
+    held: dict[str, str] = {}
+    for start in range(0, len(source_ids), _CHUNK):
+        chunk = source_ids[start : start + _CHUNK]
+        query = (
+            select(BankSignal.source_id, func.max(BankSignal.source_modified))
+            .where(BankSignal.bank_id == bank_id, BankSignal.source_id.in_(chunk))
+            .group_by(BankSignal.source_id)
+        )
+        for source_id, modified in session.execute(query):
+            held[source_id] = modified
+    return held
+
+
+def remove_sources(session: Session, bank: Bank, source_ids: list[str], *, bump: bool = True) -> int:
+    removed = 0
+    for start in range(0, len(source_ids), _CHUNK):
+        chunk = source_ids[start : start + _CHUNK]
+        result = session.execute(
+            delete(BankSignal).where(BankSignal.bank_id == bank.id, BankSignal.source_id.in_(chunk))
+        )
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    if removed and bump:
+        _bump(session, bank)
+    return removed
+
+
+def remove_sources_not_in(session: Session, bank: Bank, keep: set[str]) -> int:
+    """Drop signals whose source object the source no longer shows (deleted or no longer shared with us)."""
+    held = set(session.scalars(select(BankSignal.source_id).where(BankSignal.bank_id == bank.id).distinct()))
+    gone = sorted(s for s in held - keep if s)
+    return remove_sources(session, bank, gone)
+
+
+def purge_expired(session: Session, bank: Bank, now: datetime | None = None) -> int:
+    result = session.execute(
+        delete(BankSignal).where(
+            BankSignal.bank_id == bank.id,
+            BankSignal.valid_until.is_not(None),
+            BankSignal.valid_until <= (now or utcnow()),
+        )
+    )
+    removed = int(getattr(result, "rowcount", 0) or 0)
+    if removed:
+        _bump(session, bank)
+    return removed
+
+
+def _bump(session: Session, bank: Bank) -> None:
+    session.execute(update(Bank).where(Bank.id == bank.id).values(revision=Bank.revision + 1))
+    session.refresh(bank, ["revision"])
+
+
+def import_stix_file(
+    session: Session, bank: Bank, path: Path, *, default_tlp: TLP = TLP.AMBER, now: datetime | None = None
+) -> ImportReport:
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BankError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BankError(f"{path}: not a JSON STIX document ({error})") from None
+    try:
+        indicators, others = indicators_in(document)
+    except ValueError as error:
+        raise BankError(f"{path}: {error}") from None
+    report = apply_indicators(session, bank, indicators, default_tlp=default_tlp, now=now)
+    report.other_objects = others
+    report.removed += purge_expired(session, bank, now)
+    return report

@@ -1,0 +1,368 @@
+"""`shieldwall match ...`: match files and values against the banks, and manage the banks.
+
+    shieldwall match photo.jpg leaflet.png --url https://example.com/a --bank election-2026
+    shieldwall match bank create election-2026 --label "known IO" --review
+    shieldwall match bank import election-2026 findings.json
+    shieldwall match bank sync election-2026 --every 15m
+
+`shieldwall match FILES...` is short for `shieldwall match run FILES...`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from typer.core import TyperGroup
+
+from shieldwall.config import load_settings
+from shieldwall.stix.tlp import TLP
+from shieldwall.store.db import Database
+
+console = Console(stderr=True)
+out = Console()
+
+
+class RunByDefault(TyperGroup):
+    """Routes `match FILES...` to `match run FILES...` while keeping `match bank ...` a sub-command."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+match_app = typer.Typer(cls=RunByDefault, help="Match content against banks of shared signals.", no_args_is_help=True)
+bank_app = typer.Typer(help="Create, fill and sync banks of signals.", no_args_is_help=True)
+match_app.add_typer(bank_app, name="bank")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(match_app, name="match")
+
+
+def _database() -> Database:
+    from shieldwall.store.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    return Database(settings.database_url)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+@match_app.command("run")
+def run(
+    files: list[Path] = typer.Argument(None, help="Images (JPEG/PNG/WebP), other files, or UTF-8 text files."),
+    bank: list[str] = typer.Option(None, "--bank", "-b", help="Only these banks (default: all)."),
+    url: list[str] = typer.Option(None, "--url", "-u", help="A URL to match (repeatable)."),
+    domain: list[str] = typer.Option(None, "--domain", help="A domain to match (repeatable)."),
+    account: list[str] = typer.Option(None, "--account", "-a", help="platform:handle or platform:id:123."),
+    text: list[str] = typer.Option(None, "--text", "-t", help="A text to match (repeatable)."),
+    pdq: list[str] = typer.Option(None, "--pdq", help="A 64-hex PDQ hash to match (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
+    actions: bool = typer.Option(True, "--actions/--no-actions", help="Run the banks' actions on matches."),
+    max_bytes: int = typer.Option(None, "--max-bytes", help="Largest file accepted (default 32 MiB)."),
+) -> None:
+    """Match files and values against the banks; one bad item never stops the others."""
+    from shieldwall.match.actions import run_actions
+    from shieldwall.match.banks import BankError, get_bank
+    from shieldwall.match.files import DEFAULT_MAX_FILE_BYTES
+    from shieldwall.match.service import ItemResult, load_matcher, match_file, match_value, restrict
+
+    values = [
+        (k, v)
+        for k, vs in (("url", url), ("domain", domain), ("account", account), ("text", text), ("pdq", pdq))
+        for v in vs or []
+    ]
+    files = files or []
+    if not files and not values:
+        _fail("nothing to match: give files or --url/--domain/--account/--text/--pdq")
+    database = _database()
+    try:
+        with database.session() as session:
+            try:
+                for name in bank or []:
+                    get_bank(session, name)
+            except BankError as bank_error:
+                _fail(str(bank_error))
+            matcher = load_matcher(session)
+        results: list[ItemResult] = []
+        with _progress() as progress:
+            task = progress.add_task("matching", total=len(files) + len(values))
+            for path in files:
+                try:
+                    data = path.read_bytes()
+                except OSError as error:
+                    results.append(ItemResult(item=str(path), kind="file", error=f"cannot read: {error.strerror}"))
+                else:
+                    results.append(match_file(matcher, str(path), data, max_bytes or DEFAULT_MAX_FILE_BYTES))
+                progress.advance(task)
+            for kind, value in values:
+                results.append(match_value(matcher, kind, value))
+                progress.advance(task)
+        restrict(results, banks=set(bank) if bank else None, max_tlp=TLP.RED)
+        summary = run_actions(database, results, actor="cli") if actions else None
+    finally:
+        database.dispose()
+    _print_results(results, as_json)
+    if summary is not None and summary.recorded:
+        console.print(
+            f"actions: {summary.recorded} recorded, {summary.reviews} queued for review, "
+            f"{summary.webhooks_ok} webhooks sent ({summary.webhooks_failed} failed), "
+            f"{summary.sightings_ok} sightings reported ({summary.sightings_failed} failed)"
+        )
+        for message in summary.errors:
+            console.print(f"[yellow]action failed:[/yellow] {message}")
+    if results and all(r.error for r in results):
+        raise typer.Exit(1)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+    )
+
+
+def _print_results(results: list[Any], as_json: bool) -> None:
+    if as_json:
+        for result in results:
+            out.print_json(json.dumps(result.as_dict()))
+        return
+    table = Table(title=f"{sum(bool(r.matches) for r in results)} of {len(results)} items matched")
+    for column in ("item", "kind", "result", "bank", "signal", "how", "distance", "source", "TLP"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        if result.error:
+            table.add_row(result.item, result.kind, f"[red]error: {result.error}[/red]", *[""] * 6)
+        elif not result.matches:
+            table.add_row(result.item, result.kind, "no match", *[""] * 6)
+        for hit in result.matches:
+            table.add_row(
+                result.item,
+                result.kind,
+                "[bold]match[/bold]",
+                hit.bank,
+                f"{hit.signal_type}: {hit.signal_value}",
+                hit.how,
+                f"{hit.distance:g}",
+                hit.source_id,
+                TLP(hit.tlp).label,
+            )
+    out.print(table)
+
+
+# -- banks -----------------------------------------------------------------------------------------------
+
+
+def _bank_options(**options: Any) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if v is not None}
+
+
+@bank_app.command("create")
+def bank_create(
+    name: str,
+    description: str = typer.Option(None, help="What the bank holds."),
+    pdq_threshold: int = typer.Option(None, help="PDQ Hamming distance that still matches (default 31)."),
+    text_threshold: float = typer.Option(None, help="Text similarity that matches (default 0.8)."),
+    taxii_api_root: str = typer.Option(None, help="TAXII 2.1 API root to sync from, e.g. https://hub/taxii2/hub/."),
+    taxii_collection: str = typer.Option(None, help="Collection id, alias or title."),
+    taxii_token: str = typer.Option(None, envvar="SHIELDWALL_MATCH_TAXII_TOKEN", help="API token for the exchange."),
+    label: str = typer.Option(None, help="Action: label to record on matches."),
+    webhook_url: str = typer.Option(None, help="Action: POST each match here (signed)."),
+    webhook_secret: str = typer.Option(None, help="HMAC-SHA256 key for the webhook signature."),
+    review: bool = typer.Option(None, "--review/--no-review", help="Action: queue matches for human review."),
+    report_sightings: bool = typer.Option(None, "--sightings/--no-sightings", help="Action: report STIX sightings."),
+) -> None:
+    """Create a bank."""
+    from shieldwall.match.banks import BankError, create_bank
+
+    options = _bank_options(**{k: v for k, v in locals().items() if k != "name"})
+    database = _database()
+    try:
+        with database.session() as session:
+            create_bank(session, name, **options)
+    except BankError as error:
+        _fail(str(error))
+    finally:
+        database.dispose()
+    console.print(f"bank {name!r} created")
+
+
+@bank_app.command("set")
+def bank_set(
+    name: str,
+    description: str = typer.Option(None),
+    pdq_threshold: int = typer.Option(None),
+    text_threshold: float = typer.Option(None),
+    taxii_api_root: str = typer.Option(None),
+    taxii_collection: str = typer.Option(None),
+    taxii_token: str = typer.Option(None, envvar="SHIELDWALL_MATCH_TAXII_TOKEN"),
+    label: str = typer.Option(None),
+    webhook_url: str = typer.Option(None),
+    webhook_secret: str = typer.Option(None),
+    review: bool = typer.Option(None, "--review/--no-review"),
+    report_sightings: bool = typer.Option(None, "--sightings/--no-sightings"),
+) -> None:
+    """Change a bank's settings and actions."""
+    from shieldwall.match.banks import BankError, configure_bank, get_bank
+
+    options = _bank_options(**{k: v for k, v in locals().items() if k != "name"})
+    database = _database()
+    try:
+        with database.session() as session:
+            bank = get_bank(session, name)
+            configure_bank(bank, **options)
+            bank.revision += 1  # thresholds live in the matcher snapshot
+    except BankError as error:
+        _fail(str(error))
+    finally:
+        database.dispose()
+    console.print(f"bank {name!r} updated")
+
+
+@bank_app.command("list")
+def bank_list() -> None:
+    """List the banks with their signal counts and actions."""
+    from sqlalchemy import select
+
+    from shieldwall.match.banks import bank_counts
+    from shieldwall.match.tables import Bank
+
+    database = _database()
+    try:
+        with database.session() as session:
+            banks = list(session.scalars(select(Bank).order_by(Bank.name)))
+            counts = bank_counts(session)
+    finally:
+        database.dispose()
+    table = Table(title=f"{len(banks)} banks")
+    for column in ("bank", "signals", "source", "cursor", "actions"):
+        table.add_column(column, overflow="fold")
+    for b in banks:
+        kinds = counts.get(b.id, {})
+        actions = [
+            a
+            for a, on in (
+                ("label:" + b.label, b.label),
+                ("webhook", b.webhook_url),
+                ("review", b.review),
+                ("sightings", b.report_sightings),
+            )
+            if on
+        ]
+        table.add_row(
+            b.name,
+            f"{sum(kinds.values())} (" + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) + ")",
+            f"{b.taxii_api_root} {b.taxii_collection}".strip() or "files",
+            b.taxii_cursor,
+            ", ".join(actions) or "-",
+        )
+    out.print(table)
+
+
+@bank_app.command("import")
+def bank_import(
+    name: str,
+    files: list[Path] = typer.Argument(..., help="STIX 2.1 bundles (JSON)."),
+    tlp: str = typer.Option("amber", help="TLP for indicators that carry no TLP marking."),
+) -> None:
+    """Fill a bank from STIX files; each file is one transaction."""
+    from shieldwall.match.banks import BankError, get_bank, import_stix_file
+
+    try:
+        default_tlp = TLP.parse(tlp)
+    except ValueError as error:
+        _fail(str(error))
+    database = _database()
+    failed = False
+    try:
+        with _progress() as progress:
+            task = progress.add_task("importing", total=len(files))
+            for path in files:
+                try:
+                    with database.session() as session:
+                        report = import_stix_file(session, get_bank(session, name), path, default_tlp=default_tlp)
+                    console.print(f"{path}: {report.summary()}")
+                    for message in report.errors[:20]:
+                        console.print(f"  [yellow]skipped[/yellow] {message}")
+                    if len(report.errors) > 20:
+                        console.print(f"  ... and {len(report.errors) - 20} more")
+                except BankError as error:
+                    console.print(f"[red]error:[/red] {error}")
+                    failed = True
+                progress.advance(task)
+    finally:
+        database.dispose()
+    if failed:
+        raise typer.Exit(2)
+
+
+def _page_reporter(progress: Progress, task: Any, name: str) -> Any:
+    def report(pages: int, indicators: int) -> None:
+        progress.update(task, advance=indicators, description=f"sync {name}: page {pages}")
+
+    return report
+
+
+def parse_every(text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not m:
+        raise typer.BadParameter(f"{text!r} is not an interval like 30s, 15m, 6h or 1d")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+@bank_app.command("sync")
+def bank_sync(
+    name: str,
+    full: bool = typer.Option(False, "--full", help="Start from the beginning instead of the saved cursor."),
+    reconcile: bool = typer.Option(True, "--reconcile/--no-reconcile", help="Remove signals whose indicator is gone."),
+    token: str = typer.Option(None, envvar="SHIELDWALL_MATCH_TAXII_TOKEN", help="Overrides the bank's token."),
+    every: str = typer.Option(None, "--every", help="Keep syncing at this interval (30s, 15m, 6h, 1d)."),
+    runs: int = typer.Option(0, "--runs", help="With --every: stop after this many runs (0 = forever)."),
+    tlp: str = typer.Option("amber", help="TLP for indicators that carry no TLP marking."),
+) -> None:
+    """Pull new, changed, revoked and removed indicators from the bank's TAXII collection."""
+    from shieldwall.match.banks import BankError
+    from shieldwall.match.sync import sync_bank
+    from shieldwall.match.taxii import TaxiiError
+
+    interval = parse_every(every) if every else None
+    database = _database()
+    done = 0
+    try:
+        while True:
+            try:
+                with _progress() as progress:
+                    task = progress.add_task(f"sync {name}", total=None)
+                    report = sync_bank(
+                        database,
+                        name,
+                        token=token,
+                        full=full,
+                        reconcile=reconcile,
+                        default_tlp=TLP.parse(tlp),
+                        on_page=_page_reporter(progress, task, name),
+                    )
+                console.print(report.summary())
+            except (BankError, TaxiiError) as error:
+                if interval is None:
+                    _fail(str(error))
+                console.print(f"[red]error:[/red] {error} (retrying in {every})")
+            done += 1
+            if interval is None or (runs and done >= runs):
+                break
+            full = False
+            time.sleep(interval)
+    finally:
+        database.dispose()

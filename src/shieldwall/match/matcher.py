@@ -1,0 +1,223 @@
+"""The in-memory matcher: one immutable snapshot of the banks' signals with an index per signal type.
+
+Exact signals (URL, domain, account, MD5, SHA-256) are dictionary lookups; PDQ goes through the
+multi-index-hashing PdqIndex; text goes through MinHash with LSH banding (32 bands of 4) to find
+candidates, then the signature similarity decides. A snapshot is rebuilt when a bank's revision changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from shieldwall.match.accounts import ANY_PLATFORM, account_lookup_keys
+from shieldwall.match.pdq_index import PdqIndex, hex_to_bytes
+from shieldwall.match.signals import SignalType
+from shieldwall.match.text import NUM_PERMUTATIONS, minhash
+from shieldwall.match.urls import host_suffixes
+
+BANDS = 32
+ROWS_PER_BAND = NUM_PERMUTATIONS // BANDS
+
+
+@dataclass(frozen=True)
+class BankInfo:
+    id: int
+    name: str
+    pdq_threshold: int = 31
+    text_threshold: float = 0.8
+
+
+@dataclass
+class SignalRows:
+    """Columnar signal metadata; position i in every list is one signal."""
+
+    ids: list[int] = field(default_factory=list)
+    bank_ids: list[int] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)
+    source_ids: list[str] = field(default_factory=list)
+    tlps: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+    def append(self, id: int, bank_id: int, type: str, value: str, source_id: str, tlp: int, name: str) -> None:
+        self.ids.append(id)
+        self.bank_ids.append(bank_id)
+        self.types.append(type)
+        self.values.append(value)
+        self.source_ids.append(source_id)
+        self.tlps.append(tlp)
+        self.names.append(name)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class MatchHit:
+    bank: str
+    bank_id: int
+    signal_id: int
+    signal_type: str
+    signal_value: str
+    source_id: str
+    tlp: int
+    name: str
+    how: str  # exact / near / domain / any-platform
+    distance: float  # PDQ: differing bits; text: 1 - similarity; exact: 0
+
+    def as_dict(self) -> dict[str, Any]:
+        from shieldwall.stix.tlp import TLP
+
+        return {
+            "bank": self.bank,
+            "signal": {"id": self.signal_id, "type": self.signal_type, "value": self.signal_value, "name": self.name},
+            "how": self.how,
+            "distance": self.distance,
+            "similarity": round(1 - self.distance, 4) if self.signal_type == SignalType.TEXT else None,
+            "provenance": {"bank": self.bank, "source_id": self.source_id, "tlp": TLP(self.tlp).label},
+        }
+
+
+def _add(table: dict[str, list[int]], key: str, row: int) -> None:
+    found = table.get(key)
+    if found is None:
+        table[key] = [row]
+    else:
+        found.append(row)
+
+
+class Matcher:
+    def __init__(self, banks: Iterable[BankInfo], rows: SignalRows, expires_at: datetime | None = None) -> None:
+        self.banks = {b.id: b for b in banks}
+        self.rows = rows
+        self.expires_at = expires_at  # the earliest valid_until in the snapshot: rebuild after it
+        self.exact: dict[str, dict[str, list[int]]] = {
+            t: {} for t in (SignalType.URL, SignalType.DOMAIN, SignalType.ACCOUNT, SignalType.MD5, SignalType.SHA256)
+        }
+        self.by_handle: dict[str, list[int]] = {}
+        pdq_rows: list[int] = []
+        text_rows: list[int] = []
+        for row, (kind, value) in enumerate(zip(rows.types, rows.values, strict=True)):
+            table = self.exact.get(kind)
+            if table is not None:
+                _add(table, value, row)
+                if kind == SignalType.ACCOUNT:
+                    _add(self.by_handle, value.partition(":")[2], row)
+            elif kind == SignalType.PDQ:
+                pdq_rows.append(row)
+            elif kind == SignalType.TEXT:
+                text_rows.append(row)
+        self._build_pdq(pdq_rows)
+        self._build_text(text_rows)
+
+    # -- PDQ ---------------------------------------------------------------------------------------------
+    def _build_pdq(self, pdq_rows: list[int]) -> None:
+        max_threshold = max((b.pdq_threshold for b in self.banks.values()), default=31)
+        hexes = [self.rows.values[r] for r in pdq_rows]
+        if not hexes:
+            self.pdq_index = PdqIndex(np.empty((0, 32), dtype=np.uint8), max_threshold)
+            self.pdq_rows = np.empty(0, dtype=np.int64)
+            self.pdq_starts = np.zeros(1, dtype=np.int64)
+            return
+        # Identical hashes (the same image in several banks) share one index entry.
+        unique, inverse = np.unique(np.array(hexes), return_inverse=True)
+        self.pdq_index = PdqIndex(hex_to_bytes(list(unique)), max_threshold)
+        order = np.argsort(inverse, kind="stable")
+        self.pdq_rows = np.asarray(pdq_rows, dtype=np.int64)[order]
+        self.pdq_starts = np.concatenate(([0], np.cumsum(np.bincount(inverse, minlength=len(unique)))))
+
+    def match_pdq(self, hex_hash: str) -> list[MatchHit]:
+        entries, distances = self.pdq_index.search(hex_to_bytes([hex_hash.lower()])[0])
+        hits = []
+        for entry, distance in zip(entries.tolist(), distances.tolist(), strict=True):
+            for row in self.pdq_rows[self.pdq_starts[entry] : self.pdq_starts[entry + 1]].tolist():
+                if distance <= self.banks[self.rows.bank_ids[row]].pdq_threshold:
+                    hits.append(self._hit(row, "exact" if distance == 0 else "near", float(distance)))
+        return hits
+
+    # -- text --------------------------------------------------------------------------------------------
+    def _build_text(self, text_rows: list[int]) -> None:
+        self.text_rows = np.asarray(text_rows, dtype=np.int64)
+        self.text_signatures = np.array([minhash(self.rows.values[r]) for r in text_rows], dtype=np.uint32).reshape(
+            -1, NUM_PERMUTATIONS
+        )
+        self.text_bands: list[dict[bytes, list[int]]] = [{} for _ in range(BANDS)]
+        for i, signature in enumerate(self.text_signatures):
+            for band, key in enumerate(_band_keys(signature)):
+                _add(self.text_bands[band], key, i)  # type: ignore[arg-type]
+
+    def match_text(self, normalised: str) -> list[MatchHit]:
+        if not len(self.text_rows):
+            return []
+        signature = minhash(normalised)
+        candidates = sorted(
+            {i for band, key in enumerate(_band_keys(signature)) for i in self.text_bands[band].get(key, ())}
+        )
+        if not candidates:
+            return []
+        similarities = (self.text_signatures[candidates] == signature).mean(axis=1)
+        hits = []
+        for i, sim in zip(candidates, similarities.tolist(), strict=True):
+            row = int(self.text_rows[i])
+            exact = self.rows.values[row] == normalised
+            if exact or sim >= self.banks[self.rows.bank_ids[row]].text_threshold:
+                hits.append(self._hit(row, "exact" if exact else "near", 0.0 if exact else round(1 - sim, 4)))
+        return sorted(hits, key=lambda h: h.distance)
+
+    # -- exact kinds -------------------------------------------------------------------------------------
+    def match_url(self, canonical: str, host: str) -> list[MatchHit]:
+        hits = [self._hit(r, "exact", 0.0) for r in self.exact[SignalType.URL].get(canonical, ())]
+        return hits + self.match_domain(host)
+
+    def match_domain(self, host: str) -> list[MatchHit]:
+        table = self.exact[SignalType.DOMAIN]
+        if not table:
+            return []
+        return [
+            self._hit(r, "exact" if d == host else "domain", 0.0) for d in host_suffixes(host) for r in table.get(d, ())
+        ]
+
+    def match_account(self, canonical: str) -> list[MatchHit]:
+        table = self.exact[SignalType.ACCOUNT]
+        platform, _, rest = canonical.partition(":")
+        if platform == ANY_PLATFORM:
+            return [self._hit(r, "exact", 0.0) for r in self.by_handle.get(rest, ())]
+        exact, any_platform = account_lookup_keys(canonical)
+        return [self._hit(r, "exact", 0.0) for r in table.get(exact, ())] + [
+            self._hit(r, "any-platform", 0.0) for r in table.get(any_platform, ())
+        ]
+
+    def match_hash(self, kind: SignalType, value: str) -> list[MatchHit]:
+        return [self._hit(r, "exact", 0.0) for r in self.exact[kind].get(value.lower(), ())]
+
+    def _hit(self, row: int, how: str, distance: float) -> MatchHit:
+        bank = self.banks[self.rows.bank_ids[row]]
+        return MatchHit(
+            bank=bank.name,
+            bank_id=bank.id,
+            signal_id=self.rows.ids[row],
+            signal_type=self.rows.types[row],
+            signal_value=self.rows.values[row],
+            source_id=self.rows.source_ids[row],
+            tlp=self.rows.tlps[row],
+            name=self.rows.names[row],
+            how=how,
+            distance=distance,
+        )
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for kind in self.rows.types:
+            out[kind] = out.get(kind, 0) + 1
+        return out
+
+
+def _band_keys(signature: np.ndarray) -> Sequence[bytes]:
+    raw = signature.astype(np.uint32).tobytes()
+    width = ROWS_PER_BAND * 4
+    return [raw[i * width : (i + 1) * width] for i in range(BANDS)]

@@ -1,0 +1,179 @@
+"""Matching items against the banks: turn raw input into signals, ask the matcher, report per item.
+
+One bad item never fails a batch: each item gets either its matches or a clear error of its own.
+The matcher snapshot is cached per database and rebuilt only when a bank's revision changes or a
+signal in it expires.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from shieldwall.match.accounts import AccountError, canonical_account
+from shieldwall.match.errors import ItemError
+from shieldwall.match.files import DEFAULT_MAX_FILE_BYTES, hash_file
+from shieldwall.match.matcher import BankInfo, Matcher, MatchHit, SignalRows
+from shieldwall.match.signals import SignalType
+from shieldwall.match.stix_signals import PatternError, checked_hash
+from shieldwall.match.tables import Bank, BankSignal
+from shieldwall.match.text import TextError, normalise_text
+from shieldwall.match.urls import UrlError, canonical_domain, split_url
+from shieldwall.stix.tlp import TLP
+from shieldwall.store.base import utcnow
+from shieldwall.store.db import Database
+
+ITEM_KINDS = ("url", "domain", "account", "text", "pdq", "md5", "sha256")
+
+
+@dataclass
+class ItemResult:
+    item: str  # what the caller gave: a file name, a URL, an account, a text (shortened)
+    kind: str
+    value: str = ""  # canonical value or hash that was matched
+    matches: list[MatchHit] = field(default_factory=list)
+    error: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "kind": self.kind,
+            "value": self.value,
+            "ok": self.error is None,
+            "error": self.error,
+            "detail": self.detail,
+            "matches": [m.as_dict() for m in self.matches],
+        }
+
+
+def load_matcher(session: Session, now: datetime | None = None) -> Matcher:
+    now = now or utcnow()
+    banks = [
+        BankInfo(b.id, b.name, b.pdq_threshold, b.text_threshold)
+        for b in session.scalars(select(Bank).order_by(Bank.id))
+    ]
+    rows = SignalRows()
+    live = or_(BankSignal.valid_until.is_(None), BankSignal.valid_until > now)
+    query = select(
+        BankSignal.id,
+        BankSignal.bank_id,
+        BankSignal.signal_type,
+        BankSignal.value,
+        BankSignal.source_id,
+        BankSignal.tlp,
+        BankSignal.name,
+    ).where(live)
+    for row in session.execute(query.execution_options(yield_per=10_000)):
+        rows.append(*row)
+    expires = session.scalar(select(func.min(BankSignal.valid_until)).where(BankSignal.valid_until > now))
+    return Matcher(banks, rows, expires)
+
+
+class MatcherCache:
+    """One matcher per database, rebuilt when (bank id, revision) pairs change or a signal expires."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[tuple[tuple[int, int], ...], Matcher]] = {}
+
+    def get(self, database: Database) -> Matcher:
+        with database.session() as session:
+            key = tuple(session.execute(select(Bank.id, Bank.revision).order_by(Bank.id)).tuples().all())
+            with self._lock:
+                entry = self._entries.get(database.url)
+                fresh = entry is not None and entry[0] == key
+                if fresh and entry is not None and (entry[1].expires_at is None or entry[1].expires_at > utcnow()):
+                    return entry[1]
+                matcher = load_matcher(session)
+                self._entries[database.url] = (key, matcher)
+                return matcher
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+matchers = MatcherCache()
+
+
+def _short(text: str, width: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def match_value(matcher: Matcher, kind: str, raw: str) -> ItemResult:
+    """Match one non-file item; errors in the item become the result's error."""
+    result = ItemResult(item=_short(raw), kind=kind)
+    try:
+        if kind == "url":
+            result.value, host = split_url(raw)
+            result.matches = matcher.match_url(result.value, host)
+        elif kind == "domain":
+            result.value = canonical_domain(raw)
+            result.matches = matcher.match_domain(result.value)
+        elif kind == "account":
+            result.value = canonical_account(raw)
+            result.matches = matcher.match_account(result.value)
+        elif kind == "text":
+            result.value = normalise_text(raw)
+            result.matches = matcher.match_text(result.value)
+        elif kind == "pdq":
+            result.value = checked_hash(SignalType.PDQ, raw)
+            result.matches = matcher.match_pdq(result.value)
+        elif kind in ("md5", "sha256"):
+            result.value = checked_hash(SignalType(kind), raw)
+            result.matches = matcher.match_hash(SignalType(kind), result.value)
+        else:
+            raise ItemError(raw, f"unknown item kind {kind!r}; use one of {', '.join(ITEM_KINDS)} or a file")
+    except ItemError as error:
+        result.error = error.message
+    except (UrlError, AccountError, TextError, PatternError, ValueError) as error:
+        result.error = str(error)
+    return result
+
+
+def match_file(matcher: Matcher, name: str, data: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> ItemResult:
+    result = ItemResult(item=name, kind="file")
+    try:
+        hashed = hash_file(name, data, max_bytes)
+    except ItemError as error:
+        result.error = error.message
+        return result
+    result.detail = {"type": hashed.kind, "bytes": hashed.size, **{k.value: v for k, v in hashed.hashes.items()}}
+    if hashed.quality is not None:
+        result.detail["pdq_quality"] = hashed.quality
+    hits: list[MatchHit] = []
+    for kind in (SignalType.SHA256, SignalType.MD5):
+        hits += matcher.match_hash(kind, hashed.hashes[kind])
+    if SignalType.PDQ in hashed.hashes:
+        result.value = hashed.hashes[SignalType.PDQ]
+        hits += matcher.match_pdq(result.value)
+    else:
+        result.value = hashed.hashes[SignalType.SHA256]
+    if hashed.text is not None:
+        # An all-punctuation text file still gets its exact hashes matched.
+        with contextlib.suppress(TextError):
+            hits += matcher.match_text(normalise_text(hashed.text))
+    result.matches = _unique_nearest_first(hits)
+    return result
+
+
+def _unique_nearest_first(hits: list[MatchHit]) -> list[MatchHit]:
+    best: dict[int, MatchHit] = {}
+    for hit in sorted(hits, key=lambda h: h.distance):
+        best.setdefault(hit.signal_id, hit)
+    return list(best.values())
+
+
+def restrict(results: list[ItemResult], *, banks: set[str] | None, max_tlp: TLP) -> list[ItemResult]:
+    """Keep only matches from the chosen banks and at or under the TLP the caller may see."""
+    for result in results:
+        result.matches = [m for m in result.matches if m.tlp <= max_tlp and (banks is None or m.bank in banks)]
+    return results
