@@ -1,0 +1,343 @@
+"""Analysts' writes: campaigns, technique mappings, election links and countermeasures.
+
+Every STIX write goes through `exchange.objects.ingest`, so it is validated, versioned, audited and shared
+by the one sharing rule. A link added to a campaign (a `uses` or `targets` relationship) is shared exactly
+as the campaign version the analyst sees: same TLP, same audience, same collection.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shieldwall.exchange import directory, objects
+from shieldwall.exchange.policy import Principal
+from shieldwall.exchange.tables import Collection, ObjectAudience
+from shieldwall.stix.tlp import TLP
+from shieldwall.threatmodel.disarm import TECHNIQUE_URL
+from shieldwall.threatmodel.elections import publish_election
+from shieldwall.threatmodel.graph import NARRATIVE_TYPE, Seen, load_visible
+from shieldwall.threatmodel.tables import COUNTERMEASURE_STATUSES, Countermeasure, Election, Tactic, Technique
+from shieldwall.threatmodel.tables import TechniqueTactic as Membership
+
+
+class AuthoringError(ValueError):
+    """A write that cannot be done; the message names the field."""
+
+
+class NotVisible(LookupError):
+    """The object does not exist or the principal may not see it (the same answer, so existence does not leak)."""
+
+
+def now_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def new_id(kind: str) -> str:
+    return f"{kind}--{uuid.uuid4()}"
+
+
+def _require_writer(principal: Principal) -> None:
+    if not principal.can_write:
+        raise PermissionError("your role may not write; ask an admin of your organisation for the analyst role")
+
+
+def sharing_like(session: Session, seen: Seen) -> tuple[Collection, objects.Sharing]:
+    """The collection and sharing of a visible object version, to share things attached to it the same way.
+
+    Reads the audience of a version the principal already sees (never the content of anything else)."""
+    collection = session.get(Collection, seen.collection_id)
+    assert collection is not None
+    rows = session.execute(
+        select(ObjectAudience.org_id, ObjectAudience.trust_group_id, ObjectAudience.member_id).where(
+            ObjectAudience.object_pk == seen.pk
+        )
+    ).all()
+    return collection, objects.Sharing(
+        tlp=TLP(seen.tlp),
+        org_ids=sorted({r.org_id for r in rows if r.org_id is not None}),
+        trust_group_ids=sorted({r.trust_group_id for r in rows if r.trust_group_id is not None}),
+        member_ids=sorted({r.member_id for r in rows if r.member_id is not None}),
+    )
+
+
+def visible_campaign(session: Session, principal: Principal, campaign_id: str) -> Seen:
+    found = (
+        load_visible(session, principal, ["campaign"], [campaign_id]) if campaign_id.startswith("campaign--") else {}
+    )
+    if campaign_id not in found:
+        raise NotVisible(f"no campaign {campaign_id}")
+    return found[campaign_id]
+
+
+def technique_or_error(session: Session, external_id: str) -> Technique:
+    technique = session.scalar(select(Technique).where(Technique.external_id == external_id.strip().upper()))
+    if technique is None:
+        raise AuthoringError(
+            f"technique {external_id!r} is not in the DISARM framework here "
+            "(run `shieldwall threatmodel import-disarm PATH`)"
+        )
+    return technique
+
+
+def technique_stix(session: Session, technique: Technique) -> dict[str, Any]:
+    """The attack-pattern for a technique: DISARM's own object when imported, else a minimal one."""
+    if technique.stix_json:
+        obj: dict[str, Any] = json.loads(technique.stix_json)
+        return obj
+    phases = session.scalars(
+        select(Tactic.shortname)
+        .join(Membership, Membership.tactic_id == Tactic.id)
+        .where(Membership.technique_id == technique.id)
+    ).all()
+    return {
+        "type": "attack-pattern",
+        "spec_version": "2.1",
+        "id": technique.stix_id,
+        "created": "2024-11-22T00:00:00.000Z",
+        "modified": "2024-11-22T00:00:00.000Z",
+        "name": technique.name,
+        "external_references": [
+            {
+                "source_name": "DISARM",
+                "external_id": technique.external_id,
+                "url": TECHNIQUE_URL.format(technique.external_id),
+            }
+        ],
+        "kill_chain_phases": [{"kill_chain_name": "disarm", "phase_name": p} for p in phases],
+    }
+
+
+def ensure_techniques_published(session: Session, principal: Principal, techniques: list[Technique]) -> None:
+    """The framework is public: its attack-patterns go to the hub-wide collection at TLP:CLEAR on first use,
+    so every reader (and TAXII client) can resolve the `uses` relationships that point at them."""
+    wanted = {t.stix_id: t for t in techniques}
+    present = load_visible(session, principal, ["attack-pattern"], wanted)
+    missing = [technique_stix(session, t) for sid, t in wanted.items() if sid not in present]
+    if missing:
+        collection = directory.collection_by_alias(session, directory.DEFAULT_COLLECTION_ALIAS)
+        result = objects.ingest(session, principal, collection, missing, objects.Sharing(tlp=TLP.CLEAR))
+        if result.failures:
+            raise AuthoringError(f"technique object refused: {result.failures[0]}")
+
+
+def _relationship(
+    kind: str, source: str, target: str, tlp: TLP, description: str = "", urls: list[str] | None = None
+) -> dict[str, Any]:
+    stamp = now_stamp()
+    rel: dict[str, Any] = {
+        "type": "relationship",
+        "spec_version": "2.1",
+        "id": new_id("relationship"),
+        "created": stamp,
+        "modified": stamp,
+        "relationship_type": kind,
+        "source_ref": source,
+        "target_ref": target,
+        "object_marking_refs": [tlp.marking_id],
+    }
+    if description:
+        rel["description"] = description
+    if urls:
+        rel["external_references"] = [{"source_name": "evidence", "url": u} for u in urls]
+    return rel
+
+
+def _ingest(
+    session: Session,
+    principal: Principal,
+    collection: Collection,
+    items: list[dict[str, Any]],
+    sharing: objects.Sharing,
+) -> None:
+    result = objects.ingest(session, principal, collection, items, sharing)
+    if result.failures:
+        failure = result.failures[0]
+        raise AuthoringError(f"the exchange refused {failure['id']}: {failure['message']}")
+
+
+def map_technique(
+    session: Session,
+    principal: Principal,
+    campaign_id: str,
+    external_id: str,
+    evidence: str = "",
+    evidence_urls: list[str] | None = None,
+) -> dict[str, Any]:
+    """Record that a campaign uses a DISARM technique: a `uses` relationship shared like the campaign."""
+    _require_writer(principal)
+    campaign = visible_campaign(session, principal, campaign_id)
+    technique = technique_or_error(session, external_id)
+    ensure_techniques_published(session, principal, [technique])
+    collection, sharing = sharing_like(session, campaign)
+    rel = _relationship(
+        "uses", campaign_id, technique.stix_id, TLP(campaign.tlp), evidence.strip(), _urls(evidence_urls)
+    )
+    _ingest(session, principal, collection, [rel], sharing)
+    return rel
+
+
+def link_election(session: Session, principal: Principal, campaign_id: str, election: Election) -> dict[str, Any]:
+    """`campaign --targets--> election`, shared like the campaign (e.g. for campaigns detect found)."""
+    _require_writer(principal)
+    campaign = visible_campaign(session, principal, campaign_id)
+    if not load_visible(session, principal, [election.stix_id.split("--")[0]], [election.stix_id]):
+        publish_election(session, principal, election)
+    collection, sharing = sharing_like(session, campaign)
+    rel = _relationship("targets", campaign_id, election.stix_id, TLP(campaign.tlp))
+    _ingest(session, principal, collection, [rel], sharing)
+    return rel
+
+
+def _urls(urls: list[str] | None) -> list[str]:
+    cleaned = [u.strip() for u in urls or () if u and u.strip()]
+    for url in cleaned:
+        if not url.startswith(("http://", "https://")):
+            raise AuthoringError(f"evidence URL {url!r} must start with http:// or https://")
+    return cleaned
+
+
+@dataclass
+class CampaignInput:
+    name: str
+    election_id: int | None = None
+    description: str = ""
+    tlp: TLP = TLP.AMBER
+    techniques: list[str] = field(default_factory=list)  # DISARM ids
+    technique_evidence: str = ""
+    evidence_urls: list[str] = field(default_factory=list)
+    actors: list[str] = field(default_factory=list)  # threat-actor names
+    narratives: list[str] = field(default_factory=list)
+    first_seen: str | None = None  # STIX timestamp
+    org_ids: list[int] = field(default_factory=list)
+    trust_group_ids: list[int] = field(default_factory=list)
+    member_ids: list[int] = field(default_factory=list)
+    collection_alias: str = directory.DEFAULT_COLLECTION_ALIAS
+
+
+def create_campaign(session: Session, principal: Principal, data: CampaignInput) -> dict[str, Any]:
+    """An analyst's campaign with its election, actors, narratives and techniques, all shared alike.
+
+    TLP:AMBER without a named audience goes to the election's trust group (and the author's organisation)."""
+    _require_writer(principal)
+    if not data.name.strip():
+        raise AuthoringError("name is empty")
+    election = session.get(Election, data.election_id) if data.election_id is not None else None
+    if data.election_id is not None and election is None:
+        raise AuthoringError(f"election_id {data.election_id}: no such election")
+    techniques = [
+        technique_or_error(session, t) for t in dict.fromkeys(x.strip().upper() for x in data.techniques if x.strip())
+    ]
+    urls = _urls(data.evidence_urls)
+    tlp = data.tlp
+    groups = list(data.trust_group_ids)
+    if (
+        tlp in (TLP.AMBER, TLP.AMBER_STRICT)
+        and not groups
+        and not data.org_ids
+        and election
+        and election.trust_group_id
+    ):
+        groups = [election.trust_group_id]
+    try:
+        collection = directory.collection_by_alias(session, data.collection_alias)
+    except directory.DirectoryError as error:
+        raise AuthoringError(str(error)) from None
+    sharing = objects.Sharing(tlp=tlp, org_ids=data.org_ids, trust_group_ids=groups, member_ids=data.member_ids)
+    stamp = now_stamp()
+    marking = [tlp.marking_id]
+    campaign: dict[str, Any] = {
+        "type": "campaign",
+        "spec_version": "2.1",
+        "id": new_id("campaign"),
+        "created": stamp,
+        "modified": stamp,
+        "name": data.name.strip(),
+        "object_marking_refs": marking,
+    }
+    if data.description.strip():
+        campaign["description"] = data.description.strip()
+    if data.first_seen:
+        campaign["first_seen"] = data.first_seen
+    items: list[dict[str, Any]] = [campaign]
+    if election is not None:
+        if not load_visible(session, principal, ["x-shieldwall-election"], [election.stix_id]):
+            publish_election(session, principal, election)
+        items.append(_relationship("targets", campaign["id"], election.stix_id, tlp))
+    for actor_name in dict.fromkeys(a.strip() for a in data.actors if a.strip()):
+        actor: dict[str, Any] = {
+            "type": "threat-actor",
+            "spec_version": "2.1",
+            "id": new_id("threat-actor"),
+            "created": stamp,
+            "modified": stamp,
+            "name": actor_name,
+            "object_marking_refs": marking,
+        }
+        items += [actor, _relationship("attributed-to", campaign["id"], actor["id"], tlp)]
+    for narrative_name in dict.fromkeys(n.strip() for n in data.narratives if n.strip()):
+        narrative: dict[str, Any] = {
+            "type": NARRATIVE_TYPE,
+            "spec_version": "2.1",
+            "id": new_id(NARRATIVE_TYPE),
+            "created": stamp,
+            "modified": stamp,
+            "name": narrative_name,
+            "object_marking_refs": marking,
+        }
+        items += [narrative, _relationship("uses", campaign["id"], narrative["id"], tlp)]
+    if techniques:
+        ensure_techniques_published(session, principal, techniques)
+    for technique in techniques:
+        items.append(
+            _relationship("uses", campaign["id"], technique.stix_id, tlp, data.technique_evidence.strip(), urls)
+        )
+    _ingest(session, principal, collection, items, sharing)
+    return campaign
+
+
+def add_countermeasure(
+    session: Session,
+    principal: Principal,
+    election: Election,
+    external_id: str,
+    name: str,
+    description: str = "",
+    status: str = "in place",
+) -> Countermeasure:
+    _require_writer(principal)
+    technique = technique_or_error(session, external_id)
+    if not name.strip():
+        raise AuthoringError("countermeasure name is empty")
+    if status not in COUNTERMEASURE_STATUSES:
+        raise AuthoringError(f"status {status!r} is not one of {', '.join(COUNTERMEASURE_STATUSES)}")
+    exists = session.scalar(
+        select(Countermeasure).where(
+            Countermeasure.election_id == election.id,
+            Countermeasure.technique_external_id == technique.external_id,
+            Countermeasure.org_id == principal.org_id,
+            Countermeasure.name == name.strip(),
+        )
+    )
+    if exists is not None:
+        exists.description, exists.status = description.strip(), status
+        return exists
+    measure = Countermeasure(
+        election_id=election.id,
+        technique_external_id=technique.external_id,
+        name=name.strip(),
+        description=description.strip(),
+        status=status,
+        org_id=principal.org_id,
+        org_name=principal.org_name,
+        member_id=principal.member_id,
+    )
+    session.add(measure)
+    session.flush()
+    return measure

@@ -1,0 +1,230 @@
+"""The campaign graph as one reader may see it, read only through the exchange's sharing rule.
+
+Model (all STIX 2.1 in the exchange, each object under its own TLP marking):
+- `campaign --targets--> x-shieldwall-election` links a campaign to an election;
+- `campaign --uses--> attack-pattern` maps a DISARM technique (the attack-pattern carries the DISARM
+  external id, e.g. T0049.001); the relationship's description and external_references are its evidence;
+- `campaign --attributed-to--> threat-actor | intrusion-set` names actors;
+- `campaign --uses--> x-shieldwall-narrative` names the narratives it pushes;
+- `indicator --indicates--> campaign`, `note` objects whose object_refs name the campaign and
+  `observed-data` related to it are further evidence.
+A link counts only when the reader may see both the relationship and the campaign.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shieldwall.exchange import objects
+from shieldwall.exchange.policy import Principal
+from shieldwall.threatmodel.disarm import technique_external_id
+from shieldwall.threatmodel.tables import Tactic, Technique, TechniqueTactic
+
+NARRATIVE_TYPE = "x-shieldwall-narrative"
+ACTOR_TYPES = ("threat-actor", "intrusion-set")
+EVIDENCE_TYPES = ("indicator", "observed-data", "note")
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The newest visible version of one STIX object, with where and how it is shared."""
+
+    obj: dict[str, Any]
+    tlp: int
+    publisher_org_id: int | None
+    collection_id: str
+    pk: int
+
+    @property
+    def id(self) -> str:
+        return str(self.obj["id"])
+
+    @property
+    def name(self) -> str:
+        return str(self.obj.get("name") or self.obj.get("abstract") or self.obj.get("pattern") or self.obj["id"])
+
+
+def load_visible(
+    session: Session, principal: Principal, types: Sequence[str], ids: Iterable[str] | None = None
+) -> dict[str, Seen]:
+    """Every visible object of these types (optionally only these ids), newest version per id."""
+    found: dict[str, Seen] = {}
+    id_list = sorted(set(ids)) if ids is not None else None
+    chunks: list[Sequence[str]] = (
+        [()] if id_list is None else [id_list[i : i + 500] for i in range(0, len(id_list), 500)]
+    )
+    for chunk in chunks:
+        if id_list is not None and not chunk:
+            continue
+        cursor: str | None = None
+        while True:
+            page = objects.query_objects(
+                session, principal, objects.Query(types=list(types), ids=list(chunk)), limit=PAGE, cursor=cursor
+            )
+            for row in page.rows:
+                known = found.get(row.stix_id)
+                if known is None or row.modified > str(known.obj.get("modified", "")):
+                    found[row.stix_id] = Seen(
+                        orjson.loads(row.body), row.tlp, row.publisher_org_id, row.collection_id, row.pk
+                    )
+            if not page.more or page.next is None:
+                break
+            cursor = page.next
+    return found
+
+
+@dataclass
+class TechniqueUse:
+    external_id: str
+    name: str
+    tactics: list[tuple[str, str]]  # (TA id, tactic name)
+    relationship: Seen
+    evidence: str
+    evidence_urls: list[str]
+
+
+@dataclass
+class CampaignView:
+    campaign: Seen
+    election_ids: list[str] = field(default_factory=list)
+    techniques: list[TechniqueUse] = field(default_factory=list)
+    unresolved_patterns: list[str] = field(default_factory=list)  # attack-patterns with no DISARM id we know
+    actors: list[Seen] = field(default_factory=list)
+    narratives: list[Seen] = field(default_factory=list)
+    indicators: list[Seen] = field(default_factory=list)
+    notes: list[Seen] = field(default_factory=list)
+    observed: list[Seen] = field(default_factory=list)
+
+
+@dataclass
+class TechniqueCatalogue:
+    """What the threat model knows about DISARM techniques, to name and place what campaigns use."""
+
+    by_external_id: dict[str, Technique]
+    external_by_stix_id: dict[str, str]
+    tactics_of: dict[str, list[tuple[str, str]]]
+
+    @classmethod
+    def load(cls, session: Session) -> TechniqueCatalogue:
+        techniques = list(session.scalars(select(Technique)))
+        tactic_rows = session.execute(
+            select(TechniqueTactic.technique_id, Tactic.external_id, Tactic.name, Tactic.position)
+            .join(Tactic, Tactic.id == TechniqueTactic.tactic_id)
+            .order_by(Tactic.position)
+        ).all()
+        by_pk = {t.id: t.external_id for t in techniques}
+        tactics_of: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for technique_id, tactic_id, tactic_name, _ in tactic_rows:
+            tactics_of[by_pk[technique_id]].append((tactic_id, tactic_name))
+        return cls(
+            by_external_id={t.external_id: t for t in techniques},
+            external_by_stix_id={t.stix_id: t.external_id for t in techniques},
+            tactics_of=dict(tactics_of),
+        )
+
+
+class CampaignGraph:
+    """Campaigns and what hangs off them, built from one pass over the visible relationships."""
+
+    def __init__(self, session: Session, principal: Principal, catalogue: TechniqueCatalogue | None = None) -> None:
+        self.session = session
+        self.principal = principal
+        self.catalogue = catalogue or TechniqueCatalogue.load(session)
+        self.relationships = load_visible(session, principal, ["relationship"])
+        self.outgoing: dict[str, list[Seen]] = defaultdict(list)
+        self.incoming: dict[str, list[Seen]] = defaultdict(list)
+        for rel in self.relationships.values():
+            self.outgoing[str(rel.obj.get("source_ref"))].append(rel)
+            self.incoming[str(rel.obj.get("target_ref"))].append(rel)
+
+    def campaign_ids_for_election(self, election_stix_id: str) -> list[str]:
+        return sorted(
+            {
+                str(rel.obj["source_ref"])
+                for rel in self.incoming.get(election_stix_id, [])
+                if rel.obj.get("relationship_type") == "targets"
+                and str(rel.obj.get("source_ref")).startswith("campaign--")
+            }
+        )
+
+    def views(self, campaign_ids: Iterable[str] | None = None) -> list[CampaignView]:
+        """Views of the visible campaigns among campaign_ids (every visible campaign when None)."""
+        campaigns = load_visible(self.session, self.principal, ["campaign"], campaign_ids)
+        if not campaigns:
+            return []
+        targets: set[str] = set()
+        sources: set[str] = set()
+        for cid in campaigns:
+            targets.update(str(r.obj.get("target_ref")) for r in self.outgoing.get(cid, []))
+            sources.update(str(r.obj.get("source_ref")) for r in self.incoming.get(cid, []))
+        linked = load_visible(
+            self.session,
+            self.principal,
+            ["attack-pattern", NARRATIVE_TYPE, *ACTOR_TYPES, "indicator", "observed-data"],
+            targets | sources,
+        )
+        notes = load_visible(self.session, self.principal, ["note"])
+        notes_about: dict[str, list[Seen]] = defaultdict(list)
+        for note in notes.values():
+            for ref in note.obj.get("object_refs") or ():
+                notes_about[str(ref)].append(note)
+        views = [self._view(seen, linked, notes_about) for seen in campaigns.values()]
+        views.sort(
+            key=lambda v: (str(v.campaign.obj.get("first_seen") or v.campaign.obj.get("created")), v.campaign.name)
+        )
+        return views
+
+    def _view(self, seen: Seen, linked: dict[str, Seen], notes_about: dict[str, list[Seen]]) -> CampaignView:
+        view = CampaignView(campaign=seen, notes=list(notes_about.get(seen.id, [])))
+        for rel in self.outgoing.get(seen.id, []):
+            kind = rel.obj.get("relationship_type")
+            target_id = str(rel.obj.get("target_ref"))
+            target = linked.get(target_id)
+            if kind == "targets" and target_id.startswith("x-shieldwall-election--"):
+                view.election_ids.append(target_id)
+            elif kind == "uses" and target_id.startswith("attack-pattern--"):
+                external = technique_external_id(target.obj) if target is not None else None
+                external = external or self.catalogue.external_by_stix_id.get(target_id)
+                if external is None:
+                    view.unresolved_patterns.append(target.name if target is not None else target_id)
+                    continue
+                known = self.catalogue.by_external_id.get(external)
+                name = known.name if known is not None else (target.name if target is not None else external)
+                view.techniques.append(
+                    TechniqueUse(
+                        external_id=external,
+                        name=name,
+                        tactics=self.catalogue.tactics_of.get(external, []),
+                        relationship=rel,
+                        evidence=str(rel.obj.get("description") or ""),
+                        evidence_urls=[
+                            str(ref["url"])
+                            for ref in rel.obj.get("external_references") or ()
+                            if isinstance(ref, dict) and ref.get("url")
+                        ],
+                    )
+                )
+            elif kind == "uses" and target is not None and target.obj["type"] == NARRATIVE_TYPE:
+                view.narratives.append(target)
+            elif kind == "attributed-to" and target is not None and target.obj["type"] in ACTOR_TYPES:
+                view.actors.append(target)
+            elif target is not None and target.obj["type"] == "observed-data":
+                view.observed.append(target)
+        for rel in self.incoming.get(seen.id, []):
+            source = linked.get(str(rel.obj.get("source_ref")))
+            if source is None:
+                continue
+            if source.obj["type"] == "indicator" and rel.obj.get("relationship_type") == "indicates":
+                view.indicators.append(source)
+            elif source.obj["type"] == "observed-data":
+                view.observed.append(source)
+        view.techniques.sort(key=lambda t: (t.tactics[0][0] if t.tactics else "ZZ", t.external_id))
+        return view
