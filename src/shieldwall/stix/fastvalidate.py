@@ -139,15 +139,27 @@ def _any_of(checks: list[Predicate]) -> Predicate:
     return any_of
 
 
-def _any_search(patterns: list[str]) -> Callable[[str], bool]:
-    """True when re.search finds any of the patterns in a string (one regex when that is exact)."""
-    if not patterns:
-        return lambda key: False
-    if any(re.search(r"\\[1-9]|\(\?P=|\(\?[a-zA-Z]", p) for p in patterns):
-        searches = [re.compile(p).search for p in patterns]
-        return lambda key: any(search(key) for search in searches)
-    combined = re.compile("|".join(f"(?:{p})" for p in patterns)).search
-    return lambda key: combined(key) is not None
+class _KeyRouter:
+    """For patternProperties: the subschema checks whose regex re.search finds in a property name.
+
+    The answer depends on the name alone and objects reuse the same few names, so it is cached
+    (bounded: custom property names are unbounded). Non-string names are not cached; re.search
+    raises on them just as in jsonschema.
+    """
+
+    def __init__(self, routes: list[tuple[str, Predicate]]) -> None:
+        self._routes = [(re.compile(pattern).search, check) for pattern, check in routes]
+        self._cache: dict[str, tuple[Predicate, ...]] = {}
+
+    def __call__(self, key: Any) -> tuple[Predicate, ...]:
+        found = self._cache.get(key) if type(key) is str else None
+        if found is None:
+            found = tuple(check for search, check in self._routes if search(key))
+            if type(key) is str:
+                if len(self._cache) >= 50_000:
+                    self._cache.clear()
+                self._cache[key] = found
+        return found
 
 
 def _all_of(checks: list[Predicate]) -> Predicate:
@@ -308,31 +320,31 @@ class SchemaCompiler:
         return properties
 
     def _kw_patternProperties(self, props: dict[str, Any], schema: dict[str, Any], path: str) -> Predicate:
-        compiled = tuple((re.compile(p).search, self._compile(sub, path)) for p, sub in props.items())
+        checks_for_key = _KeyRouter([(p, self._compile(sub, path)) for p, sub in props.items()])
 
         def pattern_properties(x: Any) -> bool:
             if not isinstance(x, dict):
                 return True
-            for search, check in compiled:
-                for key, value in x.items():
-                    if search(key) and not check(value):
+            for key, value in x.items():
+                for check in checks_for_key(key):
+                    if not check(value):
                         return False
             return True
 
         return pattern_properties
 
     def _kw_additionalProperties(self, extra: Any, schema: dict[str, Any], path: str) -> Predicate:
-        named = frozenset(schema.get("properties", {}))
-        matches_pattern = _any_search(list(schema.get("patternProperties", {})))
         if extra is True or extra == {}:
             return _always
+        named = frozenset(schema.get("properties", {}))
+        router = _KeyRouter([(p, _always) for p in schema.get("patternProperties", {})])
         check = None if extra is False else self._compile(extra, path)
 
         def additional_properties(x: Any) -> bool:
             if not isinstance(x, dict):
                 return True
             for key, value in x.items():
-                if key in named or matches_pattern(key):
+                if key in named or router(key):
                     continue
                 if check is None or not check(value):
                     return False
@@ -770,8 +782,64 @@ def _observable_only(check: Callable[..., Any]) -> bool:
     return getattr(check, "__qualname__", "").startswith("cyber_observable_check.")
 
 
-MUST_CHECKS_NON_OBSERVABLE = [(c, o) for c, o in MUST_CHECKS if not _observable_only(c)]
-SHOULD_CHECKS_NON_OBSERVABLE = [(c, o) for c, o in SHOULD_CHECKS if not _observable_only(c)]
+def _vocab_types(check: Callable[..., Any]) -> frozenset[str] | None:
+    """Types a shoulds.vocab_* check can act on: it is check_vocab(instance, NAME, code), which loops
+    over enums.NAME_USES and does nothing unless instance['type'] equals one of its keys."""
+    code = getattr(check, "__code__", None)
+    if code is None or code.co_names != ("check_vocab",):
+        return None
+    names = [c for c in code.co_consts if isinstance(c, str) and hasattr(enums, c + "_USES")]
+    return frozenset(getattr(enums, names[0] + "_USES")) if len(names) == 1 else None
+
+
+# Checks that begin with a guard on instance['type'] and return before touching anything else when
+# it fails (read in stix2-validator 3.3's v21/musts.py and v21/shoulds.py): for a node whose type
+# is a string outside the set they can neither yield nor raise. Checks not listed run for all.
+_ACTS_ONLY_ON: dict[Callable[..., Any], frozenset[str]] = {
+    musts.object_marking_circular_refs: frozenset({"marking-definition"}),
+    musts.granular_markings_circular_refs: frozenset({"marking-definition"}),
+    fast_patterns: frozenset({"indicator"}),
+    musts.language_contents: frozenset({"language-content"}),
+    musts.uuid_version_check: frozenset(
+        {"artifact", "email-message", "user-account", "windows-registry-key", "x509-certificate"}
+    ),
+    musts.process: frozenset({"process"}),
+    shoulds.open_vocab_values: frozenset(enums.VOCAB_PROPERTIES),
+    shoulds.kill_chain_phase_names: frozenset(enums.KILL_CHAIN_PHASE_USES),
+    shoulds.malware_analysis_product: frozenset({"malware-analysis"}),
+    shoulds.relationships_strict: frozenset({"relationship"}),
+    shoulds.duplicate_ids: frozenset({"bundle"}),
+    shoulds.countries: frozenset({"location"}),
+    shoulds.indicator_property_check: frozenset({"indicator"}),
+    shoulds.deprecated_property_check: frozenset(enums.DEPRECATED_PROPERTIES),
+    shoulds.vocab_marking_definition: frozenset({"marking-definition"}),
+}
+for _check in shoulds.CHECKS["all"]:
+    _types = _vocab_types(_check)
+    if _types is not None:
+        _ACTS_ONLY_ON[_check] = _types
+
+
+CheckList = list[tuple[Callable[..., Any], bool]]
+_checks_by_type: dict[tuple[str, bool, bool], CheckList] = {}
+
+
+def _checks_for(node_type: Any, observable: bool, must: bool) -> CheckList:
+    """The checks that can act on a node: all of them unless its type is a string."""
+    every = MUST_CHECKS if must else SHOULD_CHECKS
+    if not isinstance(node_type, str):
+        return every
+    key = (node_type, observable, must)
+    if key not in _checks_by_type:
+        if len(_checks_by_type) > 10_000:  # custom types are unbounded
+            _checks_by_type.clear()
+        _checks_by_type[key] = [
+            (check, takes_options)
+            for check, takes_options in every
+            if (observable or not _observable_only(check))
+            and node_type in _ACTS_ONLY_ON.get(check, (node_type,))
+        ]
+    return _checks_by_type[key]
 
 
 def _stix_nodes(instance: dict[str, Any], into: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -798,13 +866,13 @@ def checks_accept(obj: dict[str, Any]) -> bool:
     nodes = _stix_nodes(obj, [])
     observable = [has_cyber_observable_data(node, "2.1") for node in nodes]
     for node, is_observable in zip(nodes, observable, strict=True):
-        for check, takes_options in MUST_CHECKS if is_observable else MUST_CHECKS_NON_OBSERVABLE:
+        for check, takes_options in _checks_for(node["type"], is_observable, must=True):
             result = _run(check, takes_options, node)
             if result is not None:
                 for _error in result:
                     return False
     for node, is_observable in zip(nodes, observable, strict=True):
-        for check, takes_options in SHOULD_CHECKS if is_observable else SHOULD_CHECKS_NON_OBSERVABLE:
+        for check, takes_options in _checks_for(node["type"], is_observable, must=False):
             result = _run(check, takes_options, node)
             if result is not None:
                 for warning in result:
