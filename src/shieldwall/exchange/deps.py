@@ -37,7 +37,10 @@ def settings(request: Request) -> Settings:
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, rolled back on any error."""
+    """One transaction per request: committed when the handler returns, rolled back on any error.
+
+    Use it as `Depends(db_session, scope="function")` so the commit happens before the response is sent:
+    a client must never be told "stored" for a write whose commit then fails."""
     with database(request).session() as session:
         yield session
 

@@ -70,14 +70,16 @@ class OrganisationIn(BaseModel):
 
 @router.get("/organisations")
 def organisations(
-    principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    principal: Principal = Depends(require_member), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     return [org_json(o) for o in session.scalars(select(Organisation).order_by(Organisation.name))]
 
 
 @router.post("/organisations", status_code=201)
 def create_organisation(
-    body: OrganisationIn, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    body: OrganisationIn,
+    principal: Principal = Depends(require_member),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     _operator(principal)
     try:
@@ -108,7 +110,7 @@ def member_json(m: Member) -> dict[str, Any]:
 
 @router.get("/organisations/{slug}/members")
 def members(
-    slug: str, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    slug: str, principal: Principal = Depends(require_member), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     org = _org(session, slug)
     if principal.org_id != org.id and not principal.is_operator:
@@ -120,7 +122,10 @@ def members(
 
 @router.post("/organisations/{slug}/members", status_code=201)
 def add_member(
-    slug: str, body: MemberIn, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    slug: str,
+    body: MemberIn,
+    principal: Principal = Depends(require_member),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     org = _org(session, slug)
     _own_or_operator(principal, org)
@@ -160,7 +165,7 @@ def token_json(t: ApiToken) -> dict[str, Any]:
 
 @router.get("/tokens")
 def tokens(
-    principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    principal: Principal = Depends(require_member), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     rows = session.scalars(select(ApiToken).where(ApiToken.member_id == principal.member_id).order_by(ApiToken.id))
     return [token_json(t) for t in rows]
@@ -168,7 +173,9 @@ def tokens(
 
 @router.post("/tokens", status_code=201)
 def issue_token(
-    body: TokenIn, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    body: TokenIn,
+    principal: Principal = Depends(require_member),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Issue a token for yourself. The token is in this response only; the hub keeps its hash."""
     member = session.get(Member, principal.member_id)
@@ -185,7 +192,9 @@ def issue_token(
 
 @router.delete("/tokens/{token_id}")
 def revoke_token(
-    token_id: int, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    token_id: int,
+    principal: Principal = Depends(require_member),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     row = session.get(ApiToken, token_id)
     owner = session.get(Member, row.member_id) if row else None
@@ -220,7 +229,7 @@ def group_json(session: Session, g: TrustGroup) -> dict[str, Any]:
 
 @router.get("/trust-groups")
 def trust_groups(
-    principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    principal: Principal = Depends(require_member), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     rows = session.scalars(select(TrustGroup).order_by(TrustGroup.name))
     return [group_json(session, g) for g in rows if principal.is_operator or g.id in principal.trust_group_ids]
@@ -228,7 +237,9 @@ def trust_groups(
 
 @router.post("/trust-groups", status_code=201)
 def create_trust_group(
-    body: TrustGroupIn, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    body: TrustGroupIn,
+    principal: Principal = Depends(require_member),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     _operator(principal)
     try:
@@ -242,7 +253,10 @@ def create_trust_group(
 
 @router.put("/trust-groups/{slug}/organisations/{org_slug}")
 def add_group_member(
-    slug: str, org_slug: str, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    slug: str,
+    org_slug: str,
+    principal: Principal = Depends(require_member),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     _operator(principal)
     group, org = _group(session, slug), _org(session, org_slug)
@@ -253,7 +267,10 @@ def add_group_member(
 
 @router.delete("/trust-groups/{slug}/organisations/{org_slug}")
 def remove_group_member(
-    slug: str, org_slug: str, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    slug: str,
+    org_slug: str,
+    principal: Principal = Depends(require_member),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     _operator(principal)
     group, org = _group(session, slug), _org(session, org_slug)
@@ -271,7 +288,7 @@ def _group(session: Session, slug: str) -> TrustGroup:
 
 @router.get("/collections")
 def collections(
-    principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    principal: Principal = Depends(require_member), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     rows = session.scalars(select(Collection).order_by(Collection.alias))
     return [
@@ -291,7 +308,7 @@ def collections(
 def audit(
     limit: int = 100,
     principal: Principal = Depends(require_admin),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     """Your organisation's audit entries (admins); every entry, sealed ones included, for the hub operator."""
     statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(min(max(limit, 1), 1000))

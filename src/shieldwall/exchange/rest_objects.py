@@ -71,7 +71,7 @@ def share(
     body: ShareIn,
     request: Request,
     principal: Principal = Depends(require_writer),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Share STIX objects. Invalid objects are listed with their id and reason; the valid rest is stored."""
     if len(body.objects) > request.app.state.settings.page_size_max * 10:
@@ -163,7 +163,7 @@ def search(
     limit: int = Query(50, ge=1, le=1000),
     cursor: str | None = None,
     principal: Principal = Depends(require_member),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Search everything you may see (latest versions, newest first), with a stable cursor."""
     query = search_query(session, q, type, tlp, organisation, added_after, added_before)
@@ -177,7 +177,9 @@ def search(
 
 @router.get("/objects/{stix_id}")
 def get_object(
-    stix_id: str, principal: Principal = Depends(require_member), session: Session = Depends(db_session)
+    stix_id: str,
+    principal: Principal = Depends(require_member),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """The latest version you may see, its versions, relationships, and sighting/opinion aggregates."""
     versions = store.get_versions(session, principal, None, stix_id)
@@ -239,7 +241,7 @@ def add_sighting(
     stix_id: str,
     body: SightingIn,
     principal: Principal = Depends(require_writer),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Record "seen on our platform" as a STIX sighting (kept with the hub; publishers see the aggregate)."""
     _visible_or_404(session, principal, stix_id)
@@ -310,7 +312,7 @@ def set_opinion(
     stix_id: str,
     body: OpinionIn,
     principal: Principal = Depends(require_member),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Agree, disagree or flag a false positive. One opinion per member per object; the latest wins."""
     _visible_or_404(session, principal, stix_id)

@@ -14,6 +14,7 @@ def install(app: FastAPI) -> None:
     app.include_router(rest_objects.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)
+    pages.install_handlers(app)
     app.state.notify_new_objects = webhooks.Notifier(app.state.database)
     limit = app.state.settings.max_body_bytes
 

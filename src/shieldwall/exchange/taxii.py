@@ -227,7 +227,9 @@ def api_root(request: Request) -> Response:
 
 @router.get(f"/{API_ROOT}/collections/")
 def collections(
-    request: Request, principal: Principal = Depends(taxii_principal), session: Session = Depends(db_session)
+    request: Request,
+    principal: Principal = Depends(taxii_principal),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     items = [_collection_resource(principal, c) for c in _reader_collections(session, principal)]
     return taxii_response({"collections": items} if items else {})
@@ -235,7 +237,9 @@ def collections(
 
 @router.get(f"/{API_ROOT}/collections/{{collection_id}}/")
 def collection(
-    collection_id: str, principal: Principal = Depends(taxii_principal), session: Session = Depends(db_session)
+    collection_id: str,
+    principal: Principal = Depends(taxii_principal),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     return taxii_response(_collection_resource(principal, _collection(session, principal, collection_id)))
 
@@ -245,7 +249,7 @@ def get_objects(
     collection_id: str,
     request: Request,
     principal: Principal = Depends(taxii_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     col = _collection(session, principal, collection_id)
     page = _page(request, session, principal, _query(request, col))
@@ -347,7 +351,7 @@ def get_object(
     object_id: str,
     request: Request,
     principal: Principal = Depends(taxii_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     col = _collection(session, principal, collection_id)
     page = _page(request, session, principal, _query(request, col, object_id))
@@ -373,7 +377,7 @@ def delete_object(
     object_id: str,
     request: Request,
     principal: Principal = Depends(taxii_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     col = _collection(session, principal, collection_id)
     if not principal.is_authenticated:
@@ -395,7 +399,7 @@ def versions(
     object_id: str,
     request: Request,
     principal: Principal = Depends(taxii_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     col = _collection(session, principal, collection_id)
     query = store.Query(
@@ -417,7 +421,7 @@ def manifest(
     collection_id: str,
     request: Request,
     principal: Principal = Depends(taxii_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     col = _collection(session, principal, collection_id)
     page = _page(request, session, principal, _query(request, col))
@@ -435,7 +439,9 @@ def manifest(
 
 @router.get(f"/{API_ROOT}/status/{{status_id}}/")
 def status(
-    status_id: str, principal: Principal = Depends(taxii_principal), session: Session = Depends(db_session)
+    status_id: str,
+    principal: Principal = Depends(taxii_principal),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     row = session.get(StatusRow, status_id)
     if row is None or row.member_id != principal.member_id or not principal.is_authenticated:

@@ -143,14 +143,16 @@ def webhook_json(hook: Webhook) -> dict[str, Any]:
 
 @router.get("/webhooks")
 def list_webhooks(
-    principal: Principal = Depends(require_admin), session: Session = Depends(db_session)
+    principal: Principal = Depends(require_admin), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     return [webhook_json(h) for h in session.scalars(select(Webhook).where(Webhook.org_id == principal.org_id))]
 
 
 @router.post("/webhooks", status_code=201)
 def create_webhook(
-    body: WebhookIn, principal: Principal = Depends(require_admin), session: Session = Depends(db_session)
+    body: WebhookIn,
+    principal: Principal = Depends(require_admin),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Register a URL. The signing secret is in this response only: verify `X-Shieldwall-Signature` with it."""
     hook = Webhook(org_id=principal.org_id, url=body.url, secret=secrets.token_urlsafe(32))
@@ -162,7 +164,9 @@ def create_webhook(
 
 @router.get("/webhooks/{hook_id}/deliveries")
 def deliveries(
-    hook_id: int, principal: Principal = Depends(require_admin), session: Session = Depends(db_session)
+    hook_id: int,
+    principal: Principal = Depends(require_admin),
+    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     hook = session.get(Webhook, hook_id)
     if hook is None or hook.org_id != principal.org_id:
@@ -180,7 +184,9 @@ def deliveries(
 
 @router.delete("/webhooks/{hook_id}")
 def delete_webhook(
-    hook_id: int, principal: Principal = Depends(require_admin), session: Session = Depends(db_session)
+    hook_id: int,
+    principal: Principal = Depends(require_admin),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     hook = session.get(Webhook, hook_id)
     if hook is None or hook.org_id != principal.org_id:
