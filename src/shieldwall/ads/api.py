@@ -1,0 +1,238 @@
+"""The public JSON API (`/api/v1/ads/...`). Reading needs no login: the ad library is public
+information. Importing needs an authenticated writer."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from shieldwall.ads import aggregates, export
+from shieldwall.ads.importers import FORMATS as IMPORT_FORMATS
+from shieldwall.ads.importing import import_files
+from shieldwall.ads.labels import label_content
+from shieldwall.ads.search import SORTS, AdFilters, SearchError, search_ads
+from shieldwall.ads.service import ad_json, installed_scorer, sponsor_report, version_history
+from shieldwall.ads.tables import Ad, Election
+from shieldwall.exchange.deps import ApiError, db_session, require_writer
+from shieldwall.exchange.policy import Principal
+
+MAX_LIMIT = 1000
+MAX_EXPORT_ROWS = 5_000_000
+router = APIRouter(prefix="/api/v1/ads", tags=["ads"])
+
+
+def filters_from(
+    q: str | None = Query(None, description="Full text: every word must occur (page, payer, sponsor, ad text)."),
+    country: str | None = Query(None, description="ISO 3166-1 alpha-2 country code, e.g. US."),
+    region: str | None = Query(None, description="A region the ad was delivered in, exactly as published."),
+    platform: str | None = Query(None, description="meta, google, snap, ..."),
+    sponsor_id: int | None = Query(None, description="A sponsor entity (as payer, beneficiary or page)."),
+    election: str | None = Query(None, description="Election key, e.g. fr-2027-presidential."),
+    date_from: date | None = Query(None, description="Ads running on or after this day (YYYY-MM-DD)."),
+    date_to: date | None = Query(None, description="Ads running on or before this day (YYYY-MM-DD)."),
+    spend_min: int | None = Query(None, ge=0, description="Ads whose spend range reaches at least this."),
+    spend_max: int | None = Query(None, ge=0, description="Ads whose spend range starts at or below this."),
+    currency: str | None = Query(None, description="ISO 4217 currency code."),
+    language: str | None = Query(None, description="ISO 639-1 language code."),
+    compliance: str | None = Query(None, description="compliant, non_compliant or unknown."),
+    status: str | None = Query(None, description="active or removed."),
+    undeclared_political: bool | None = Query(None, description="Only ads that look political but were not declared."),
+) -> AdFilters:
+    try:
+        return AdFilters.from_query({k: v for k, v in locals().items() if v is not None and k != "self"})
+    except SearchError as error:
+        raise ApiError(400, str(error)) from None
+
+
+@router.get(
+    "",
+    summary="Search ads",
+    description=f"Filters combine with AND. Sorted by `sort`; page with `cursor` (the previous page's "
+    f"`next_cursor`): stable even while ads are imported. `limit` is 1 to {MAX_LIMIT} (default 50).",
+)
+def search(
+    filters: AdFilters = Depends(filters_from),
+    sort: str = Query("newest", description=f"One of {', '.join(SORTS)}."),
+    cursor: str | None = Query(None),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    try:
+        page = search_ads(session, filters, sort=sort, cursor=cursor, limit=limit)
+    except SearchError as error:
+        raise ApiError(400, str(error)) from None
+    return {
+        "data": [ad_json(ad) for ad in page.ads],
+        "next_cursor": page.next_cursor,
+        "limits": {"max_limit": MAX_LIMIT, "max_export_rows": MAX_EXPORT_ROWS},
+    }
+
+
+@router.get(
+    "/export.{fmt}",
+    summary="Bulk export of a search",
+    description=f"Streams every ad matching the filters as csv, jsonl or parquet (at most "
+    f"{MAX_EXPORT_ROWS:,} rows per request; narrow the filters or page by date for more).",
+)
+def export_search(
+    fmt: str,
+    filters: AdFilters = Depends(filters_from),
+    sort: str = Query("newest"),
+    request: Request = None,  # type: ignore[assignment]
+) -> StreamingResponse:
+    if fmt not in export.FORMATS:
+        raise ApiError(400, f"format: one of {', '.join(export.FORMATS)}")
+    if sort not in SORTS:
+        raise ApiError(400, f"sort: one of {', '.join(SORTS)}")
+    body = export.stream(request.app.state.database, filters, fmt, sort, MAX_EXPORT_ROWS)
+    return StreamingResponse(
+        body,
+        media_type=export.FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="ads.{fmt}"'},
+    )
+
+
+@router.get("/compliance", summary="Non-compliant ads by sponsor")
+def compliance(filters: AdFilters = Depends(filters_from), session: Session = Depends(db_session)) -> dict[str, Any]:
+    return {"data": aggregates.non_compliant_by_sponsor(session, filters)}
+
+
+@router.get("/aggregates", summary="Spend totals as ranges (lower and upper sums per currency)")
+def totals(filters: AdFilters = Depends(filters_from), session: Session = Depends(db_session)) -> dict[str, Any]:
+    return {
+        "spend": [r.as_dict() for r in aggregates.spend_totals(session, filters)],
+        "impressions": aggregates.impressions_total(session, filters).as_dict(),
+        "top_sponsors": aggregates.top_sponsors(session, filters),
+    }
+
+
+@router.get("/label", summary="Label a post or link as news, sponsored, political ad or undeclared political")
+def label(
+    request: Request,
+    publisher: str | None = None,
+    paid: bool = False,
+    paid_by: str | None = None,
+    declared_political: bool = False,
+    text: str | None = None,
+    url: str | None = None,
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    result = label_content(
+        publisher=publisher,
+        is_paid=paid,
+        paid_by=paid_by,
+        declared_political=declared_political,
+        text=text,
+        url=url,
+        scorer=installed_scorer(request.app.state.settings),
+        session=session,
+    )
+    return result.as_dict()
+
+
+@router.get("/sponsors/{sponsor_id}", summary="A sponsor: names, regulator ids and spend as ranges")
+def sponsor(sponsor_id: int, session: Session = Depends(db_session)) -> dict[str, Any]:
+    report = sponsor_report(session, sponsor_id)
+    if report is None:
+        raise ApiError(404, f"no sponsor {sponsor_id}")
+    return {
+        "id": report["sponsor"].id,
+        "name": report["sponsor"].name,
+        "names": report["names"],
+        "identifiers": [{"scheme": s, "value": v} for s, v in report["identifiers"]],
+        "spend": [r.as_dict() for r in report["totals"]],
+        "impressions": report["impressions"].as_dict(),
+        "spend_by_month": [r.as_dict() for r in report["by_month"]],
+        "spend_by_region": [r.as_dict() for r in report["by_region"]],
+        "spend_by_demographic": [r.as_dict() for r in report["by_demographic"]],
+    }
+
+
+@router.get("/elections/{key}", summary="An election's top sponsors")
+def election(key: str, session: Session = Depends(db_session)) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    found = session.scalar(select(Election).where(Election.key == key))
+    if found is None:
+        raise ApiError(404, f"no election {key!r}")
+    filters = AdFilters(election=key)
+    return {
+        "key": found.key,
+        "name": found.name,
+        "country": found.country,
+        "date": found.election_date.date().isoformat(),
+        "top_sponsors": aggregates.top_sponsors(session, filters),
+        "spend": [r.as_dict() for r in aggregates.spend_totals(session, filters)],
+    }
+
+
+@router.get("/{ad_id:int}", summary="One ad, with every version")
+def ad_detail(ad_id: int, session: Session = Depends(db_session)) -> dict[str, Any]:
+    ad = session.get(Ad, ad_id)
+    if ad is None:
+        raise ApiError(404, f"no ad {ad_id}")
+    return {
+        **ad_json(ad),
+        "versions": [
+            {
+                "version": v.version,
+                "kind": v.kind,
+                "observed_at": v.observed_at,
+                "source": v.source,
+                "changes": [{"field": f, "before": b, "after": a} for f, b, a in v.changes],
+            }
+            for v in version_history(session, ad_id)
+        ],
+    }
+
+
+@router.post(
+    "/import",
+    summary="Import a platform file (writers only)",
+    description="The request body is the file (Meta JSON, Google CSV or Snap CSV). Rows that cannot be "
+    "imported come back in `problems` with line and field; each batch is committed whole or not at all.",
+)
+async def import_file(
+    request: Request,
+    format: str = Query(..., description=f"One of {', '.join(IMPORT_FORMATS)}."),
+    snapshot: bool = Query(False, description="The file lists every live ad: absent ones are recorded as removed."),
+    principal: Principal = Depends(require_writer),
+) -> dict[str, Any]:
+    if format not in IMPORT_FORMATS:
+        raise ApiError(400, f"format: one of {', '.join(IMPORT_FORMATS)}")
+    settings = request.app.state.settings
+    body = await request.body()
+    if len(body) > settings.max_body_bytes:
+        raise ApiError(413, f"the file is larger than {settings.max_body_bytes} bytes; use `shieldwall ads import`")
+    suffix = {"meta": ".json", "google": ".csv", "snap": ".csv"}[format]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(body)
+        try:
+            result = await run_in_threadpool(
+                import_files,
+                request.app.state.database,
+                [path],
+                format,
+                scorer=installed_scorer(settings),
+                snapshot=snapshot,
+            )
+        except ValueError as error:
+            raise ApiError(400, str(error).replace(str(path), "upload")) from None
+    return {
+        "run_id": result.run_id,
+        "rows_read": result.rows_read,
+        "created": result.stats.created,
+        "changed": result.stats.changed,
+        "unchanged": result.stats.unchanged,
+        "removed": result.stats.removed,
+        "rejected": result.rejected,
+        "problems": [{**p.as_dict(), "file": "upload"} for p in result.problems[:1000]],
+    }

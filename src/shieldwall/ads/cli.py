@@ -1,0 +1,173 @@
+"""`shieldwall ads ...`: import, train, classify, check, export, elections."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from shieldwall.config import Settings, load_settings
+from shieldwall.store.db import Database
+
+console = Console(stderr=True)
+ads_app = typer.Typer(help="Political-ad transparency library: import, check, classify, export.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(ads_app, name="ads")
+
+
+def _database() -> tuple[Settings, Database]:
+    from shieldwall.store.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(settings.database_url)
+    return settings, Database(settings.database_url)
+
+
+@ads_app.command("import")
+def import_command(
+    files: list[Path] = typer.Argument(..., help="Files to import (Meta JSON pages, Google CSV, Snap CSV)."),
+    source_format: str = typer.Option(..., "--format", "-f", help="meta, google or snap."),
+    snapshot: bool = typer.Option(False, help="The files list every live ad: absent ones are recorded as removed."),
+    model: Path | None = typer.Option(None, help="Classifier model (default: the one installed by `ads train`)."),
+    show_problems: int = typer.Option(20, help="How many rejected rows to print."),
+) -> None:
+    """Import ad files into the append-only archive, with progress; rejected rows are reported."""
+    from shieldwall.ads.importers import FORMATS
+    from shieldwall.ads.importing import count_rows, import_files, load_scorer
+    from shieldwall.ads.service import default_model_path, installed_scorer
+
+    if source_format not in FORMATS:
+        raise typer.BadParameter(f"one of {', '.join(FORMATS)}", param_hint="--format")
+    settings, database = _database()
+    scorer = load_scorer(model) if model else installed_scorer(settings)
+    if scorer is None:
+        console.print(f"[yellow]no classifier at {default_model_path(settings)}: ads are not scored[/]")
+    total = sum(count_rows(f) for f in files if f.is_file())
+    try:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        ) as progress:
+            task = progress.add_task("importing", total=total)
+            result = import_files(
+                database,
+                files,
+                source_format,
+                scorer=scorer,
+                snapshot=snapshot,
+                progress=lambda _file, n: progress.advance(task, n),
+            )
+    except ValueError as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(2) from None
+    finally:
+        database.dispose()
+    console.print(result.summary())
+    for problem in result.problems[:show_problems]:
+        console.print(f"  rejected {problem}")
+    if len(result.problems) > show_problems:
+        console.print(f"  ... and {len(result.problems) - show_problems} more (import run {result.run_id})")
+
+
+@ads_app.command("train")
+def train_command(
+    labelled: list[Path] = typer.Argument(..., help='Labelled files: {"political": [...], "not_political": [...]}.'),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Where to write the model."),
+    held_out: float = typer.Option(0.2, help="Fraction of each file held out for evaluation."),
+    install: bool = typer.Option(True, help="Also install it as the model imports and labels use."),
+) -> None:
+    """Train the political-or-issue-ad classifier and print held-out precision, recall and F1."""
+    from shieldwall.ads.classifier import load_labelled, train_and_evaluate
+    from shieldwall.ads.service import default_model_path
+
+    settings = load_settings()
+    try:
+        datasets = [(p.stem, *load_labelled(p)) for p in labelled]
+        with console.status("training"):
+            model, evaluations = train_and_evaluate(datasets, held_out)
+    except (ValueError, OSError) as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(2) from None
+    for evaluation in evaluations:
+        typer.echo(evaluation.line())
+    target = output or default_model_path(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model.save(target)
+    typer.echo(f"model written to {target}")
+    installed = default_model_path(settings)
+    if install and target.resolve() != installed.resolve():
+        installed.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target, installed)
+        typer.echo(f"installed as {installed}")
+
+
+@ads_app.command("recheck")
+def recheck_command(model: Path | None = typer.Option(None, help="Classifier model to rescore with.")) -> None:
+    """Re-run disclosure rules and the classifier over the archive (after adding elections or a model)."""
+    from shieldwall.ads.importing import load_scorer
+    from shieldwall.ads.maintenance import recheck
+    from shieldwall.ads.service import installed_scorer
+
+    settings, database = _database()
+    try:
+        scorer = load_scorer(model) if model else installed_scorer(settings)
+        count = recheck(database, scorer)
+    finally:
+        database.dispose()
+    typer.echo(f"rechecked {count} ads")
+
+
+@ads_app.command("election-add")
+def election_add(
+    key: str = typer.Argument(..., help="A short key, e.g. fr-2027-presidential."),
+    name: str = typer.Option(..., help="Display name."),
+    country: str = typer.Option(..., help="ISO 3166-1 alpha-2."),
+    day: str = typer.Option(..., "--date", help="Election day, YYYY-MM-DD."),
+    kind: str = typer.Option("general", help="general, presidential, legislative, european, local, referendum."),
+) -> None:
+    """Add (or update) an election ads can be linked to."""
+    from shieldwall.ads.maintenance import upsert_election
+
+    try:
+        when = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    except ValueError:
+        raise typer.BadParameter("YYYY-MM-DD", param_hint="--date") from None
+    _, database = _database()
+    try:
+        with database.session() as session:
+            upsert_election(session, key, name, country.upper(), kind, when)
+    finally:
+        database.dispose()
+    typer.echo(f"election {key} saved; run `shieldwall ads recheck` to re-apply date-dependent rules")
+
+
+@ads_app.command("export")
+def export_command(
+    output: Path = typer.Option(..., "-o", "--output", help="File to write (.csv, .jsonl or .parquet)."),
+    q: str | None = typer.Option(None, help="Full-text query."),
+    country: str | None = None,
+    platform: str | None = None,
+    compliance: str | None = None,
+    election: str | None = None,
+) -> None:
+    """Export a search to CSV, JSONL or Parquet (chosen by the file's extension)."""
+    from shieldwall.ads.export import FORMATS, stream
+    from shieldwall.ads.search import AdFilters
+
+    fmt = output.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"extension one of {', '.join(FORMATS)}", param_hint="--output")
+    _, database = _database()
+    filters = AdFilters(q=q, country=country, platform=platform, compliance=compliance, election=election)
+    try:
+        with output.open("wb") as handle:
+            for chunk in stream(database, filters, fmt):
+                handle.write(chunk)
+    finally:
+        database.dispose()
+    typer.echo(f"wrote {output}")

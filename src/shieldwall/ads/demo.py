@@ -1,0 +1,125 @@
+"""The ad library's part of the demo: the real Snap political-ads file when it is next to the
+project (../shared/data/ads/), a few elections, and a handful of Meta-style ads that show versions,
+a removal, EU and Brazilian disclosure gaps and an undeclared political ad."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from shieldwall.ads.importing import import_files
+from shieldwall.ads.maintenance import upsert_election
+from shieldwall.ads.service import installed_scorer
+from shieldwall.config import Settings
+from shieldwall.store.db import Database
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+SNAP_FILE = PROJECT_ROOT.parent / "shared" / "data" / "ads" / "snapchat-political-ads-2019-2020.csv"
+
+ELECTIONS = [
+    ("us-2020-general", "US general election 2020", "US", "general", "2020-11-03"),
+    ("fr-2027-presidential", "French presidential election 2027", "FR", "presidential", "2027-04-11"),
+    ("de-2025-bundestag", "German federal election 2025", "DE", "general", "2025-02-23"),
+    ("br-2026-general", "Brazilian general election 2026", "BR", "general", "2026-10-04"),
+]
+
+
+def meta_demo_ads() -> list[dict[str, object]]:
+    base = {
+        "publisher_platforms": ["facebook", "instagram"],
+        "currency": "EUR",
+        "spend": {"lower_bound": "100", "upper_bound": "199"},
+        "impressions": {"lower_bound": "1000", "upper_bound": "4999"},
+    }
+    return [
+        {
+            **base,
+            "id": "demo-fr-1",
+            "page_id": "1001",
+            "page_name": "Avenir Commun",
+            "bylines": "Avenir Commun",
+            "ad_creative_bodies": ["Le 11 avril, votez pour l'avenir de la France."],
+            "ad_delivery_start_time": "2027-02-01",
+            "ad_delivery_stop_time": "2027-03-01",
+            "ad_reached_countries": ["FR"],
+            "languages": ["fr"],
+            "delivery_by_region": [
+                {"region": "Île-de-France", "percentage": "0.6"},
+                {"region": "Bretagne", "percentage": "0.4"},
+            ],
+            "demographic_distribution": [
+                {"age": "18-24", "gender": "female", "percentage": "0.5"},
+                {"age": "25-34", "gender": "male", "percentage": "0.5"},
+            ],
+            "eu_transparency": {"election": "fr-2027-presidential"},
+        },
+        {
+            **base,
+            "id": "demo-de-1",
+            "page_id": "2002",
+            "page_name": "Bürgerinitiative Klima",
+            "ad_creative_bodies": ["Am 23. Februar: Klimaschutz wählen!"],
+            "ad_delivery_start_time": "2025-01-10",
+            "ad_reached_countries": ["DE"],
+            "languages": ["de"],
+            "eu_transparency": {"election": "de-2025-bundestag"},
+        },
+        {
+            **base,
+            "currency": "BRL",
+            "id": "demo-br-1",
+            "page_id": "3003",
+            "page_name": "Movimento Renova",
+            "bylines": "Movimento Renova",
+            "payer_ids": {"cnpj": "11.222.333/0001-81"},
+            "ad_creative_bodies": ["Vote consciente em outubro."],
+            "ad_delivery_start_time": "2026-08-20",
+            "ad_reached_countries": ["BR"],
+            "languages": ["pt"],
+            "eu_transparency": {"election": "br-2026-general"},
+        },
+        {
+            **base,
+            "currency": "USD",
+            "id": "demo-us-undeclared",
+            "page_id": "4004",
+            "page_name": "Daily Deals Hub",
+            "bylines": "Daily Deals Hub LLC",
+            "declared_political": False,
+            "ad_creative_bodies": ["Vote him out in November: the senator voted against your healthcare."],
+            "ad_delivery_start_time": "2020-10-01",
+            "ad_reached_countries": ["US"],
+            "languages": ["en"],
+        },
+    ]
+
+
+def load(database: Database, settings: Settings, console: Console) -> None:
+    with database.session() as session:
+        for key, name, country, kind, day in ELECTIONS:
+            upsert_election(session, key, name, country, kind, datetime.fromisoformat(day).replace(tzinfo=UTC))
+    scorer = installed_scorer(settings)
+    if SNAP_FILE.is_file():
+        result = import_files(database, [SNAP_FILE], "snap", scorer=scorer)
+        console.print(f"demo: ads: Snap political ads: {result.summary()}")
+    else:
+        console.print(f"demo: ads: {SNAP_FILE} not found; only the small Meta-style demo is loaded")
+    ads = meta_demo_ads()
+    with tempfile.TemporaryDirectory() as tmp:
+        first = Path(tmp) / "page1.json"
+        first.write_text(json.dumps({"data": ads, "paging": {}}))
+        import_files(database, [first], "meta", scorer=scorer)
+        # A week later the French ad's text was revised and the German one taken down: both stay visible.
+        revised = json.loads(json.dumps(ads))
+        revised[0]["ad_creative_bodies"] = ["Le 11 avril, votez pour une France plus juste."]
+        revised[0]["ad_delivery_stop_time"] = "2027-03-15"
+        revised[1]["ad_status"] = "REMOVED"
+        revised[1]["removed_at"] = "2025-01-20T00:00:00Z"
+        second = Path(tmp) / "page2.json"
+        second.write_text(json.dumps({"data": revised}))
+        result = import_files(database, [second], "meta", scorer=scorer)
+    console.print(f"demo: ads: Meta-style examples: {result.summary()}")

@@ -1,0 +1,67 @@
+"""The normalised ad document: the Meta Ad Library field names plus EU 2024/900 extensions.
+
+Every importer produces these; the archive hashes them (a changed hash is a new version) and keeps
+each version whole, so differences between versions can always be shown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+DEFAULTS: dict[str, Any] = {
+    "platform": None,
+    "platform_ad_id": None,
+    "page_id": None,
+    "page_name": None,
+    "funding_entity": None,  # the "paid for by" line as the platform shows it (Meta: bylines)
+    "payer_name": None,
+    "payer_ids": {},  # regulator ids of the payer: {"fec": "C00703975", "cnpj": "...", ...}
+    "sponsor_ids": {},  # regulator ids of the sponsor / beneficiary
+    "controlling_entity": None,
+    "origin_of_funds": None,
+    "body": "",
+    "link_url": None,
+    "country": None,
+    "languages": [],
+    "delivery_start": None,  # ISO 8601 UTC
+    "delivery_stop": None,
+    "currency": None,
+    "spend": None,  # [lower, upper]; upper None = open-ended
+    "impressions": None,
+    "election_key": None,
+    "declared_political": True,
+    "regions": [],  # [{"key": region, "share": [lower, upper]}] shares as fractions of the whole
+    "demographics": [],  # [{"key": "25-34 female", "share": [lower, upper]}]
+    "targeting": {},
+    "publisher_platforms": [],
+    "removed_at": None,
+    "extra": {},
+}
+VOLATILE = frozenset({"removed_at"})  # a removal is its own kind of version, not a content change
+
+
+def make_document(**values: Any) -> dict[str, Any]:
+    unknown = set(values) - set(DEFAULTS)
+    if unknown:
+        raise KeyError(f"unknown ad document fields: {sorted(unknown)}")
+    doc = {key: (value.copy() if isinstance(value, dict | list) else value) for key, value in DEFAULTS.items()}
+    doc.update(values)
+    return doc
+
+
+def content_hash(doc: dict[str, Any]) -> str:
+    content = {k: v for k, v in doc.items() if k not in VOLATILE}
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return sorted(k for k in set(old) | set(new) if k not in VOLATILE and old.get(k) != new.get(k))
+
+
+def search_text(doc: dict[str, Any]) -> str:
+    parts = [doc.get("page_name"), doc.get("funding_entity"), doc.get("payer_name"), doc.get("body")]
+    parts += [str(v) for v in (doc.get("extra") or {}).values() if isinstance(v, str)]
+    return " ".join(p for p in parts if p)

@@ -1,0 +1,71 @@
+"""Archive-wide maintenance: re-apply disclosure rules and the classifier, manage elections.
+
+Rechecking updates only the derived columns (compliance, scores); the versions stay untouched,
+because neither the ad nor what the platform published changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
+
+from shieldwall.ads.archive import POLITICAL_THRESHOLD, Scorer, load_elections
+from shieldwall.ads.disclosure import evaluate
+from shieldwall.ads.document import search_text
+from shieldwall.ads.tables import Ad, Election, ads_table
+from shieldwall.store.db import Database
+
+CHUNK = 5000
+
+
+def upsert_election(session: Session, key: str, name: str, country: str, kind: str, when: datetime) -> Election:
+    election = session.scalar(select(Election).where(Election.key == key))
+    if election is None:
+        election = Election(key=key, name=name, country=country, kind=kind, election_date=when)
+        session.add(election)
+    else:
+        election.name, election.country, election.kind, election.election_date = name, country, kind, when
+    session.flush()
+    return election
+
+
+def recheck(database: Database, scorer: Scorer | None) -> int:
+    last_id, done = 0, 0
+    while True:
+        with database.session() as session:
+            elections = load_elections(session)
+            rows = session.execute(select(Ad.id, Ad.document).where(Ad.id > last_id).order_by(Ad.id).limit(CHUNK)).all()
+            if not rows:
+                return done
+            scores = list(scorer([search_text(doc) for _, doc in rows])) if scorer else [None] * len(rows)
+            updates = []
+            for (ad_id, doc), score in zip(rows, scores, strict=True):
+                status, issues = evaluate(doc, elections)
+                updates.append(
+                    {
+                        "b_id": ad_id,
+                        "b_compliance": status,
+                        "b_issues": issues,
+                        "b_score": None if score is None else float(score),
+                        "b_undeclared": bool(
+                            score is not None
+                            and score >= POLITICAL_THRESHOLD
+                            and not doc.get("declared_political", True)
+                        ),
+                    }
+                )
+            session.connection().execute(
+                update(ads_table)
+                .where(ads_table.c.id == bindparam("b_id"))
+                .values(
+                    compliance=bindparam("b_compliance"),
+                    compliance_issues=bindparam("b_issues"),
+                    political_score=bindparam("b_score"),
+                    undeclared_political=bindparam("b_undeclared"),
+                ),
+                updates,
+            )
+            last_id = rows[-1][0]
+            done += len(rows)

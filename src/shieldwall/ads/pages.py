@@ -1,0 +1,172 @@
+"""The Ad Library pages: search, an ad with its versions, a sponsor, an election, compliance, labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shieldwall.ads import aggregates, charts
+from shieldwall.ads.labels import label_content
+from shieldwall.ads.search import COMPLIANCE, SORTS, AdFilters, SearchError, search_ads
+from shieldwall.ads.service import elections, installed_scorer, sponsor_report, version_history
+from shieldwall.ads.sponsors import sponsor_identifiers
+from shieldwall.ads.tables import Ad, Election, Sponsor
+from shieldwall.exchange.deps import current_principal, db_session
+from shieldwall.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def _common(request: Request) -> dict[str, Any]:
+    current_principal(request)  # fills request.state.principal for the header
+    return {"range_text": charts.range_text, "money": charts.money}
+
+
+@router.get("/ads", response_class=HTMLResponse)
+def library(request: Request, session: Session = Depends(db_session)) -> Any:
+    params = dict(request.query_params)
+    sort = params.get("sort", "newest")
+    error = None
+    try:
+        filters = AdFilters.from_query(params)
+        page = search_ads(session, filters, sort=sort, cursor=params.get("cursor"), limit=PAGE_SIZE)
+        totals = aggregates.spend_totals(session, filters)
+    except SearchError as exc:
+        filters, page, totals, error = AdFilters(), None, [], str(exc)
+    sponsor_names = {}
+    if page is not None:
+        ids = {i for ad in page.ads for i in (ad.sponsor_id,) if i is not None}
+        if ids:
+            sponsor_names = dict(session.execute(select(Sponsor.id, Sponsor.name).where(Sponsor.id.in_(ids))).all())
+    query = filters.as_query()
+    if sort != "newest":
+        query["sort"] = sort
+    return render(
+        request,
+        "ads/library.html",
+        {
+            **_common(request),
+            "filters": filters,
+            "page": page,
+            "error": error,
+            "totals": totals,
+            "sort": sort,
+            "sorts": list(SORTS),
+            "compliance_values": COMPLIANCE,
+            "query": query,
+            "sponsor_names": sponsor_names,
+            "elections": elections(session),
+        },
+        status_code=400 if error else 200,
+    )
+
+
+@router.get("/ads/ad/{ad_id:int}", response_class=HTMLResponse)
+def ad_page(request: Request, ad_id: int, session: Session = Depends(db_session)) -> Any:
+    ad = session.get(Ad, ad_id)
+    if ad is None:
+        return render(request, "error.html", {"status_code": 404, "message": f"No ad {ad_id}"}, status_code=404)
+    sponsors = {
+        role: session.get(Sponsor, sid)
+        for role, sid in (("Sponsor", ad.sponsor_id), ("Payer", ad.payer_sponsor_id), ("Page", ad.page_sponsor_id))
+        if sid is not None
+    }
+    return render(
+        request,
+        "ads/ad.html",
+        {
+            **_common(request),
+            "ad": ad,
+            "sponsors": sponsors,
+            "versions": version_history(session, ad_id),
+            "payer_ids": sponsor_identifiers(session, ad.payer_sponsor_id) if ad.payer_sponsor_id else [],
+        },
+    )
+
+
+@router.get("/ads/sponsors/{sponsor_id:int}", response_class=HTMLResponse)
+def sponsor_page(request: Request, sponsor_id: int, session: Session = Depends(db_session)) -> Any:
+    report = sponsor_report(session, sponsor_id)
+    if report is None:
+        return render(
+            request, "error.html", {"status_code": 404, "message": f"No sponsor {sponsor_id}"}, status_code=404
+        )
+    chart_over_time = charts.range_columns("Spend over time (by month the ad started)", report["by_month"])
+    chart_region = charts.range_bars("Spend by region", report["by_region"])
+    chart_demo = charts.range_bars("Spend by demographic", report["by_demographic"])
+    recent = search_ads(session, AdFilters(sponsor_id=sponsor_id), limit=20)
+    return render(
+        request,
+        "ads/sponsor.html",
+        {
+            **_common(request),
+            **report,
+            "charts": [Markup(chart_over_time), Markup(chart_region), Markup(chart_demo)],
+            "recent": recent.ads,
+        },
+    )
+
+
+@router.get("/ads/elections", response_class=HTMLResponse)
+def elections_page(request: Request, session: Session = Depends(db_session)) -> Any:
+    return render(request, "ads/elections.html", {**_common(request), "elections": elections(session)})
+
+
+@router.get("/ads/elections/{key}", response_class=HTMLResponse)
+def election_page(request: Request, key: str, session: Session = Depends(db_session)) -> Any:
+    found = session.scalar(select(Election).where(Election.key == key))
+    if found is None:
+        return render(request, "error.html", {"status_code": 404, "message": f"No election {key}"}, status_code=404)
+    filters = AdFilters(election=key)
+    top = aggregates.top_sponsors(session, filters)
+    rows = [aggregates.RangeSum(t["sponsor"], t["currency"], t["spend_lower"], t["spend_upper"], t["ads"]) for t in top]
+    return render(
+        request,
+        "ads/election.html",
+        {
+            **_common(request),
+            "election": found,
+            "top": top,
+            "chart": Markup(charts.range_bars("Top sponsors by spend", rows)),
+            "totals": aggregates.spend_totals(session, filters),
+        },
+    )
+
+
+@router.get("/ads/compliance", response_class=HTMLResponse)
+def compliance_page(request: Request, session: Session = Depends(db_session)) -> Any:
+    try:
+        filters = AdFilters.from_query(dict(request.query_params))
+    except SearchError:
+        filters = AdFilters()
+    rows = aggregates.non_compliant_by_sponsor(session, filters)
+    export_query = {**filters.as_query(), "compliance": "non_compliant"}
+    return render(
+        request,
+        "ads/compliance.html",
+        {**_common(request), "rows": rows, "filters": filters, "export_query": export_query},
+    )
+
+
+@router.get("/ads/label", response_class=HTMLResponse)
+def label_page(request: Request, session: Session = Depends(db_session)) -> Any:
+    params = request.query_params
+    result = None
+    if params.get("publisher") or params.get("url") or params.get("text"):
+        result = label_content(
+            publisher=params.get("publisher") or None,
+            is_paid=params.get("paid") in ("1", "true", "on", "yes"),
+            paid_by=params.get("paid_by") or None,
+            declared_political=params.get("declared_political") in ("1", "true", "on", "yes"),
+            text=params.get("text") or None,
+            url=params.get("url") or None,
+            scorer=installed_scorer(request.app.state.settings),
+            session=session,
+        )
+    return render(request, "ads/label.html", {**_common(request), "result": result, "params": params})

@@ -1,0 +1,122 @@
+"""Shared look-ups for the API and the pages: one ad with its history, one sponsor with its figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shieldwall.ads import aggregates
+from shieldwall.ads.search import AdFilters
+from shieldwall.ads.sponsors import sponsor_identifiers, sponsor_names
+from shieldwall.ads.tables import Ad, AdVersion, Election, Sponsor
+from shieldwall.config import Settings
+
+DIFF_HIDDEN = {"extra", "targeting"}
+
+
+def default_model_path(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "ads" / "political-model.npz"
+
+
+_scorers: dict[tuple[str, float], Any] = {}
+
+
+def installed_scorer(settings: Settings) -> Any:
+    """The political-ad classifier installed under the data dir (reloaded when the file changes)."""
+    path = default_model_path(settings)
+    if not path.is_file():
+        return None
+    key = (str(path), path.stat().st_mtime)
+    if key not in _scorers:
+        from shieldwall.ads.classifier import PoliticalClassifier
+
+        _scorers.clear()
+        _scorers[key] = PoliticalClassifier.load(path).scores
+    return _scorers[key]
+
+
+@dataclass
+class VersionView:
+    version: int
+    kind: str
+    observed_at: str
+    source: str
+    changes: list[tuple[str, Any, Any]]
+
+
+def version_history(session: Session, ad_id: int) -> list[VersionView]:
+    versions = (
+        session.execute(select(AdVersion).where(AdVersion.ad_id == ad_id).order_by(AdVersion.version)).scalars().all()
+    )
+    views: list[VersionView] = []
+    previous: dict[str, Any] = {}
+    for v in versions:
+        changes = [
+            (field, previous.get(field), v.document.get(field))
+            for field in (v.changed_fields or [])
+            if field not in DIFF_HIDDEN
+        ]
+        views.append(VersionView(v.version, v.kind, v.observed_at.isoformat(), v.source, changes))
+        previous = v.document
+    return views
+
+
+def ad_json(ad: Ad) -> dict[str, Any]:
+    return {
+        "id": ad.id,
+        "platform": ad.platform,
+        "platform_ad_id": ad.platform_ad_id,
+        "version": ad.version,
+        "status": ad.status,
+        "removed_at": ad.removed_at.isoformat() if ad.removed_at else None,
+        "page_name": ad.page_name,
+        "funding_entity": ad.funding_entity,
+        "payer_name": ad.payer_name,
+        "payer_tax_id": ad.payer_tax_id,
+        "sponsor_id": ad.sponsor_id,
+        "payer_sponsor_id": ad.payer_sponsor_id,
+        "page_sponsor_id": ad.page_sponsor_id,
+        "body": ad.body,
+        "link_url": ad.link_url,
+        "country": ad.country,
+        "languages": (ad.languages or "").split(),
+        "delivery_start": ad.delivery_start.isoformat() if ad.delivery_start else None,
+        "delivery_stop": ad.delivery_stop.isoformat() if ad.delivery_stop else None,
+        "currency": ad.currency,
+        "spend": {"lower_bound": ad.spend_lower, "upper_bound": ad.spend_upper},
+        "impressions": {"lower_bound": ad.impressions_lower, "upper_bound": ad.impressions_upper},
+        "election_key": ad.election_key,
+        "declared_political": ad.declared_political,
+        "political_score": ad.political_score,
+        "undeclared_political": ad.undeclared_political,
+        "compliance": ad.compliance,
+        "compliance_issues": ad.compliance_issues,
+        "first_seen_at": ad.first_seen_at.isoformat(),
+        "last_seen_at": ad.last_seen_at.isoformat(),
+    }
+
+
+def sponsor_report(session: Session, sponsor_id: int) -> dict[str, Any] | None:
+    sponsor = session.get(Sponsor, sponsor_id)
+    if sponsor is None:
+        return None
+    filters = AdFilters(sponsor_id=sponsor_id)
+    return {
+        "sponsor": sponsor,
+        "names": sponsor_names(session, sponsor_id),
+        "identifiers": sponsor_identifiers(session, sponsor_id),
+        "totals": aggregates.spend_totals(session, filters),
+        "impressions": aggregates.impressions_total(session, filters),
+        "by_month": aggregates.spend_by_month(session, filters),
+        "by_region": aggregates.spend_by_delivery(session, filters, "region"),
+        "by_demographic": aggregates.spend_by_delivery(session, filters, "demographic"),
+        "filters": filters,
+    }
+
+
+def elections(session: Session) -> list[Election]:
+    return list(session.scalars(select(Election).order_by(Election.election_date.desc())))
