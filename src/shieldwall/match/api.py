@@ -73,7 +73,8 @@ async def collect_request(
     """(values, files, banks, run actions) from a JSON or multipart request."""
     content_type = request.headers.get("content-type", "")
     files: list[tuple[str, bytes]] = []
-    limit = DEFAULT_MAX_FILE_BYTES
+    # A file over the whole-request body limit is refused by the app before we see it; stay under it.
+    limit = min(DEFAULT_MAX_FILE_BYTES, request.app.state.settings.max_body_bytes)
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
         values: list[tuple[str, str]] = []
@@ -100,7 +101,8 @@ async def collect_request(
 
 def run_match(request: Request, values: list[tuple[str, str]], files: list[tuple[str, bytes]]) -> list[ItemResult]:
     matcher = matchers.get(request.app.state.database)
-    results = [match_file(matcher, name, data) for name, data in files]
+    limit = min(DEFAULT_MAX_FILE_BYTES, request.app.state.settings.max_body_bytes)
+    results = [match_file(matcher, name, data, limit) for name, data in files]
     return results + [match_value(matcher, kind, value) for kind, value in values]
 
 

@@ -23,6 +23,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from shieldwall.config import load_settings
+from shieldwall.match.banks import BANK_OPTIONS
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.db import Database
 
@@ -72,7 +73,9 @@ def run(
     pdq: list[str] = typer.Option(None, "--pdq", help="A 64-hex PDQ hash to match (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
     actions: bool = typer.Option(True, "--actions/--no-actions", help="Run the banks' actions on matches."),
-    max_bytes: int = typer.Option(None, "--max-bytes", help="Largest file accepted (default 32 MiB)."),
+    max_bytes: int = typer.Option(
+        None, "--max-bytes", help="Largest file accepted (default 8 MiB, or SHIELDWALL_MATCH_MAX_FILE_BYTES)."
+    ),
 ) -> None:
     """Match files and values against the banks; one bad item never stops the others."""
     from shieldwall.match.actions import run_actions
@@ -187,7 +190,7 @@ def bank_create(
     """Create a bank."""
     from shieldwall.match.banks import BankError, create_bank
 
-    options = _bank_options(**{k: v for k, v in locals().items() if k != "name"})
+    options = _bank_options(**{k: v for k, v in locals().items() if k in BANK_OPTIONS})
     database = _database()
     try:
         with database.session() as session:
@@ -217,7 +220,7 @@ def bank_set(
     """Change a bank's settings and actions."""
     from shieldwall.match.banks import BankError, configure_bank, get_bank
 
-    options = _bank_options(**{k: v for k, v in locals().items() if k != "name"})
+    options = _bank_options(**{k: v for k, v in locals().items() if k in BANK_OPTIONS})
     database = _database()
     try:
         with database.session() as session:

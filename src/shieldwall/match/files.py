@@ -17,7 +17,7 @@ import numpy as np
 from shieldwall.match.errors import ItemError
 from shieldwall.match.signals import SignalType
 
-DEFAULT_MAX_FILE_BYTES = int(os.environ.get("SHIELDWALL_MATCH_MAX_FILE_BYTES", str(32 * 1024 * 1024)))
+DEFAULT_MAX_FILE_BYTES = int(os.environ.get("SHIELDWALL_MATCH_MAX_FILE_BYTES", str(8 * 1024 * 1024)))
 MAX_IMAGE_PIXELS = 80_000_000
 PDQ_IMAGE_TYPES = ("jpeg", "png", "webp")
 EXACT_ONLY_TYPES = ("gif", "mp4", "pdf")

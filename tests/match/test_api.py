@@ -1,0 +1,95 @@
+"""POST /api/match over real HTTP: JSON batches, multipart uploads, per-item errors, TLP for anonymous callers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.match.fixtures import plant_bank
+from tests.match.images import encode, near_duplicate, picture
+from tests.support.hub import seed_hub
+from tests.support.live import LiveServer
+
+
+def test_json_batch_with_every_kind_and_bad_items(live_server: LiveServer, tmp_path: Path) -> None:
+    database = live_server.app.state.database
+    planted = plant_bank(database, tmp_path)
+    hub = seed_hub(database)
+    body = {
+        "urls": ["http://www.fake-news.example/story/?utm_campaign=z", "https://clean.example/", "ftp://nope"],
+        "domains": ["cdn.disinfo.example"],
+        "accounts": ["x:@Troll_1", "twitter:id:notanumber"],
+        "texts": ["POLLING stations in Springfield are closed today!! vote tomorrow"],
+        "hashes": [{"type": "pdq", "value": planted.image_pdq}, {"type": "pdq", "value": "zz"}],
+        "actions": False,
+    }
+    anonymous = httpx.post(f"{live_server.url}/api/match", json=body)
+    assert anonymous.status_code == 200, anonymous.text
+    data = anonymous.json()
+    assert data["items"] == 9 and data["errors"] == 3 and data["visible_tlp"] == "TLP:CLEAR"
+    by_item = {r["item"]: r for r in data["results"]}
+    story = by_item["http://www.fake-news.example/story/?utm_campaign=z"]
+    assert story["value"] == "fake-news.example/story"
+    match = story["matches"][0]
+    assert match["how"] == "exact" and match["provenance"] == {
+        "bank": "io-2026",
+        "source_id": planted.url_id,
+        "tlp": "TLP:CLEAR",
+    }
+    assert by_item["https://clean.example/"]["matches"] == []
+    assert "only http and https" in by_item["ftp://nope"]["error"]
+    assert by_item["cdn.disinfo.example"]["matches"][0]["how"] == "domain"
+    assert by_item["x:@Troll_1"]["matches"] == []  # TLP:GREEN signal hidden from an anonymous caller
+    assert "not numeric" in by_item["twitter:id:notanumber"]["error"]
+    assert by_item[planted.image_pdq]["matches"][0]["distance"] == 0
+    assert "64 hex digits" in by_item["zz"]["error"]
+    text = by_item["POLLING stations in Springfield are closed today!! vote tomorrow"]["matches"][0]
+    assert text["signal"]["type"] == "text" and text["similarity"] == 1.0
+
+    member = httpx.post(
+        f"{live_server.url}/api/match",
+        json={"accounts": ["x:@Troll_1"], "urls": ["secret-ops.example/leak"], "actions": False},
+        headers={"Authorization": f"Bearer {hub.tokens['lab']}"},
+    ).json()
+    assert member["visible_tlp"] == "TLP:RED"
+    assert [len(r["matches"]) for r in member["results"]] == [1, 1]
+
+
+def test_multipart_upload_matches_a_near_duplicate_and_reports_bad_files(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    plant_bank(live_server.app.state.database, tmp_path)
+    copy = encode(near_duplicate(picture(11)), "WEBP")
+    files = [
+        ("files", ("reupload.webp", copy, "image/webp")),
+        ("files", ("other.png", encode(picture(99)), "image/png")),
+        ("files", ("empty.jpg", b"", "image/jpeg")),
+        ("files", ("broken.jpg", encode(picture(1), "JPEG")[:300], "image/jpeg")),
+        ("files", ("huge.png", b"\x89PNG\r\n\x1a\n" + bytes(9 * 1024 * 1024), "image/png")),
+        ("files", ("blob.bin", bytes(range(256)), "application/octet-stream")),
+    ]
+    response = httpx.post(
+        f"{live_server.url}/api/match", files=files, data={"url": "https://fake-news.example/story"}, timeout=60
+    )
+    assert response.status_code == 200, response.text
+    results = {r["item"]: r for r in response.json()["results"]}
+    near = results["reupload.webp"]
+    assert near["ok"] and near["matches"][0]["how"] == "near"
+    assert 0 < near["matches"][0]["distance"] <= 31
+    assert near["detail"]["type"] == "webp" and near["detail"]["pdq_quality"] >= 50
+    assert results["other.png"]["ok"] and results["other.png"]["matches"] == []
+    assert results["empty.jpg"]["error"] == "file is empty"
+    assert "corrupt or truncated image" in results["broken.jpg"]["error"]
+    assert "over the limit" in results["huge.png"]["error"]
+    assert "unsupported file type" in results["blob.bin"]["error"]
+    assert results["https://fake-news.example/story"]["matches"]
+
+
+def test_requests_that_are_wrong_as_a_whole(live_server: LiveServer) -> None:
+    url = f"{live_server.url}/api/match"
+    assert httpx.post(url, json={}).status_code == 422
+    assert "unknown fields" in httpx.post(url, json={"urlz": ["a"]}).text
+    assert httpx.post(url, json=["x"]).status_code == 422
+    assert httpx.post(url, content=b"not json", headers={"content-type": "application/json"}).status_code == 400
+    assert httpx.post(url, json={"urls": ["http://a.example/"] * 1001}).status_code == 413

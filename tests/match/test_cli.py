@@ -1,0 +1,98 @@
+"""`shieldwall match ...` through Typer's CliRunner: banks, STIX import, matching files and values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from shieldwall.cli import app
+from shieldwall.match.cli import parse_every
+from shieldwall.match.files import pdq_of_image
+from shieldwall.stix.tlp import TLP
+from tests.match.images import encode, near_duplicate, picture
+from tests.match.stixdata import indicator, write_bundle
+
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def run(database_url: str, tmp_path: Path, *args: str) -> tuple[int, str]:
+    env = {"SHIELDWALL_DATABASE_URL": database_url, "SHIELDWALL_DATA_DIR": str(tmp_path / "var")}
+    result = CliRunner().invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+@SQLITE_ONLY
+def test_bank_import_and_match_files(database_url: str, tmp_path: Path) -> None:
+    pdq, _ = pdq_of_image("p.png", encode(picture(5)))
+    bundle = write_bundle(
+        tmp_path / "io.json",
+        [
+            indicator(f"[file:hashes.PDQ = '{pdq}']", TLP.AMBER, name="doctored photo"),
+            indicator("[url:value = 'https://fake-news.example/story']", TLP.CLEAR),
+            indicator("[url:value MATCHES 'x']", TLP.CLEAR),
+        ],
+    )
+    code, output = run(database_url, tmp_path, "match", "bank", "create", "io", "--label", "known IO")
+    assert code == 0, output
+    code, output = run(database_url, tmp_path, "match", "bank", "create", "io")
+    assert code == 2 and "already exists" in output
+    code, output = run(database_url, tmp_path, "match", "bank", "import", "io", str(bundle))
+    assert code == 0, output
+    assert "2 signals added" in output and "1 unsupported" in output and "only '=' comparisons" in output
+    code, output = run(database_url, tmp_path, "match", "bank", "list")
+    assert "io" in output and "pdq 1" in output and "url 1" in output and "label:known IO" in output
+
+    (tmp_path / "copy.jpg").write_bytes(encode(near_duplicate(picture(5)), "JPEG"))
+    (tmp_path / "other.png").write_bytes(encode(picture(6)))
+    (tmp_path / "empty.png").write_bytes(b"")
+    code, output = run(
+        database_url,
+        tmp_path,
+        "match",
+        *(str(tmp_path / n) for n in ("copy.jpg", "other.png", "empty.png")),
+        str(tmp_path / "missing.png"),
+        "--url",
+        "http://fake-news.example/story/",
+        "--bank",
+        "io",
+        "--json",
+    )
+    assert code == 0, output
+    lines = [json.loads(chunk) for chunk in _json_objects(output)]
+    by_item = {Path(r["item"]).name if r["kind"] == "file" else r["item"]: r for r in lines}
+    assert by_item["copy.jpg"]["matches"][0]["signal"]["name"] == "doctored photo"
+    assert by_item["other.png"]["matches"] == []
+    assert by_item["empty.png"]["error"] == "file is empty"
+    assert "cannot read" in by_item["missing.png"]["error"]
+    assert by_item["http://fake-news.example/story/"]["matches"][0]["how"] == "exact"
+    assert "actions: 2 recorded" in output
+
+    code, output = run(database_url, tmp_path, "match", "run", str(tmp_path / "copy.jpg"), "--no-actions")
+    assert code == 0 and "1 of 1 items matched" in output and "actions:" not in output
+    code, output = run(database_url, tmp_path, "match", str(tmp_path / "copy.jpg"), "--bank", "nope")
+    assert code == 2 and "no bank named 'nope'" in output
+    code, output = run(database_url, tmp_path, "match", str(tmp_path / "empty.png"))
+    assert code == 1
+
+
+def _json_objects(output: str) -> list[str]:
+    """Split pretty-printed JSON objects that follow one another (stderr lines in between are skipped)."""
+    chunks, depth, current = [], 0, []
+    for line in output.splitlines():
+        if depth == 0 and not line.startswith("{"):
+            continue
+        current.append(line)
+        depth += line.count("{") - line.count("}")
+        if depth == 0:
+            chunks.append("\n".join(current))
+            current = []
+    return chunks
+
+
+def test_interval_parsing() -> None:
+    assert parse_every("15m") == 900 and parse_every("30s") == 30 and parse_every("1d") == 86400
+    with pytest.raises(Exception, match="not an interval"):
+        parse_every("soon")
