@@ -7,8 +7,8 @@ from pathlib import Path
 
 from shieldwall.match.banks import create_bank, import_stix_file
 from shieldwall.match.files import pdq_of_image
-from shieldwall.store.db import Database
 from shieldwall.stix.tlp import TLP
+from shieldwall.store.db import Database
 from tests.match.images import encode, picture
 from tests.match.stixdata import indicator, write_bundle
 
