@@ -66,3 +66,7 @@ _register_capabilities()
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -141,3 +141,20 @@ def test_errors_are_taxii_error_messages(live_server: LiveServer, hub: Hub) -> N
     assert reader.status_code == 403
     # Nothing was stored by any of those.
     assert "objects" not in httpx.get(base, auth=("x", token), headers={"Accept": TAXII}).json()
+
+
+def test_unmarked_objects_get_the_collection_default_and_its_group_audience(live_server: LiveServer, hub: Hub) -> None:
+    col = collection(live_server, hub, cid=hub.group_collection_id)
+    unmarked = indicator("http://unmarked.example/")
+    status = col.add_objects({"objects": [unmarked]})
+    assert status.success_count == 1
+    stored = col.get_object(unmarked["id"])["objects"][0]
+    assert stored["object_marking_refs"] == [TLP.AMBER.marking_id]
+    # The group's other organisation reads it; an organisation outside the group cannot reach the collection.
+    assert collection(live_server, hub, "agency", hub.group_collection_id).get_object(unmarked["id"])["objects"]
+    outside = httpx.get(
+        f"{live_server.url}/taxii2/hub/collections/{hub.group_collection_id}/objects/",
+        auth=("x", hub.tokens["lab"]),
+        headers={"Accept": TAXII},
+    )
+    assert outside.status_code == 404
