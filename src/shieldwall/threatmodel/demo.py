@@ -139,7 +139,7 @@ CAMPAIGNS: tuple[tuple[str, str, TLP, int, list[str], list[str], list[str], list
     (
         "us-presidential-2028",
         "Deepfake robocalls discouraging turnout",
-        TLP.GREEN,
+        TLP.CLEAR,
         1,
         ["T0086.002", "T0087", "T0124", "T0072.001"],
         [],
@@ -164,6 +164,16 @@ CAMPAIGNS: tuple[tuple[str, str, TLP, int, list[str], list[str], list[str], list
         ["T0048", "T0151.004", "T0057"],
         [],
         ["Election workers are corrupt"],
+        [],
+    ),
+    (
+        "us-presidential-2028",
+        "Spanish-language ads discouraging registration",
+        TLP.GREEN,
+        0,
+        ["T0114.001", "T0072.001", "T0016", "T0135"],
+        [],
+        ["Your vote will not count"],
         [],
     ),
     (
@@ -346,13 +356,17 @@ def _indicators(
         objects.ingest(session, principal, collection, items, sharing)
 
 
-def load(database: Database, settings: Settings, console: Console) -> None:
+AUTO = Path("auto")
+
+
+def load(database: Database, settings: Settings, console: Console, disarm_bundle: Path | None = AUTO) -> None:
+    """disarm_bundle: AUTO looks next to the project; None means no framework file (placeholders only)."""
     with database.session() as session:
         if session.scalar(select(Election.id).where(Election.slug == ELECTIONS[0].slug)) is not None:
             console.print("threatmodel demo: already loaded")
             return
         directory.ensure_hub(session, settings.hub_name)
-        path = _disarm_path()
+        path = _disarm_path() if disarm_bundle == AUTO else disarm_bundle
         if path is not None:
             result = disarm.import_path(session, path)
             console.print(f"threatmodel demo: DISARM imported from {path} ({result.techniques_added} techniques)")
