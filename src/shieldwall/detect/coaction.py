@@ -54,13 +54,16 @@ def build_pairs(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> Non
         "FROM eligible a JOIN eligible b ON a.signal = b.signal AND a.item = b.item AND a.account_id < b.account_id "
         "JOIN windows_t w ON w.signal = a.signal WHERE abs(a.ts - b.ts) <= w.w"
     )
-    # Per-signal null-model constants and per-account activity.
+    # Per-signal null-model constants and per-account activity. Activity d and the total M count every
+    # action, including items nobody else touched: each is a chance to coincide, and leaving them out
+    # would let a coordinated group's own items dominate the null model in small data.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE degree AS SELECT signal, account_id, count(*) AS d FROM eligible GROUP BY ALL"
+        "CREATE OR REPLACE TEMP TABLE degree AS SELECT signal, account_id, count(*) AS d FROM acts GROUP BY ALL"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE signal_stats AS "
-        "SELECT e.signal, e.stratum, sum(e.m) OVER (PARTITION BY e.signal) AS m, e.s2, e.all_pairs, "
+        "SELECT e.signal, e.stratum, (SELECT sum(n) FROM items i WHERE i.signal = e.signal)::DOUBLE AS m, "
+        "e.s2, e.all_pairs, "
         "coalesce(pc.in_window, 0)::DOUBLE AS in_window, "
         "(SELECT count(DISTINCT account_id) FROM acts a WHERE a.signal = e.signal)::DOUBLE AS accounts "
         "FROM (SELECT signal, CAST(floor(log2(n) - 1) AS INTEGER) AS stratum, sum(n)::DOUBLE AS m, "

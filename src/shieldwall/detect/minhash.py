@@ -20,8 +20,8 @@ def normalise_text(texts: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Lower case; links, mentions and punctuation removed; whitespace collapsed."""
     lowered = pc.utf8_lower(texts)
     no_links = pc.replace_substring_regex(lowered, r"https?://\S+|www\.\S+|@\w+", " ")
-    letters = pc.replace_substring_regex(no_links, r"[^\p{L}\p{N}#]+", " ")
-    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(letters, r"\s+", " "))
+    # One pass: every run of non-letters/digits (whitespace included) becomes a single space.
+    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(no_links, r"[^\p{L}\p{N}#]+", " "))
     return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
 
 
@@ -42,38 +42,69 @@ def lsh_bands(num_perm: int, threshold: float) -> tuple[int, int]:
 
 
 def signatures(texts: list[str], num_perm: int, shingle: int, seed: int) -> np.ndarray:
-    """MinHash signatures (len(texts) x num_perm, uint32). Texts must be at least `shingle` long."""
-    rng = np.random.default_rng(seed)
-    a = rng.integers(1, 2**63, num_perm, dtype=np.uint64) | np.uint64(1)
-    b = rng.integers(0, 2**63, num_perm, dtype=np.uint64)
+    """MinHash signatures (len(texts) x num_perm, uint32). Texts must be at least `shingle` long.
+
+    One-permutation hashing with densification (Li, Owen & Zhang 2012; Shrivastava 2017): each shingle
+    is hashed once and falls into one of num_perm bins; a bin keeps its minimum. This estimates Jaccard
+    like num_perm independent permutations at a fraction of the cost. num_perm must be a power of two.
+    """
+    if num_perm & (num_perm - 1):
+        raise ValueError("text_num_perm must be a power of two")
+    salt = np.uint64(np.random.default_rng(seed).integers(1, 2**63)) | np.uint64(1)
     out = np.empty((len(texts), num_perm), dtype=np.uint32)
     for start in range(0, len(texts), _CHUNK_TEXTS):
         chunk = texts[start : start + _CHUNK_TEXTS]
-        out[start : start + len(chunk)] = _chunk_signatures(chunk, a, b, shingle)
+        out[start : start + len(chunk)] = _chunk_signatures(chunk, salt, num_perm, shingle)
     return out
 
 
-def _chunk_signatures(texts: list[str], a: np.ndarray, b: np.ndarray, shingle: int) -> np.ndarray:
+def _chunk_signatures(texts: list[str], salt: np.uint64, num_perm: int, shingle: int) -> np.ndarray:
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
     codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     ends = np.cumsum(lengths)
-    starts = ends - lengths
     # Polynomial hash of each window of `shingle` code points, vectorised over all texts at once.
     positions = len(codes) - shingle + 1
     hashes = np.zeros(positions, dtype=np.uint64)
     for offset in range(shingle):
         hashes = hashes * np.uint64(1_000_003) + codes[offset : offset + positions]
+    hashes = (hashes ^ salt) * _MERSENNE_MULT
+    hashes ^= hashes >> np.uint64(29)
     hashes *= _MERSENNE_MULT
     # Keep windows that lie inside one text.
-    owner = np.repeat(np.arange(len(texts)), lengths)[:positions]
+    owner = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)[:positions]
     valid = np.arange(positions) + shingle <= ends[owner]
-    hashes = hashes[valid]
-    segment_starts = starts - np.arange(len(texts)) * (shingle - 1)
-    signature = np.empty((len(texts), len(a)), dtype=np.uint32)
-    for p in range(len(a)):
-        permuted = ((hashes * a[p] + b[p]) >> np.uint64(32)).astype(np.uint32)
-        signature[:, p] = np.minimum.reduceat(permuted, segment_starts)
+    hashes, owner = hashes[valid], owner[valid]
+    bits = int(num_perm).bit_length() - 1
+    bins = (hashes >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(len(hashes), np.int64)
+    values = (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    empty_value = np.uint32(0xFFFFFFFF)
+    signature = np.full(len(texts) * num_perm, empty_value, dtype=np.uint32)
+    np.minimum.at(signature, owner * num_perm + bins, values)
+    signature = signature.reshape(len(texts), num_perm)
+    return _densify(signature, empty_value)
+
+
+def _densify(signature: np.ndarray, empty_value: np.uint32) -> np.ndarray:
+    """Fill empty bins from the next non-empty bin to the right (circularly), marked by the distance."""
+    has_empty = (signature == empty_value).any(axis=1)
+    if not has_empty.any():
+        return signature
+    signature = signature.copy()
+    signature[has_empty] = _densify_rows(signature[has_empty], empty_value)
     return signature
+
+
+def _densify_rows(signature: np.ndarray, empty_value: np.uint32) -> np.ndarray:
+    empty = signature == empty_value
+    width = signature.shape[1]
+    columns = np.arange(width)
+    position = np.where(empty, 3 * width, columns)
+    doubled = np.concatenate([position, position + width], axis=1)
+    following = np.minimum.accumulate(doubled[:, ::-1], axis=1)[:, ::-1][:, :width]
+    distance = (following - columns).astype(np.uint32)
+    rows = np.arange(signature.shape[0])[:, None]
+    filled = signature[rows, following % width] ^ (distance * np.uint32(0x9E3779B1))
+    return np.where(empty, filled, signature)
 
 
 def near_duplicate_groups(
