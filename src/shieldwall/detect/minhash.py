@@ -78,10 +78,9 @@ def _chunk_signatures(texts: list[str], salt: np.uint64, num_perm: int, shingle:
     bins = (hashes >> np.uint64(64 - bits)).astype(np.int64) if bits else np.zeros(len(hashes), np.int64)
     values = (hashes & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     empty_value = np.uint32(0xFFFFFFFF)
-    signature = np.full(len(texts) * num_perm, empty_value, dtype=np.uint32)
-    np.minimum.at(signature, owner * num_perm + bins, values)
-    signature = signature.reshape(len(texts), num_perm)
-    return _densify(signature, empty_value)
+    flat = np.full(len(texts) * num_perm, empty_value, dtype=np.uint32)
+    np.minimum.at(flat, owner * num_perm + bins, values)
+    return _densify(flat.reshape(len(texts), num_perm), empty_value)
 
 
 def _densify(signature: np.ndarray, empty_value: np.uint32) -> np.ndarray:
