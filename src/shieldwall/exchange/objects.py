@@ -10,10 +10,10 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from shieldwall.exchange.audit import record
@@ -226,7 +226,9 @@ def ingest(
             .where(StixObject.collection_id == collection.id, StixObject.stix_id.in_(chunk))
             .values(is_latest=False)
         )
-    pks = list(session.scalars(insert(StixObject).returning(StixObject.pk, sort_by_parameter_order=True), new_rows))
+    # Core inserts (not the ORM's bulk path): this is the hot path of every TAXII POST.
+    table = cast(Table, StixObject.__table__)
+    pks = list(session.scalars(insert(table).returning(table.c.pk, sort_by_parameter_order=True), new_rows))
     # Within one batch an id may appear in several versions: only the newest keeps is_latest.
     newest: dict[str, tuple[str, int]] = {}
     for pk, row in zip(pks, new_rows, strict=True):
@@ -241,7 +243,7 @@ def ingest(
     for pk, level in zip(pks, levels, strict=True):
         audience.extend({"object_pk": pk, **row} for row in audience_for[level])
     if audience:
-        session.execute(insert(ObjectAudience), audience)
+        session.execute(insert(cast(Table, ObjectAudience.__table__)), audience)
     if sharing.anonymous:
         session.execute(
             insert(SealedSource),
