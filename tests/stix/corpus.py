@@ -91,6 +91,22 @@ def valid_objects() -> list[dict[str, Any]]:
         stix2.AutonomousSystem(number=64500, name="Example AS"),
         stix2.Mutex(name="Global\\vote"),
         stix2.UserAccount(user_id="1001", account_login="troll", account_type="twitter"),
+        stix2.IPv6Address(value="2001:db8::1"),
+        stix2.MACAddress(value="00:00:5e:00:53:01"),
+        stix2.Directory(path="/tmp/leaflets", path_enc="UTF-8"),
+        stix2.Artifact(mime_type="application/pdf", payload_bin="VGhpcyBpcyBhIHRlc3Q="),
+        stix2.Process(pid=4242, command_line="bot --flood"),
+        stix2.WindowsRegistryKey(key="HKEY_LOCAL_MACHINE\\Software\\Vote"),
+        stix2.X509Certificate(serial_number="36:f7:d4:32:f4:ab:70:ea", issuer="CN=Example"),
+        stix2.File(name="tool.exe", hashes={"MD5": "b" * 32},
+                   extensions={"windows-pebinary-ext": {"pe_type": "exe", "number_of_sections": 4}}),
+        stix2.NetworkTraffic(src_ref=IPV4_ID, protocols=["tcp", "http"],
+                             extensions={"http-request-ext": {"request_method": "get", "request_value": "/"}}),
+        stix2.EmailMessage(is_multipart=False, subject="Your polling place has moved", body="Go to ..."),
+        stix2.Software(name="Browser", languages=["en"], cpe="cpe:2.3:a:example:browser:1.0:*:*:*:*:*:*:*"),
+        stix2.ExtensionDefinition(name="Shieldwall cluster", schema="https://example.org/schema.json",
+                                  version="1.0", extension_types=["property-extension"], created_by_ref=IDENTITY_ID,
+                                  created=T0, modified=T0),
     ]
     plain = [_plain(o) for o in objects]
     for level in TLP:
@@ -102,7 +118,19 @@ def valid_objects() -> list[dict[str, Any]]:
                   "created": T0, "modified": T0, "x_score": 0.9, "name": "custom SDO"})
     plain.append({**plain[2], "granular_markings": [{"marking_ref": TLP.RED.marking_id,
                                                      "selectors": ["objective"]}]})
+    plain.append({"type": "x-acme-sensor", "spec_version": "2.1", "id": _uid("x-acme-sensor", 2), "value": "s1"})
     return plain
+
+
+def reference_path_objects() -> list[dict[str, Any]]:
+    """Shapes the fast path leaves to stix2-validator: deprecated embedded observables, bundles."""
+    plain = valid_objects()
+    return [
+        {"type": "observed-data", "spec_version": "2.1", "id": _uid("observed-data", 3), "created": T0,
+         "modified": T0, "first_observed": T0, "last_observed": T0, "number_observed": 1,
+         "objects": {"0": {"type": "ipv4-addr", "value": "198.51.100.9"}}},
+        {"type": "bundle", "id": _uid("bundle", 4), "objects": [plain[2], plain[6]]},
+    ]
 
 
 def indicator(pattern: str, n: int = 0, **extra: Any) -> dict[str, Any]:

@@ -23,7 +23,14 @@ from stix2validator.v21 import musts
 
 from shieldwall.stix import fastvalidate
 from shieldwall.stix.validate import Invalid, reference_validate_object, validate_object, validate_objects
-from tests.stix.corpus import PROPERTY_NAMES, TIMESTAMP_EDGES, TRICKY_VALUES, indicator, valid_objects
+from tests.stix.corpus import (
+    PROPERTY_NAMES,
+    TIMESTAMP_EDGES,
+    TRICKY_VALUES,
+    indicator,
+    reference_path_objects,
+    valid_objects,
+)
 
 VALID = valid_objects()
 SETTINGS = settings(max_examples=250, deadline=None, database=None,
@@ -65,6 +72,15 @@ def test_every_valid_corpus_object_is_accepted_by_the_fast_path() -> None:
         types.add(obj["type"])
     assert {"indicator", "campaign", "relationship", "identity", "observed-data", "sighting",
             "marking-definition", "malware-analysis", "language-content", "x-shieldwall-finding"} <= types
+
+
+def test_bundles_and_embedded_observables_take_the_reference_path() -> None:
+    for obj in reference_path_objects():
+        assert not fastvalidate.accepts(obj)
+        assert_same_verdict(obj)
+    bundle = reference_path_objects()[1]
+    assert validate_object(bundle) is None
+    assert validate_object({**bundle, "objects": [{**VALID[2], "confidence": 101}]}) is not None
 
 
 def test_the_shared_disarm_bundle_gets_the_same_verdicts(shared_data: Any) -> None:

@@ -10,15 +10,19 @@ replaces:
    predicates (the keywords those files use, with jsonschema's Draft 2020-12 semantics; the format
    checks call the very same FormatChecker). The reference re-reads the file and re-crawls the
    $ref registry for every object, which was about half of its time.
-2. The MUST checks: the validator's own functions, called directly, except two replaced by exact
+2. The MUST checks: the validator's own functions, called directly, except three replaced by
    accept-or-defer versions: `timestamp` (dateutil's parser only confirms what a calendar check
-   already proves) and `patterns` (a recogniser for the common STIX pattern shapes; anything it
-   does not fully understand goes to the real ANTLR parser; results are cached per pattern).
+   already proves), `timestamp_compare` (string order equals time order for same-length
+   timestamps) and `patterns` (a recogniser for the common STIX pattern shapes; anything it does
+   not fully understand goes to the real ANTLR parser; clean patterns are cached).
 3. The SHOULD checks only make warnings under strict=False, but an exception raised by one makes
    the reference reject the object, so they still run (the validator's own functions).
 
-Anything unusual (bundles, deprecated observed-data `objects`, non-string types, a schema keyword
-the compiler does not know, any exception) takes the reference path.
+Checks that start with a guard on the object type are skipped for other types, as are the
+cyber-observable checks for non-observables (they would return at once). Anything unusual
+(bundles, deprecated observed-data `objects`, non-string types, a schema keyword the compiler does
+not know, any exception) takes the reference path. The replaced and pruned checks were read in
+stix2-validator 3.3; with another version installed the fast path switches itself off.
 """
 
 from __future__ import annotations
@@ -39,8 +43,12 @@ from stix2validator import validator as reference
 from stix2validator.errors import pretty_error
 from stix2validator.util import has_cyber_observable_data
 from stix2validator.v21 import enums, musts, shoulds
+from stix2validator.version import __version__ as reference_version
 
 Predicate = Callable[[Any], bool]
+
+# The copied and pruned checks below mirror this release line; any other: reference only.
+ENABLED = reference_version.startswith("3.3.")
 
 # Built the same way as validate.py's options; set_check_codes is what validate_instance does first.
 OPTIONS = ValidationOptions(version="2.1", strict=False, disabled=["marking-definition-type"])
@@ -239,7 +247,6 @@ class SchemaCompiler:
             if handler is None:
                 raise UnsupportedSchema(f"keyword {keyword!r} in {path}")
             checks.append(handler(value, schema, path))
-        # Cheap type and required tests first so most rejections are quick.
         return _all_of(checks)
 
     # -- keywords -----------------------------------------------------------------------------
@@ -419,6 +426,8 @@ _SCHEMA_PATH_CACHE: dict[tuple[str, bool], str | None] = {}
 def _schema_path_for(obj_type: str, sco_core: bool) -> str | None:
     key = (obj_type, sco_core)
     if key not in _SCHEMA_PATH_CACHE:
+        if len(_SCHEMA_PATH_CACHE) >= 10_000:  # custom type names are unbounded
+            _SCHEMA_PATH_CACHE.clear()
         path = reference.find_schema(SCHEMA_DIR, obj_type)
         if path is None:
             path = reference.find_schema(SCHEMA_DIR, "cyber-observable-core" if sco_core else "core")
@@ -886,7 +895,7 @@ def accepts(obj: Any) -> bool:
     False means "invalid or not sure": ask the reference validator.
     """
     try:
-        if type(obj) is not dict or "id" not in obj:
+        if not ENABLED or type(obj) is not dict or "id" not in obj:
             return False
         obj_type = obj.get("type")
         if not isinstance(obj_type, str) or obj_type == "bundle":
