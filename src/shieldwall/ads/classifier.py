@@ -137,14 +137,18 @@ class PoliticalClassifier:
     @classmethod
     def load(cls, path: Path) -> PoliticalClassifier:
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data_file = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: not a Shieldwall political-ad model ({error})") from None
+        try:
+            with data_file as data:
                 meta = orjson.loads(data["meta"].tobytes())
                 if meta.get("n_features") != N_FEATURES or tuple(meta.get("ngrams", ())) != NGRAMS:
                     raise ValueError(f"{path}: model built with other features ({meta})")
                 coef = np.zeros(N_FEATURES, dtype=np.float32)
                 coef[data["index"]] = data["weight"]
                 return cls(coef, float(data["intercept"][0]), float(data["threshold"][0]))
-        except (OSError, KeyError) as error:
+        except (OSError, KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"{path}: not a Shieldwall political-ad model ({error})") from None
 
 

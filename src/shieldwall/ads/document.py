@@ -7,6 +7,7 @@ each version whole, so differences between versions can always be shown.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from typing import Any
 
 import orjson
@@ -64,4 +65,10 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def search_text(doc: dict[str, Any]) -> str:
     parts = [doc.get("page_name"), doc.get("funding_entity"), doc.get("payer_name"), doc.get("body")]
     parts += [str(v) for v in (doc.get("extra") or {}).values() if isinstance(v, str)]
-    return " ".join(p for p in parts if p)
+    return fold(" ".join(p for p in parts if p))
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, so 'wählen' finds 'wahlen' on every engine without extensions."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))

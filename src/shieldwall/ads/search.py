@@ -17,6 +17,7 @@ import orjson
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal_column, or_, select, text, true
 from sqlalchemy.orm import Session
 
+from shieldwall.ads.document import fold
 from shieldwall.ads.tables import Ad, Delivery
 
 SORTS = {
@@ -112,6 +113,7 @@ def _fts_query(q: str) -> str | None:
 
 
 def text_condition(session: Session, q: str) -> ColumnElement[bool]:
+    q = fold(q)
     if session.get_bind().dialect.name == "postgresql":
         simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
         return func.to_tsvector(simple, Ad.search_text).op("@@")(func.plainto_tsquery(simple, q))

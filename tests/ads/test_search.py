@@ -1,0 +1,97 @@
+"""Search: full text behind one function on both engines, filters, stable keyset cursors, range sums."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from shieldwall.ads import aggregates
+from shieldwall.ads.importing import import_files
+from shieldwall.ads.search import AdFilters, SearchError, search_ads
+from shieldwall.store.db import Database
+from tests.ads.conftest import meta_ad, write_meta
+
+
+@pytest.fixture
+def archive(database: Database, tmp_path: Path) -> Database:
+    ads = [
+        meta_ad(
+            str(i),
+            ad_creative_bodies=[f"{'Klimaschutz jetzt wählen' if i % 3 == 0 else 'Vote for clean water'} #{i}"],
+            ad_reached_countries=["DE" if i % 3 == 0 else "US"],
+            languages=["de" if i % 3 == 0 else "en"],
+            ad_delivery_start_time=f"2024-{1 + i % 9:02d}-{1 + i % 27:02d}",
+            publisher_platforms=["facebook"],
+            spend={"lower_bound": str(i * 100), "upper_bound": str(i * 100 + 99)}
+            if i != 7
+            else {"lower_bound": "5000"},
+            bylines="Wasser Verein" if i % 3 == 0 else "Clean Water PAC",
+        )
+        for i in range(1, 31)
+    ]
+    import_files(database, [write_meta(tmp_path / "ads.json", ads)], "meta")
+    return database
+
+
+def ids(database: Database, filters: AdFilters, **kw: object) -> list[str]:
+    with database.session() as session:
+        return [a.platform_ad_id for a in search_ads(session, filters, **kw).ads]  # type: ignore[arg-type]
+
+
+def test_full_text_with_filters(archive: Database) -> None:
+    german = ids(archive, AdFilters(q="klimaschutz"), limit=100)
+    assert sorted(german, key=int) == [str(i) for i in range(3, 31, 3)]
+    assert ids(archive, AdFilters(q="Klimaschutz wahlen"), limit=100)  # diacritics folded on both engines
+    assert ids(archive, AdFilters(q="clean water", country="DE")) == []
+    english_ohio = ids(archive, AdFilters(q="water", country="US", region="Ohio", language="en"), limit=100)
+    assert len(english_ohio) == 20
+    assert ids(archive, AdFilters(q='"; DROP TABLE ads_ads; --')) == []  # quoted, never SQL or FTS syntax
+
+
+def test_date_spend_and_sponsor_filters(archive: Database) -> None:
+    in_march = ids(archive, AdFilters(date_from=date(2024, 3, 1), date_to=date(2024, 3, 31)), limit=100)
+    # Every ad runs until October: those running in March are the ones that started by March 31.
+    assert sorted(in_march, key=int) == [str(i) for i in range(1, 31) if i % 9 in (0, 1, 2)]
+    rich = ids(archive, AdFilters(spend_min=2500), limit=100)
+    assert set(rich) == {str(i) for i in range(25, 31)} | {"7"}  # 7's upper bound is open: it may be rich
+    cheap = ids(archive, AdFilters(spend_max=250), limit=100)
+    assert set(cheap) == {"1", "2"}
+    with archive.session() as session:
+        sponsor = search_ads(session, AdFilters(q="Wasser")).ads[0].sponsor_id
+    assert len(ids(archive, AdFilters(sponsor_id=sponsor), limit=100)) == 10
+
+
+def test_keyset_cursor_is_stable_while_ads_arrive(archive: Database, tmp_path: Path) -> None:
+    seen: list[str] = []
+    with archive.session() as session:
+        page = search_ads(session, AdFilters(), limit=7)
+    seen += [a.platform_ad_id for a in page.ads]
+    # New ads (newer than everything) arrive between pages: no duplicates, no gaps.
+    newer = [meta_ad(f"n{i}", ad_delivery_start_time="2025-01-01") for i in range(5)]
+    import_files(archive, [write_meta(tmp_path / "newer.json", newer)], "meta")
+    cursor = page.next_cursor
+    while cursor:
+        with archive.session() as session:
+            page = search_ads(session, AdFilters(), limit=7, cursor=cursor)
+        seen += [a.platform_ad_id for a in page.ads]
+        cursor = page.next_cursor
+    assert sorted(seen, key=int) == [str(i) for i in range(1, 31)]
+    with archive.session() as session:
+        by_spend = search_ads(session, AdFilters(q="water"), sort="spend", limit=3).ads
+    assert [a.platform_ad_id for a in by_spend] == ["7", "29", "28"]  # by lower bound: 5000+, 2900, 2800
+    with archive.session() as session, pytest.raises(SearchError, match="cursor"):
+        search_ads(session, AdFilters(), cursor="garbage")
+
+
+def test_aggregates_sum_ranges_never_midpoints(archive: Database) -> None:
+    with archive.session() as session:
+        german = aggregates.spend_totals(session, AdFilters(country="DE"))
+        american = aggregates.spend_totals(session, AdFilters(country="US"))
+        regions = {r.label: r for r in aggregates.spend_by_delivery(session, AdFilters(country="DE"), "region")}
+    lowers = sum(i * 100 for i in range(3, 31, 3))
+    assert [(t.currency, t.lower, t.upper, t.ads) for t in german] == [("USD", lowers, lowers + 99 * 10, 10)]
+    assert american[0].upper is None  # one open upper bound makes the sum open
+    assert regions["Ohio"].lower == pytest.approx(lowers * 0.75)
+    assert regions["Ohio"].upper == pytest.approx((lowers + 990) * 0.75)
