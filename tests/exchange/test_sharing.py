@@ -208,3 +208,21 @@ def test_invalid_objects_are_named_and_nothing_half_written(live_server: LiveSer
     assert api(live_server, hub, "chirp_reader").post("/api/v1/objects", json={"objects": [good]}).status_code == 403
     listed = {o["name"] for o in api(live_server, hub, "chirp").get("/api/v1/objects").json()["objects"]}
     assert listed == {good["name"]}
+
+
+def test_export_is_a_valid_bundle_of_what_the_reader_may_see(live_server: LiveServer, hub: Hub) -> None:
+    from shieldwall.stix.validate import validate_objects
+
+    green = indicator("http://export-green.example/", TLP.GREEN)
+    amber = indicator("http://export-amber.example/")
+    share(live_server, hub, "chirp", green)
+    share(live_server, hub, "chirp", amber, tlp="amber", share_with={"organisations": ["agency"]})
+    for who, expected in (("agency", {green["id"], amber["id"]}), ("lab", {green["id"]})):
+        response = api(live_server, hub, who).get("/api/v1/export", params={"q": "export"})
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/stix+json")
+        bundle = response.json()
+        assert bundle["type"] == "bundle"
+        assert {o["id"] for o in bundle["objects"]} == expected
+        _, invalid = validate_objects(bundle["objects"])
+        assert not invalid

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -173,6 +175,44 @@ def search(
         raise HTTPException(422, str(error)) from None
     orgs = organisations_by_id(session)
     return {"objects": [summary(r, orgs) for r in page.rows], "more": page.more, "next": page.next}
+
+
+@router.get("/export", response_class=StreamingResponse)
+def export(
+    request: Request,
+    q: str = Query(""),
+    type: list[str] = Query([]),
+    tlp: list[str] = Query([]),
+    organisation: str | None = None,
+    added_after: str | None = None,
+    added_before: str | None = None,
+    principal: Principal = Depends(require_member),
+) -> StreamingResponse:
+    """Everything a search finds that you may see, as one STIX 2.1 bundle, streamed page by page."""
+    database = request.app.state.database
+    with database.session() as session:
+        query = search_query(session, q, type, tlp, organisation, added_after, added_before)
+
+    def pages() -> Iterator[bytes]:
+        yield b'{"type":"bundle","id":"bundle--' + str(uuid.uuid4()).encode() + b'","objects":['
+        cursor: str | None = None
+        first = True
+        while True:
+            with database.session() as session:
+                page = store.query_objects(session, principal, query, limit=1000, cursor=cursor)
+            for row in page.rows:
+                yield (b"" if first else b",") + row.body.encode()
+                first = False
+            if not page.more:
+                break
+            cursor = page.next
+        yield b"]}"
+
+    return StreamingResponse(
+        pages(),
+        media_type="application/stix+json;version=2.1",
+        headers={"Content-Disposition": 'attachment; filename="shieldwall-export.json"'},
+    )
 
 
 @router.get("/objects/{stix_id}")
