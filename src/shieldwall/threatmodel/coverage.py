@@ -79,6 +79,18 @@ def countermeasures_for(session: Session, election_id: int) -> list[Countermeasu
     )
 
 
+def may_see_countermeasure(principal: Principal, election: Election, measure: Countermeasure) -> bool:
+    """Countermeasures are the working group's own notes: its organisations see them, and the author's
+    organisation always does; when an election has no trust group, every member organisation does."""
+    if not principal.is_authenticated or principal.org_id is None:
+        return False
+    if measure.org_id == principal.org_id:
+        return True
+    if election.trust_group_id is None:
+        return principal.org_is_member
+    return election.trust_group_id in principal.trust_group_ids
+
+
 def compute(session: Session, principal: Principal, election: Election, *, show_all: bool = False) -> Coverage:
     from shieldwall.threatmodel.disarm import is_imported
 
@@ -101,9 +113,8 @@ def compute(session: Session, principal: Principal, election: Election, *, show_
             cell.campaigns.add(view.campaign.id)
             publisher = use.relationship.publisher_org_id
             cell.organisations.add(ANONYMOUS_SOURCE if publisher is None else publisher)
-    # Countermeasures are the working group's notes, not intelligence: shown to signed-in members only.
-    if principal.is_authenticated:
-        for measure in countermeasures_for(session, election.id):
+    for measure in countermeasures_for(session, election.id):
+        if may_see_countermeasure(principal, election, measure):
             cell_for(measure.technique_external_id, measure.technique_external_id).countermeasures.append(measure)
 
     tactics = list(session.scalars(select(Tactic).order_by(Tactic.position)))

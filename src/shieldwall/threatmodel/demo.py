@@ -307,15 +307,23 @@ def _writers(session: Session) -> list[Principal]:
     return [principal_for_member(session, m) for m in members]
 
 
-def _trust_group(session: Session, election: DemoElection, org_ids: list[int]) -> TrustGroup:
+def _trust_group(session: Session, election: DemoElection, writer_org_ids: list[int]) -> TrustGroup:
+    """The election's working group: the demo's writers, every member platform, and the country's members."""
     slug = f"tm-{election.slug}"
     group = session.scalar(select(TrustGroup).where(TrustGroup.slug == slug))
     if group is None:
+        local = session.scalars(
+            select(Organisation.id).where(
+                Organisation.is_member.is_(True),
+                Organisation.kind != "hub",
+                (Organisation.kind == "platform") | (Organisation.country == election.country),
+            )
+        ).all()
         group = directory.create_trust_group(
             session,
             f"{election.name} working group ({election.country})",
             "Platforms, agencies and researchers working on this election.",
-            org_ids,
+            sorted({*writer_org_ids, *local}),
             slug=slug,
         )
     return group
