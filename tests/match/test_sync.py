@@ -81,13 +81,15 @@ def test_incremental_resumable_sync_with_revocation_and_deletion(live_server: Li
     assert bad.exit_code == 2 and "hub" in bad.output
     with database.session() as session:
         assert get_bank(session, "hub").last_synced_at is not None
+    publisher.close()
 
 
 def test_sighting_reported_to_the_exchange(live_server: LiveServer) -> None:
     database: Database = live_server.app.state.database
     hub = seed_hub(database)
     shared = indicator("[url:value = 'http://sighted.example/x']", TLP.GREEN)
-    hub_collection(live_server, hub, "chirp").add_objects({"objects": [shared]})
+    publisher = hub_collection(live_server, hub, "chirp")
+    publisher.add_objects({"objects": [shared]})
     with database.session() as session:
         create_bank(
             session,
@@ -104,9 +106,10 @@ def test_sighting_reported_to_the_exchange(live_server: LiveServer) -> None:
         headers={"Authorization": f"Bearer {hub.tokens['lab']}"},
     )
     assert response.json()["actions"]["sightings_ok"] == 1, response.text
-    sightings = hub_collection(live_server, hub, "chirp").get_objects(type="sighting").get("objects", [])
+    sightings = publisher.get_objects(type="sighting").get("objects", [])
     assert [s["sighting_of_ref"] for s in sightings] == [shared["id"]]
     assert sightings[0]["object_marking_refs"] == [TLP.GREEN.marking_id]
+    publisher.close()
     with database.session() as session:
         delivery = session.scalars(select(ActionDelivery)).one()
         assert delivery.kind == "sighting" and delivery.ok

@@ -182,7 +182,10 @@ def _report_sighting(call: _Call) -> ActionDelivery:
     )
     try:
         collection, _ = open_collection(call.bank)
-        status = collection.add_objects({"objects": [call.payload]}, wait_for_completion=False)
+        try:
+            status = collection.add_objects({"objects": [call.payload]}, wait_for_completion=False)
+        finally:
+            collection.close()
         delivery.ok = status.success_count >= 1 or status.pending_count >= 1
         delivery.status_code = 202
         if not delivery.ok:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,7 +18,6 @@ from shieldwall.match.accounts import ANY_PLATFORM, account_lookup_keys
 from shieldwall.match.pdq_index import PdqIndex, hex_to_bytes
 from shieldwall.match.signals import SignalType
 from shieldwall.match.text import NUM_PERMUTATIONS, minhash
-from shieldwall.match.urls import host_suffixes
 
 BANDS = 32
 ROWS_PER_BAND = NUM_PERMUTATIONS // BANDS
@@ -57,8 +56,9 @@ class SignalRows:
         return len(self.ids)
 
 
-@dataclass(frozen=True)
-class MatchHit:
+class MatchHit(NamedTuple):
+    """One matched signal (a NamedTuple: built on every hit of every lookup, so cheap to create)."""
+
     bank: str
     bank_id: int
     signal_id: int
@@ -94,6 +94,7 @@ def _add(table: dict[str, list[int]], key: str, row: int) -> None:
 class Matcher:
     def __init__(self, banks: Iterable[BankInfo], rows: SignalRows, expires_at: datetime | None = None) -> None:
         self.banks = {b.id: b for b in banks}
+        self.bank_names = {b.id: b.name for b in self.banks.values()}
         self.rows = rows
         self.expires_at = expires_at  # the earliest valid_until in the snapshot: rebuild after it
         self.exact: dict[str, dict[str, list[int]]] = {
@@ -112,6 +113,8 @@ class Matcher:
                 pdq_rows.append(row)
             elif kind == SignalType.TEXT:
                 text_rows.append(row)
+        self._urls = self.exact[SignalType.URL]
+        self._domains = self.exact[SignalType.DOMAIN]
         self._build_pdq(pdq_rows)
         self._build_text(text_rows)
 
@@ -171,16 +174,31 @@ class Matcher:
 
     # -- exact kinds -------------------------------------------------------------------------------------
     def match_url(self, canonical: str, host: str) -> list[MatchHit]:
-        hits = [self._hit(r, "exact", 0.0) for r in self.exact[SignalType.URL].get(canonical, ())]
-        return hits + self.match_domain(host)
+        rows = self._urls.get(canonical)
+        hits = [] if rows is None else [self._hit(r, "exact", 0.0) for r in rows]
+        if self._domains:
+            self._add_domain_hits(host, hits)
+        return hits
 
     def match_domain(self, host: str) -> list[MatchHit]:
-        table = self.exact[SignalType.DOMAIN]
-        if not table:
-            return []
-        return [
-            self._hit(r, "exact" if d == host else "domain", 0.0) for d in host_suffixes(host) for r in table.get(d, ())
-        ]
+        hits: list[MatchHit] = []
+        if self._domains:
+            self._add_domain_hits(host, hits)
+        return hits
+
+    def _add_domain_hits(self, host: str, hits: list[MatchHit]) -> None:
+        # The host and each parent domain, leaving out the bare top-level domain (never a bank entry).
+        table = self._domains
+        rows = table.get(host)
+        if rows is not None:
+            hits += [self._hit(r, "exact", 0.0) for r in rows]
+        dot = host.find(".")
+        last = host.rfind(".")
+        while dot != -1 and dot != last:
+            rows = table.get(host[dot + 1 :])
+            if rows is not None:
+                hits += [self._hit(r, "domain", 0.0) for r in rows]
+            dot = host.find(".", dot + 1)
 
     def match_account(self, canonical: str) -> list[MatchHit]:
         table = self.exact[SignalType.ACCOUNT]
@@ -196,18 +214,19 @@ class Matcher:
         return [self._hit(r, "exact", 0.0) for r in self.exact[kind].get(value.lower(), ())]
 
     def _hit(self, row: int, how: str, distance: float) -> MatchHit:
-        bank = self.banks[self.rows.bank_ids[row]]
+        rows = self.rows
+        bank_id = rows.bank_ids[row]
         return MatchHit(
-            bank=bank.name,
-            bank_id=bank.id,
-            signal_id=self.rows.ids[row],
-            signal_type=self.rows.types[row],
-            signal_value=self.rows.values[row],
-            source_id=self.rows.source_ids[row],
-            tlp=self.rows.tlps[row],
-            name=self.rows.names[row],
-            how=how,
-            distance=distance,
+            self.bank_names[bank_id],
+            bank_id,
+            rows.ids[row],
+            rows.types[row],
+            rows.values[row],
+            rows.source_ids[row],
+            rows.tlps[row],
+            rows.names[row],
+            how,
+            distance,
         )
 
     def counts(self) -> dict[str, int]:

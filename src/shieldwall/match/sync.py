@@ -81,4 +81,6 @@ def sync_bank(
         raise
     except Exception as error:  # network and HTTP errors from requests/taxii2client
         raise TaxiiError(f"sync of bank {bank_name!r} stopped after {pages} pages: {error}") from error
+    finally:
+        collection.close()
     return SyncReport(bank_name, pages, cursor, total, removed_missing)

@@ -35,6 +35,7 @@ def open_collection(bank: Bank, token: str | None = None) -> tuple[Any, CursorRe
     auth = {"user": "token", "password": secret} if secret else {}
     root_url = bank.taxii_api_root.rstrip("/") + "/"
     recorder = CursorRecorder()
+    root = None
     try:
         wanted = bank.taxii_collection
         collection = None
@@ -46,6 +47,8 @@ def open_collection(bank: Bank, token: str | None = None) -> tuple[Any, CursorRe
         if collection is None:
             collection = Collection(f"{root_url}collections/{wanted}/", conn=root._conn)
     except Exception as error:  # requests and taxii2client raise many kinds; the message is what matters
+        if root is not None:
+            root.close()
         raise TaxiiError(f"cannot open TAXII collection {bank.taxii_collection!r} at {root_url}: {error}") from error
     collection._conn.session.hooks["response"].append(recorder)
     return collection, recorder
