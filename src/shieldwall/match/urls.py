@@ -82,12 +82,19 @@ def split_url(raw: str) -> tuple[str, str]:
     path = path.rstrip("/")
     query = parts["query"]
     if query:
-        pairs = [p for p in query.split("&") if p and not _is_tracking(p.partition("=")[0].lower())]
-        if "%" in query or not query.isascii():
-            pairs = [quote(unquote(p), safe=_QUERY_SAFE) for p in pairs]
-        pairs.sort()
-        query = "&".join(pairs)
+        query = _canonical_query(query)
     return (f"{short_host}{path}?{query}" if query else f"{short_host}{path}"), host
+
+
+def _canonical_query(query: str) -> str:
+    if "&" not in query and "%" not in query and query.isascii():
+        # One parameter, nothing to decode: the common case, kept cheap.
+        return "" if _is_tracking(query.partition("=")[0].lower()) else query
+    pairs = [p for p in query.split("&") if p and not _is_tracking(p.partition("=")[0].lower())]
+    if "%" in query or not query.isascii():
+        pairs = [quote(unquote(p), safe=_QUERY_SAFE) for p in pairs]
+    pairs.sort()
+    return "&".join(pairs)
 
 
 def canonical_url(raw: str) -> str:
