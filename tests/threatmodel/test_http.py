@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import httpx
 
@@ -179,3 +180,70 @@ def test_forms_need_the_pages_csrf_token(live_server: LiveServer, live_hub: Hub)
     assert done.status_code == 303 and re.match(r"/elections/\d+", done.headers["location"])
     shown = browser.get(done.headers["location"])
     assert "Présidentielle" in shown.text
+
+
+def test_a_detect_style_bundle_shared_over_taxii_joins_the_threat_model(live_server: LiveServer, live_hub: Hub) -> None:
+    """A campaign from detect (no election, evidence as observed-data and notes) plus a third party's own
+    attack-pattern object carrying a DISARM id: linked and mapped through the API, counted in the heat map."""
+    picture = sc.build(live_server.app.state.database, live_hub)
+    stamp = "2026-10-05T10:00:00.000Z"
+    green = ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]
+
+    def sdo(kind: str, **props: object) -> dict[str, object]:
+        return {
+            "type": kind,
+            "spec_version": "2.1",
+            "id": f"{kind}--{uuid.uuid4()}",
+            "created": stamp,
+            "modified": stamp,
+            "object_marking_refs": green,
+            **props,
+        }
+
+    campaign = sdo("campaign", name="Cluster 7: synchronized reposting")
+    observed = sdo(
+        "observed-data",
+        first_observed=stamp,
+        last_observed=stamp,
+        number_observed=12,
+        object_refs=["user-account--0b1b1a8e-7f07-5b5e-9a2b-0c3f0e0e0e0e"],
+    )
+    account = {
+        "type": "user-account",
+        "spec_version": "2.1",
+        "id": observed["object_refs"][0],  # type: ignore[index]
+        "account_login": "bot_0001",
+    }
+    related = sdo("relationship", relationship_type="related-to", source_ref=observed["id"], target_ref=campaign["id"])
+    note = sdo(
+        "note", abstract="sync_timing evidence", content="12 accounts reposted within 3 s", object_refs=[observed["id"]]
+    )
+    pattern = sdo(
+        "attack-pattern",
+        name="Bot amplification",
+        external_references=[{"source_name": "DISARM", "external_id": "T0049.003"}],
+    )
+    uses = sdo("relationship", relationship_type="uses", source_ref=campaign["id"], target_ref=pattern["id"])
+    posted = httpx.post(
+        f"{live_server.url}/taxii2/hub/collections/{live_hub.collection_id}/objects/",
+        auth=("agency", live_hub.tokens["agency"]),
+        headers={"Accept": "application/taxii+json;version=2.1", "Content-Type": "application/taxii+json;version=2.1"},
+        json={"objects": [campaign, account, observed, related, note, pattern, uses]},
+    )
+    assert posted.status_code == 202 and posted.json()["failure_count"] == 0, posted.text
+
+    lab = client(live_server, live_hub, "lab")
+    linked = lab.post(
+        f"/api/threatmodel/campaigns/{campaign['id']}/elections", json={"election_id": picture.election_id}
+    )
+    assert linked.status_code == 201, linked.text
+    view = lab.get(f"/api/threatmodel/campaigns/{campaign['id']}").json()
+    assert [t["id"] for t in view["techniques"]] == ["T0049.003"]  # resolved from the third party's object
+    assert [n["content"] for n in view["notes"]] == ["12 accounts reposted within 3 s"]
+    page = lab.get(f"/campaigns/{campaign['id']}").text
+    assert "12 observation(s)" in page and "Midterm test election" in page
+    counts = {
+        t["id"]: (t["campaigns"], t["organisations"])
+        for t in lab.get(f"/api/threatmodel/elections/{picture.election_id}/coverage").json()["techniques"]
+    }
+    assert counts["T0049.003"] == (3, 3)  # C1, C2 and the detect campaign; chirp, lab and agency

@@ -15,15 +15,11 @@ from sqlalchemy.orm import Session
 
 from shieldwall.exchange.policy import Principal
 from shieldwall.stix.tlp import TLP
+from shieldwall.threatmodel.adspend import election_ad_spend
 from shieldwall.threatmodel.coverage import Coverage, compute
 from shieldwall.threatmodel.elections import country_name
 from shieldwall.threatmodel.graph import Seen
 from shieldwall.threatmodel.tables import Election
-
-AD_SPEND_UNAVAILABLE = (
-    "Not available yet: the ads capability offers no election-spend function to call. "
-    "This section will list ad-spend anomalies for the election once it does."
-)
 
 
 @dataclass
@@ -38,7 +34,7 @@ class Briefing:
     techniques: list[dict[str, Any]] = field(default_factory=list)
     indicators_by_tlp: list[tuple[str, list[Seen]]] = field(default_factory=list)
     ad_spend: list[dict[str, Any]] = field(default_factory=list)
-    ad_spend_note: str = AD_SPEND_UNAVAILABLE
+    ad_spend_note: str = ""
 
     @property
     def row_count(self) -> int:
@@ -72,6 +68,8 @@ def build(session: Session, principal: Principal, election: Election) -> Briefin
         narratives.update({n.name for n in view.narratives})
         for indicator in view.indicators:
             indicators[indicator.tlp][indicator.id] = indicator
+    spend = election_ad_spend(session, election)
+    briefing.ad_spend, briefing.ad_spend_note = spend.rows, spend.note
     briefing.narratives = narratives.most_common(10)
     for cell in sorted(coverage.observed_cells, key=lambda c: (-c.campaign_count, c.external_id)):
         briefing.techniques.append(

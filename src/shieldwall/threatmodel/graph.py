@@ -226,5 +226,12 @@ class CampaignGraph:
                 view.indicators.append(source)
             elif source.obj["type"] == "observed-data":
                 view.observed.append(source)
+        # Detect's notes describe the observed-data it links to the campaign.
+        known_notes = {n.id for n in view.notes}
+        for observed in view.observed:
+            for note in notes_about.get(observed.id, []):
+                if note.id not in known_notes:
+                    view.notes.append(note)
+                    known_notes.add(note.id)
         view.techniques.sort(key=lambda t: (t.tactics[0][0] if t.tactics else "ZZ", t.external_id))
         return view
