@@ -98,7 +98,7 @@ def build_actions(con: duckdb.DuckDBPyConnection, posts: pa.Table, settings: Det
     if "sync_timing" in wanted:
         bin_seconds = max(1, settings.window("sync_timing"))
         selects.append(
-            f"SELECT 'sync_timing', CAST(floor(ts / {bin_seconds}) AS VARCHAR), "
+            f"SELECT 'sync_timing', CAST(CAST(floor(ts / {bin_seconds}) AS BIGINT) AS VARCHAR), "
             f"strftime(to_timestamp(floor(ts / {bin_seconds}) * {bin_seconds}), '%Y-%m-%d %H:%M:%S UTC'), "
             "account_id, ts, post_id FROM p"
         )
@@ -119,6 +119,7 @@ def build_actions(con: duckdb.DuckDBPyConnection, posts: pa.Table, settings: Det
     # One row per account and item: repeated posting of the same item by one account is not co-action.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE acts AS "
-        "SELECT signal, item, arg_min(label, ts) AS label, account_id, min(ts) AS ts, arg_min(post_id, ts) AS post_id "
-        f"FROM ({' UNION ALL '.join(selects)}) WHERE item IS NOT NULL GROUP BY signal, item, account_id"
+        "SELECT signal, item, first.label AS label, account_id, first.ts AS ts, first.post_id AS post_id FROM ("
+        "SELECT signal, item, account_id, min(struct_pack(ts := ts, post_id := post_id, label := label)) AS first "
+        f"FROM ({' UNION ALL '.join(selects)}) WHERE item IS NOT NULL GROUP BY signal, item, account_id)"
     )

@@ -56,24 +56,36 @@ def leiden_membership(edges: pa.Table, settings: DetectSettings) -> pa.Table:
     )
 
 
+EVIDENCE_ACTS_SQL = """
+WITH cluster_items AS (
+  SELECT DISTINCT a.cluster_id, p.signal, p.item
+  FROM pairs p JOIN cm a ON a.account_id = p.src JOIN cm b ON b.account_id = p.dst
+  WHERE a.cluster_id = b.cluster_id
+)
+SELECT ci.cluster_id, acts.signal, acts.item, acts.label, acts.account_id, acts.post_id, acts.ts
+FROM cluster_items ci JOIN acts ON acts.signal = ci.signal AND acts.item = ci.item
+JOIN cm ON cm.account_id = acts.account_id AND cm.cluster_id = ci.cluster_id
+"""
+INTRA_CLUSTER_PAIRS_SQL = """
+SELECT ps.* FROM pair_signal ps JOIN cm a ON a.account_id = ps.src JOIN cm b ON b.account_id = ps.dst
+WHERE a.cluster_id = b.cluster_id
+"""
+
+
 def evidence_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Items that two or more accounts of one cluster co-acted on, with who, which posts and when."""
+    """Items that two or more accounts of one cluster co-acted on, with who, which posts and when.
+
+    Reads `evidence_acts` (EVIDENCE_ACTS_SQL's rows, from either engine).
+    """
     return con.sql(
         f"""
-        WITH cluster_items AS (
-          SELECT DISTINCT a.cluster_id, p.signal, p.item
-          FROM pairs p JOIN cm a ON a.account_id = p.src JOIN cm b ON b.account_id = p.dst
-          WHERE a.cluster_id = b.cluster_id
-        ), rows AS (
-          SELECT ci.cluster_id, ci.signal, ci.item, any_value(acts.label) AS label,
-                 count(*) AS n_accounts, to_timestamp(min(acts.ts)) AS first_seen,
-                 to_timestamp(max(acts.ts)) AS last_seen,
-                 list(acts.account_id ORDER BY acts.ts, acts.account_id) AS accounts,
-                 list(acts.post_id ORDER BY acts.ts, acts.account_id) AS post_ids,
-                 list(to_timestamp(acts.ts) ORDER BY acts.ts, acts.account_id) AS times
-          FROM cluster_items ci JOIN acts USING (signal, item)
-          JOIN cm ON cm.account_id = acts.account_id AND cm.cluster_id = ci.cluster_id
-          GROUP BY ci.cluster_id, ci.signal, ci.item
+        WITH rows AS (
+          SELECT cluster_id, signal, item, arg_min(label, ts) AS label,
+                 count(*) AS n_accounts, to_timestamp(min(ts)) AS first_seen, to_timestamp(max(ts)) AS last_seen,
+                 list(account_id ORDER BY ts, account_id) AS accounts,
+                 list(post_id ORDER BY ts, account_id) AS post_ids,
+                 list(to_timestamp(ts) ORDER BY ts, account_id) AS times
+          FROM evidence_acts GROUP BY cluster_id, signal, item
         )
         SELECT * EXCLUDE (rank) FROM (
           SELECT *, row_number() OVER (PARTITION BY cluster_id ORDER BY n_accounts DESC, first_seen, item) AS rank
@@ -88,7 +100,7 @@ def cluster_summaries(con: duckdb.DuckDBPyConnection, settings: DetectSettings) 
     per_stratum = con.sql(
         """
         SELECT a.cluster_id, ps.signal, ps.stratum, sum(ps.k)::BIGINT AS k, sum(ps.expected)::DOUBLE AS expected
-        FROM pair_signal ps JOIN cm a ON a.account_id = ps.src JOIN cm b ON b.account_id = ps.dst
+        FROM intra_pairs ps JOIN cm a ON a.account_id = ps.src JOIN cm b ON b.account_id = ps.dst
         WHERE a.cluster_id = b.cluster_id GROUP BY ALL ORDER BY a.cluster_id, ps.signal, ps.stratum
         """
     ).to_arrow_table()

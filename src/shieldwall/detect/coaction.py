@@ -34,81 +34,118 @@ def poisson_p(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return poisson.sf(observed - 1, np.maximum(expected, 1e-12))
 
 
+def pair_queries(settings: DetectSettings) -> list[tuple[str, str]]:
+    """(table, SELECT) steps from `acts` and `windows_t` to `pair_signal`, in SQL both DuckDB and Spark run.
+
+    Activity d and the total M count every action, including items nobody else touched: each is a
+    chance to coincide, and leaving them out would let a coordinated group's own items dominate the
+    null model in small data. surprise = ln(accounts / item popularity), an IDF, weighs the edges.
+    """
+    max_n = int(settings.max_item_accounts)
+    return [
+        (
+            "items",
+            "SELECT signal, item, count(*) AS n, CAST(floor(log2(count(*)) - 1) AS INTEGER) AS stratum "
+            "FROM acts GROUP BY signal, item",
+        ),
+        (
+            "eligible",
+            "SELECT a.signal, a.item, a.account_id, a.ts, i.n, i.stratum "
+            f"FROM acts a JOIN items i ON a.signal = i.signal AND a.item = i.item WHERE i.n >= 2 AND i.n <= {max_n}",
+        ),
+        (
+            "pairs",
+            "SELECT a.signal, a.item, a.account_id AS src, b.account_id AS dst, a.ts AS ts_src, "
+            "b.ts AS ts_dst, a.n, a.stratum "
+            "FROM eligible a JOIN eligible b "
+            "ON a.signal = b.signal AND a.item = b.item AND a.account_id < b.account_id "
+            "JOIN windows_t w ON w.signal = a.signal WHERE abs(a.ts - b.ts) <= w.w",
+        ),
+        ("degree", "SELECT signal, account_id, count(*) AS d FROM acts GROUP BY signal, account_id"),
+        (
+            "signal_stats",
+            f"""
+         WITH e AS (SELECT signal, stratum, sum(n * (n - 1)) AS s2, sum(n * (n - 1) / 2) AS all_pairs
+                    FROM items WHERE n >= 2 AND n <= {max_n} GROUP BY signal, stratum),
+              total AS (SELECT signal, sum(n) AS m FROM items GROUP BY signal),
+              active AS (SELECT signal, count(DISTINCT account_id) AS accounts FROM acts GROUP BY signal),
+              in_window AS (SELECT signal, stratum, count(*) AS in_window FROM pairs GROUP BY signal, stratum)
+         SELECT e.signal, e.stratum, CAST(total.m AS DOUBLE) AS m, CAST(e.s2 AS DOUBLE) AS s2,
+                CAST(e.all_pairs AS DOUBLE) AS all_pairs, CAST(coalesce(w.in_window, 0) AS DOUBLE) AS in_window,
+                CAST(active.accounts AS DOUBLE) AS accounts
+         FROM e JOIN total ON total.signal = e.signal JOIN active ON active.signal = e.signal
+         LEFT JOIN in_window w ON w.signal = e.signal AND w.stratum = e.stratum""",
+        ),
+        (
+            "pair_signal",
+            """
+         SELECT p.signal, p.stratum, p.src, p.dst, count(*) AS k, sum(ln(s.accounts / p.n)) AS surprise,
+                max(s.in_window / s.all_pairs * di.d * dj.d * s.s2 / (s.m * s.m)) AS expected,
+                min(least(p.ts_src, p.ts_dst)) AS first_ts, max(greatest(p.ts_src, p.ts_dst)) AS last_ts
+         FROM pairs p JOIN signal_stats s ON s.signal = p.signal AND s.stratum = p.stratum
+         JOIN degree di ON di.signal = p.signal AND di.account_id = p.src
+         JOIN degree dj ON dj.signal = p.signal AND dj.account_id = p.dst
+         GROUP BY p.signal, p.stratum, p.src, p.dst""",
+        ),
+    ]
+
+
+def windows_table(settings: DetectSettings) -> pa.Table:
+    return pa.table({"signal": list(settings.signals), "w": [float(settings.window(s)) for s in settings.signals]})
+
+
 def build_pairs(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> None:
     """Create `pairs` (every in-window co-action on an eligible item) and `pair_signal` (per pair and signal)."""
-    windows = pa.table({"signal": list(settings.signals), "w": [float(settings.window(s)) for s in settings.signals]})
-    con.register("windows_t", windows)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE items AS SELECT signal, item, count(*) AS n FROM acts GROUP BY signal, item"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE eligible AS SELECT a.signal, a.item, a.account_id, a.ts, i.n, "
-        "CAST(floor(log2(i.n) - 1) AS INTEGER) AS stratum "
-        "FROM acts a JOIN items i USING (signal, item) WHERE i.n >= 2 AND i.n <= ?",
-        [settings.max_item_accounts],
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE pairs AS "
-        "SELECT a.signal, a.item, a.account_id AS src, b.account_id AS dst, a.ts AS ts_src, b.ts AS ts_dst, a.n, "
-        "CAST(floor(log2(a.n) - 1) AS INTEGER) AS stratum "
-        "FROM eligible a JOIN eligible b ON a.signal = b.signal AND a.item = b.item AND a.account_id < b.account_id "
-        "JOIN windows_t w ON w.signal = a.signal WHERE abs(a.ts - b.ts) <= w.w"
-    )
-    # Per-signal null-model constants and per-account activity. Activity d and the total M count every
-    # action, including items nobody else touched: each is a chance to coincide, and leaving them out
-    # would let a coordinated group's own items dominate the null model in small data.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE degree AS SELECT signal, account_id, count(*) AS d FROM acts GROUP BY ALL"
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE signal_stats AS "
-        "SELECT e.signal, e.stratum, (SELECT sum(n) FROM items i WHERE i.signal = e.signal)::DOUBLE AS m, "
-        "e.s2, e.all_pairs, "
-        "coalesce(pc.in_window, 0)::DOUBLE AS in_window, "
-        "(SELECT count(DISTINCT account_id) FROM acts a WHERE a.signal = e.signal)::DOUBLE AS accounts "
-        "FROM (SELECT signal, CAST(floor(log2(n) - 1) AS INTEGER) AS stratum, sum(n)::DOUBLE AS m, "
-        "      sum(n * (n - 1))::DOUBLE AS s2, sum(n * (n - 1) / 2)::DOUBLE AS all_pairs "
-        "      FROM items WHERE n >= 2 AND n <= ? GROUP BY ALL) e "
-        "LEFT JOIN (SELECT signal, stratum, count(*) AS in_window FROM pairs GROUP BY ALL) pc "
-        "USING (signal, stratum)",
-        [settings.max_item_accounts],
-    )
-    # surprise: information content of each co-action, ln(accounts / item popularity) (an IDF).
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE pair_signal AS "
-        "SELECT p.signal, p.stratum, p.src, p.dst, count(*) AS k, sum(ln(s.accounts / p.n)) AS surprise, "
-        "any_value(s.in_window / s.all_pairs * di.d * dj.d * s.s2 / (s.m * s.m)) AS expected, "
-        "min(least(p.ts_src, p.ts_dst)) AS first_ts, max(greatest(p.ts_src, p.ts_dst)) AS last_ts "
-        "FROM pairs p JOIN signal_stats s USING (signal, stratum) "
-        "JOIN degree di ON di.signal = p.signal AND di.account_id = p.src "
-        "JOIN degree dj ON dj.signal = p.signal AND dj.account_id = p.dst "
-        "GROUP BY p.signal, p.stratum, p.src, p.dst"
-    )
+    con.register("windows_t", windows_table(settings))
+    for name, query in pair_queries(settings):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+
+
+CANDIDATE_STRATA_SQL = """
+SELECT ps.src, ps.dst, ps.k, ps.expected FROM pair_signal ps
+JOIN (SELECT src, dst FROM pair_signal GROUP BY src, dst HAVING sum(k) >= {min_co}) c
+  ON ps.src = c.src AND ps.dst = c.dst
+ORDER BY ps.src, ps.dst
+"""
+CANDIDATES_SQL = """
+SELECT src, dst, CAST(sum(k) AS BIGINT) AS k, CAST(sum(expected) AS DOUBLE) AS expected,
+       CAST(sum(surprise) AS DOUBLE) AS weight, min(first_ts) AS first_ts, max(last_ts) AS last_ts
+FROM pair_signal GROUP BY src, dst HAVING sum(k) >= {min_co} ORDER BY src, dst
+"""
 
 
 def significant_edges(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> pa.Table:
-    """Edges (src, dst, weight, k, expected, p_value, signals, first_ts, last_ts) that pass the test."""
-    strata = con.sql(
-        "SELECT src, dst, k, expected FROM pair_signal WHERE (src, dst) IN "
-        f"(SELECT (src, dst) FROM pair_signal GROUP BY src, dst HAVING sum(k) >= {int(settings.min_co_actions)}) "
-        "ORDER BY src, dst"
+    """Edges (src, dst, k, expected, weight, first_ts, last_ts, signals, p_value) that pass the test."""
+    min_co = int(settings.min_co_actions)
+    strata = con.sql(CANDIDATE_STRATA_SQL.format(min_co=min_co)).to_arrow_table()
+    candidates = con.sql(CANDIDATES_SQL.format(min_co=min_co)).to_arrow_table()
+    signals = con.sql(
+        "SELECT src, dst, list(DISTINCT signal ORDER BY signal) AS signals FROM pair_signal "
+        f"GROUP BY src, dst HAVING sum(k) >= {min_co} ORDER BY src, dst"
     ).to_arrow_table()
-    candidates = con.sql(
-        "SELECT src, dst, sum(k)::BIGINT AS k, sum(expected)::DOUBLE AS expected, sum(surprise)::DOUBLE AS weight, "
-        "list(DISTINCT signal ORDER BY signal) AS signals, "
-        "min(first_ts) AS first_ts, max(last_ts) AS last_ts "
-        f"FROM pair_signal GROUP BY src, dst HAVING sum(k) >= {int(settings.min_co_actions)} ORDER BY src, dst"
-    ).to_arrow_table()
+    return test_candidates(strata, candidates.append_column("signals", signals.column("signals")), settings)
+
+
+def test_candidates(strata: pa.Table, candidates: pa.Table, settings: DetectSettings) -> pa.Table:
+    """Keep the candidate pairs whose best stratum p-value (times the strata tried) is small enough.
+
+    Both tables must be sorted by (src, dst); shared by the DuckDB and Spark engines.
+    """
     if candidates.num_rows == 0:
         return candidates.append_column("p_value", pa.array([], pa.float64()))
     k = strata.column("k").to_numpy()
     stratum_p = np.where(k >= 2, poisson_p(k, strata.column("expected").to_numpy()), 1.0)
-    # Both tables are sorted by (src, dst): the strata of candidate i are one contiguous run.
+    # The strata of candidate i are one contiguous run of the sorted strata table.
     src = strata.column("src").to_numpy(zero_copy_only=False)
     dst = strata.column("dst").to_numpy(zero_copy_only=False)
     starts = np.flatnonzero(np.r_[True, (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])])
     tests = np.diff(np.r_[starts, len(k)])
     p_values = np.minimum(np.minimum.reduceat(stratum_p, starts) * tests, 1.0)
     candidates = candidates.append_column("p_value", pa.array(p_values))
+    # Rounded so that engines summing in a different order hand Leiden identical weights.
+    weight_index = candidates.schema.get_field_index("weight")
+    candidates = candidates.set_column(
+        weight_index, "weight", pa.array(np.round(candidates.column("weight").to_numpy(), 6))
+    )
     keep = np.flatnonzero(p_values <= settings.max_p_value)
     return candidates.take(pa.array(keep))

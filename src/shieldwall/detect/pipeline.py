@@ -9,7 +9,13 @@ import duckdb
 import pyarrow as pa
 
 from shieldwall.detect.actions import build_actions
-from shieldwall.detect.cluster import cluster_summaries, evidence_table, leiden_membership
+from shieldwall.detect.cluster import (
+    EVIDENCE_ACTS_SQL,
+    INTRA_CLUSTER_PAIRS_SQL,
+    cluster_summaries,
+    evidence_table,
+    leiden_membership,
+)
 from shieldwall.detect.coaction import build_pairs, significant_edges
 from shieldwall.detect.duck import connect
 from shieldwall.detect.settings import DetectSettings
@@ -48,14 +54,33 @@ def run_duckdb(posts: pa.Table, settings: DetectSettings, on_stage: StageCallbac
 def finish(
     con: duckdb.DuckDBPyConnection, posts: pa.Table, edges: pa.Table, settings: DetectSettings, stage: StageCallback
 ) -> DetectionResult:
-    """Clustering and evidence; shared by the engines (Spark hands over its tables to a DuckDB connection)."""
     membership = leiden_membership(edges, settings)
-    con.register("cm_arrow", membership)
-    con.execute("CREATE OR REPLACE TEMP TABLE cm AS SELECT * FROM cm_arrow")
+    _replace(con, "cm", membership)
     stage(STAGES[3])
+    _replace(con, "evidence_acts", con.sql(EVIDENCE_ACTS_SQL).to_arrow_table())
+    _replace(con, "intra_pairs", con.sql(INTRA_CLUSTER_PAIRS_SQL).to_arrow_table())
+    counts = {
+        "co_action_items": int(con.execute("SELECT count(*) FROM acts").fetchall()[0][0]),
+        "co_action_pairs": int(con.execute("SELECT count(*) FROM pairs").fetchall()[0][0]),
+    }
+    return summarise(con, posts, edges, membership, settings, stage, counts)
+
+
+def summarise(
+    con: duckdb.DuckDBPyConnection,
+    posts: pa.Table,
+    edges: pa.Table,
+    membership: pa.Table,
+    settings: DetectSettings,
+    stage: StageCallback,
+    counts: dict[str, int],
+) -> DetectionResult:
+    """Evidence, cluster summaries and labelled edges from the small tables `cm`, `evidence_acts`, `intra_pairs`.
+
+    Shared by the engines: Spark hands its (already small) results over to a DuckDB connection.
+    """
     evidence = evidence_table(con)
-    con.register("evidence_arrow", evidence)
-    con.execute("CREATE OR REPLACE TEMP TABLE evidence AS SELECT * FROM evidence_arrow")
+    _replace(con, "evidence", evidence)
     clusters = cluster_summaries(con, settings)
     con.register("edges_arrow", edges)
     labelled = con.sql(
@@ -68,10 +93,15 @@ def finish(
     stage(STAGES[4])
     stats = {
         "posts": posts.num_rows,
-        "co_action_items": int(con.execute("SELECT count(*) FROM acts").fetchall()[0][0]),
-        "co_action_pairs": int(con.execute("SELECT count(*) FROM pairs").fetchall()[0][0]),
+        **counts,
         "significant_edges": edges.num_rows,
         "clusters": clusters.num_rows,
         "accounts_in_clusters": membership.num_rows,
     }
     return DetectionResult(clusters=clusters, edges=labelled, evidence=evidence, membership=membership, stats=stats)
+
+
+def _replace(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    con.register(f"{name}_arrow", table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.unregister(f"{name}_arrow")

@@ -1,0 +1,218 @@
+"""The same pipeline on Apache Spark (PySpark), for data beyond one machine.
+
+Spark builds the co-action items, the pairs, the null model and the per-pair statistics with the
+same SQL as the DuckDB engine (coaction.pair_queries); only the small results (candidate pairs,
+cluster evidence) come back to the driver, where the shared code tests significance, runs Leiden
+and writes the summaries. Near-duplicate text and PDQ grouping use the shared NumPy code on the
+driver (it needs only the text and hash columns).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from shieldwall.detect.actions import media_group_table, text_group_table
+from shieldwall.detect.canonical import TRACKING_RE, URL_RE
+from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, INTRA_CLUSTER_PAIRS_SQL, leiden_membership
+from shieldwall.detect.coaction import pair_queries, significant_edges, windows_table
+from shieldwall.detect.duck import connect
+from shieldwall.detect.pipeline import STAGES, DetectionResult, StageCallback, _replace, summarise
+from shieldwall.detect.settings import DetectSettings
+
+
+def _sql_string(value: str) -> str:
+    """A Spark SQL string literal (backslash is an escape character there)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def canonical_url_sql(column: str) -> str:
+    """Spark SQL twin of the sw_canon_url DuckDB macro."""
+    with_scheme = (
+        f"CASE WHEN trim({column}) RLIKE {_sql_string('^[a-zA-Z][a-zA-Z0-9+.-]*://')} THEN trim({column}) "
+        f"ELSE concat('http://', trim({column})) END"
+    )
+    url_re = _sql_string(URL_RE)
+    host = (
+        f"regexp_replace(regexp_replace(lower(regexp_extract({with_scheme}, {url_re}, 2)), "
+        f"{_sql_string('^www[.]')}, ''), {_sql_string(':(80|443)$')}, '')"
+    )
+    path = f"regexp_replace(regexp_extract({with_scheme}, {url_re}, 3), '/+$', '')"
+    query = (
+        f"array_join(array_sort(filter(split(regexp_replace(regexp_extract({with_scheme}, {url_re}, 4), "
+        f"{_sql_string('^[?]')}, ''), '&'), q -> q <> '' AND NOT lower(q) RLIKE {_sql_string(TRACKING_RE)})), '&')"
+    )
+    return (
+        f"CASE WHEN {column} IS NULL OR trim({column}) = '' THEN NULL ELSE concat('http://', {host}, {path}, "
+        f"CASE WHEN {query} = '' THEN '' ELSE concat('?', {query}) END) END"
+    )
+
+
+def spark_session(master: str) -> Any:
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master(master)
+        .appName("shieldwall-detect")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+
+
+def run_spark(
+    posts: pa.Table,
+    settings: DetectSettings,
+    on_stage: StageCallback | None = None,
+    *,
+    master: str = "local[2]",
+    stop_session: bool = True,
+) -> DetectionResult:
+    def stage(name: str) -> None:
+        if on_stage:
+            on_stage(name)
+
+    spark = spark_session(master)
+
+    def view(name: str, query: str) -> None:
+        frame = spark.sql(query).cache()
+        frame.createOrReplaceTempView(name)
+
+    def table(name: str, data: pa.Table) -> None:
+        spark.createDataFrame(data).createOrReplaceTempView(name)
+
+    indexed = posts.select(["post_id", "account_id", "created_at", "text", "urls", "reshare_of", "hashtags"])
+    table("posts", indexed.append_column("post_index", pa.array(np.arange(posts.num_rows, dtype=np.int64))))
+    view(
+        "p",
+        "SELECT post_index, post_id, account_id, CAST(unix_micros(created_at) AS DOUBLE) / 1000000 AS ts, text, "
+        "urls, reshare_of, hashtags FROM posts",
+    )
+    selects = _action_selects(spark, posts, settings, view, table)
+    view(
+        "acts",
+        "SELECT signal, item, first.label AS label, account_id, first.ts AS ts, first.post_id AS post_id FROM ("
+        "SELECT signal, item, account_id, min(struct(ts, post_id, label)) AS first "
+        f"FROM ({' UNION ALL '.join(selects)}) u WHERE item IS NOT NULL GROUP BY signal, item, account_id) g",
+    )
+    stage(STAGES[0])
+    table("windows_t", windows_table(settings))
+    for name, query in pair_queries(settings):
+        view(name, query)
+    stage(STAGES[1])
+    # One Spark job brings back the per-signal rows of candidate pairs; the shared test runs on the driver.
+    min_co = int(settings.min_co_actions)
+    candidate_rows = spark.sql(
+        "SELECT ps.* FROM pair_signal ps JOIN (SELECT src, dst FROM pair_signal GROUP BY src, dst "
+        f"HAVING sum(k) >= {min_co}) c ON ps.src = c.src AND ps.dst = c.dst"
+    ).toArrow()
+    con = connect()
+    _replace(con, "pair_signal", _normalise_types(candidate_rows))
+    edges = significant_edges(con, settings)
+    stage(STAGES[2])
+    membership = leiden_membership(edges, settings)
+    table("cm", membership if membership.num_rows else _empty_membership())
+    evidence_acts = spark.sql(EVIDENCE_ACTS_SQL).toArrow()
+    intra_pairs = spark.sql(INTRA_CLUSTER_PAIRS_SQL).toArrow()
+    count_row = spark.sql(
+        "SELECT (SELECT count(*) FROM acts) AS items, (SELECT count(*) FROM pairs) AS pairs"
+    ).collect()
+    counts = {"co_action_items": int(count_row[0]["items"]), "co_action_pairs": int(count_row[0]["pairs"])}
+    for name in ("p", "acts", *(n for n, _ in pair_queries(settings))):
+        spark.catalog.uncacheTable(name)
+    try:
+        _replace(con, "cm", membership)
+        _replace(con, "evidence_acts", _normalise_types(evidence_acts))
+        _replace(con, "intra_pairs", _normalise_types(intra_pairs))
+        stage(STAGES[3])
+        return summarise(con, posts, edges, membership, settings, stage, counts)
+    finally:
+        con.close()
+        if stop_session:
+            spark.stop()
+
+
+def _empty_membership() -> pa.Table:
+    return pa.table({"account_id": pa.array(["-"], pa.string()), "cluster_id": pa.array(["-none-"], pa.string())})
+
+
+def _normalise_types(table: pa.Table) -> pa.Table:
+    """Spark hands back large_string and int32 columns; make them the DuckDB engine's types."""
+    fields = []
+    for field in table.schema:
+        kind = field.type
+        if pa.types.is_large_string(kind):
+            kind = pa.string()
+        elif pa.types.is_integer(kind):
+            kind = pa.int64()
+        fields.append(pa.field(field.name, kind))
+    return table.cast(pa.schema(fields))
+
+
+def _action_selects(spark: Any, posts: pa.Table, settings: DetectSettings, view: Any, table: Any) -> list[str]:
+    wanted = set(settings.signals)
+    selects = []
+    if wanted & {"co_link", "co_domain"}:
+        view(
+            "link",
+            f"SELECT post_id, account_id, ts, {canonical_url_sql('u')} AS url FROM "
+            "(SELECT post_id, account_id, ts, explode(urls) AS u FROM p WHERE reshare_of IS NULL) x",
+        )
+        if settings.shortener_map:
+            table(
+                "shortener_raw",
+                pa.table({"short": list(settings.shortener_map), "long": list(settings.shortener_map.values())}),
+            )
+            view(
+                "link",
+                f"SELECT l.post_id, l.account_id, l.ts, coalesce({canonical_url_sql('m.long')}, l.url) AS url "
+                f"FROM link l LEFT JOIN (SELECT {canonical_url_sql('short')} AS short, first(long) AS long "
+                f"FROM shortener_raw GROUP BY {canonical_url_sql('short')}) m ON l.url = m.short",
+            )
+        host = "regexp_extract(url, '^http://([^/?#]*)', 1)"
+        if "co_link" in wanted:
+            selects.append("SELECT 'co_link' AS signal, url AS item, url AS label, account_id, ts, post_id FROM link")
+        if "co_domain" in wanted:
+            slot = max(1, settings.window("co_domain"))
+            selects.append(
+                f"SELECT 'co_domain', concat({host}, '@', CAST(CAST(floor(ts / {slot}) AS BIGINT) AS STRING)), "
+                f"{host}, account_id, ts, post_id FROM link WHERE {host} <> ''"
+            )
+    if "co_reshare" in wanted:
+        selects.append(
+            "SELECT 'co_reshare', reshare_of, reshare_of, account_id, ts, post_id FROM p WHERE reshare_of IS NOT NULL"
+        )
+    if "co_hashtags" in wanted:
+        selects.append(
+            "SELECT 'co_hashtags', array_join(hashtags, ' '), concat('#', array_join(hashtags, ' #')), "
+            "account_id, ts, post_id FROM p WHERE size(hashtags) >= 2 AND reshare_of IS NULL"
+        )
+    if "sync_timing" in wanted:
+        width = max(1, settings.window("sync_timing"))
+        selects.append(
+            f"SELECT 'sync_timing', CAST(CAST(floor(ts / {width}) AS BIGINT) AS STRING), "
+            f"concat(date_format(timestamp_seconds(CAST(floor(ts / {width}) AS BIGINT) * {width}), "
+            "'yyyy-MM-dd HH:mm:ss'), ' UTC'), account_id, ts, post_id FROM p"
+        )
+    if "near_text" in wanted:
+        table("text_groups", text_group_table(posts, settings))
+        selects.append(
+            "SELECT 'near_text', concat('t', CAST(g.text_group AS STRING)), substring(p.text, 1, 280), "
+            "p.account_id, p.ts, p.post_id FROM text_groups g JOIN p ON p.post_index = g.post_index"
+        )
+    if "media" in wanted:
+        table("media_groups_t", media_group_table(posts, settings))
+        selects.append(
+            "SELECT 'media', concat('m', CAST(g.media_group AS STRING)), g.media_hash, p.account_id, p.ts, "
+            "p.post_id FROM media_groups_t g JOIN p ON p.post_index = g.post_index"
+        )
+    if not selects:
+        raise ValueError("no signals selected")
+    return selects
