@@ -93,3 +93,5 @@ def test_requests_that_are_wrong_as_a_whole(live_server: LiveServer) -> None:
     assert httpx.post(url, json=["x"]).status_code == 422
     assert httpx.post(url, content=b"not json", headers={"content-type": "application/json"}).status_code == 400
     assert httpx.post(url, json={"urls": ["http://a.example/"] * 1001}).status_code == 413
+    unknown = httpx.post(url, json={"urls": ["http://a.example/"], "banks": ["nope"]})
+    assert unknown.status_code == 422 and "no bank named nope" in unknown.text

@@ -24,6 +24,10 @@ from tests.match.images import encode, near_duplicate, picture
         ("https://bücher.example/ä", "xn--bcher-kva.example/%C3%A4"),
         ("https://news.example.org/x/../y/./z", "news.example.org/y/z"),
         ("https://user:pw@example.com/p%7e", "example.com/p~"),
+        ("HTTP://Example.COM.", "example.com"),
+        ("http://example.com:80/a?utm_medium=x", "example.com/a"),
+        ("https://www.example.com/a/./b/../c?z=1&y=2#x", "example.com/a/c?y=2&z=1"),
+        ("https://example.com/caf\u00e9?q=\u00e9", "example.com/caf%C3%A9?q=%C3%A9"),
     ],
 )
 def test_canonical_url(raw: str, canonical: str) -> None:

@@ -99,8 +99,14 @@ async def collect_request(
     return values_from_json(body), files, banks, bool(body.get("actions", True))
 
 
-def run_match(request: Request, values: list[tuple[str, str]], files: list[tuple[str, bytes]]) -> list[ItemResult]:
+def run_match(
+    request: Request, values: list[tuple[str, str]], files: list[tuple[str, bytes]], banks: set[str] | None = None
+) -> list[ItemResult]:
     matcher = matchers.get(request.app.state.database)
+    unknown = sorted((banks or set()) - set(matcher.bank_names.values()))
+    if unknown:
+        known = ", ".join(sorted(matcher.bank_names.values())) or "none yet"
+        raise ApiError(422, f"no bank named {', '.join(unknown)} (banks: {known})")
     limit = min(DEFAULT_MAX_FILE_BYTES, request.app.state.settings.max_body_bytes)
     results = [match_file(matcher, name, data, limit) for name, data in files]
     return results + [match_value(matcher, kind, value) for kind, value in values]
@@ -113,7 +119,7 @@ async def api_match(request: Request, principal: Principal = Depends(current_pri
         raise ApiError(422, "nothing to match: send urls, domains, accounts, texts, hashes or files")
     if len(values) + len(files) > MAX_ITEMS:
         raise ApiError(413, f"at most {MAX_ITEMS} items per request; split the batch")
-    results = await run_in_threadpool(run_match, request, values, files)
+    results = await run_in_threadpool(run_match, request, values, files, banks)
     restrict(results, banks=banks, max_tlp=max_tlp_for(principal))
     summary = None
     if actions and principal.is_authenticated:

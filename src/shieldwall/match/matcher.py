@@ -127,9 +127,13 @@ class Matcher:
             self.pdq_rows = np.empty(0, dtype=np.int64)
             self.pdq_starts = np.zeros(1, dtype=np.int64)
             return
-        # Identical hashes (the same image in several banks) share one index entry.
-        unique, inverse = np.unique(np.array(hexes), return_inverse=True)
-        self.pdq_index = PdqIndex(hex_to_bytes(list(unique)), max_threshold)
+        # Identical hashes (the same image in several banks) share one index entry. Deduplicate the
+        # 32-byte rows, not the hex strings: a 1M-string unicode array would take 256 MB.
+        keys = np.ascontiguousarray(hex_to_bytes(hexes)).view(np.dtype((np.void, 32))).ravel()
+        unique_keys, inverse = np.unique(keys, return_inverse=True)
+        inverse = inverse.ravel()
+        unique = np.ascontiguousarray(unique_keys).view(np.uint8).reshape(-1, 32)
+        self.pdq_index = PdqIndex(unique, max_threshold)
         order = np.argsort(inverse, kind="stable")
         self.pdq_rows = np.asarray(pdq_rows, dtype=np.int64)[order]
         self.pdq_starts = np.concatenate(([0], np.cumsum(np.bincount(inverse, minlength=len(unique)))))

@@ -71,7 +71,7 @@ async def match_submit(request: Request, principal: Principal = Depends(current_
     form = await request.form()
     if not values and not files:
         return _page(request, principal, message="Drop or choose an image, or paste a URL, text or account.")
-    results = await run_in_threadpool(run_match, request, values, files)
+    results = await run_in_threadpool(run_match, request, values, files, banks)
     restrict(results, banks=banks, max_tlp=max_tlp_for(principal))
     actions = None
     if principal.is_authenticated and form.get("actions") == "on":
