@@ -53,6 +53,9 @@ def test_json_batch_with_every_kind_and_bad_items(live_server: LiveServer, tmp_p
         headers={"Authorization": f"Bearer {hub.tokens['lab']}"},
     ).json()
     assert member["visible_tlp"] == "TLP:RED"
+    banks = httpx.get(f"{live_server.url}/api/match/banks", headers={"Authorization": f"Bearer {hub.tokens['lab']}"})
+    assert banks.json()["banks"][0]["signals"] == {"url": 2, "pdq": 1, "domain": 1, "account": 1, "text": 1}
+    assert httpx.get(f"{live_server.url}/api/match/banks").status_code == 401
     assert [len(r["matches"]) for r in member["results"]] == [1, 1]
 
 

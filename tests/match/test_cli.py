@@ -76,6 +76,10 @@ def test_bank_import_and_match_files(database_url: str, tmp_path: Path) -> None:
     assert code == 2 and "no bank named 'nope'" in output
     code, output = run(database_url, tmp_path, "match", str(tmp_path / "empty.png"))
     assert code == 1
+    code, output = run(database_url, tmp_path, "match", "bank", "delete", "io", "--yes")
+    assert code == 0, output
+    code, output = run(database_url, tmp_path, "match", "bank", "list")
+    assert "0 banks" in output
 
 
 def _json_objects(output: str) -> list[str]:

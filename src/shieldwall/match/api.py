@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
-from shieldwall.exchange.deps import ApiError, current_principal
+from shieldwall.exchange.deps import ApiError, current_principal, require_member
 from shieldwall.exchange.policy import Principal
 from shieldwall.match.files import DEFAULT_MAX_FILE_BYTES
 from shieldwall.match.service import ItemResult, match_file, match_value, matchers, restrict
@@ -136,3 +136,37 @@ async def api_match(request: Request, principal: Principal = Depends(current_pri
             "actions": summary.as_dict() if summary else None,
         }
     )
+
+
+@router.get("/api/match/banks")
+def api_banks(request: Request, principal: Principal = Depends(require_member)) -> JSONResponse:
+    """The banks with their signal counts per type, thresholds and actions (members only)."""
+    from sqlalchemy import select
+
+    from shieldwall.match.banks import bank_counts
+    from shieldwall.match.tables import Bank
+
+    with request.app.state.database.session() as session:
+        counts = bank_counts(session)
+        banks = [
+            {
+                "name": b.name,
+                "description": b.description,
+                "signals": counts.get(b.id, {}),
+                "pdq_threshold": b.pdq_threshold,
+                "text_threshold": b.text_threshold,
+                "source": {"taxii_api_root": b.taxii_api_root, "collection": b.taxii_collection}
+                if b.taxii_api_root
+                else None,
+                "cursor": b.taxii_cursor or None,
+                "last_synced_at": b.last_synced_at.isoformat() if b.last_synced_at else None,
+                "actions": {
+                    "label": b.label or None,
+                    "webhook": bool(b.webhook_url),
+                    "review": b.review,
+                    "sightings": b.report_sightings,
+                },
+            }
+            for b in session.scalars(select(Bank).order_by(Bank.name))
+        ]
+    return JSONResponse({"banks": banks})

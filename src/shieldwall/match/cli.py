@@ -234,6 +234,39 @@ def bank_set(
     console.print(f"bank {name!r} updated")
 
 
+@bank_app.command("delete")
+def bank_delete(name: str, yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation.")) -> None:
+    """Delete a bank with its signals, match records and reviews."""
+    from shieldwall.match.banks import BankError, get_bank
+
+    if not yes:
+        typer.confirm(f"Delete bank {name!r} with its signals and match history?", abort=True)
+    database = _database()
+    try:
+        with database.session() as session:
+            bank = get_bank(session, name)
+            _delete_bank_rows(session, bank.id)
+    except BankError as error:
+        _fail(str(error))
+    finally:
+        database.dispose()
+    console.print(f"bank {name!r} deleted")
+
+
+def _delete_bank_rows(session: Any, bank_id: int) -> None:
+    """Children first: SQLite only cascades when foreign keys are on, so do not rely on it."""
+    from sqlalchemy import delete, select
+
+    from shieldwall.match.tables import ActionDelivery, Bank, BankSignal, MatchRecord, ReviewItem
+
+    matches = select(MatchRecord.id).where(MatchRecord.bank_id == bank_id)
+    session.execute(delete(ReviewItem).where(ReviewItem.match_id.in_(matches)))
+    session.execute(delete(ActionDelivery).where(ActionDelivery.match_id.in_(matches)))
+    session.execute(delete(MatchRecord).where(MatchRecord.bank_id == bank_id))
+    session.execute(delete(BankSignal).where(BankSignal.bank_id == bank_id))
+    session.execute(delete(Bank).where(Bank.id == bank_id))
+
+
 @bank_app.command("list")
 def bank_list() -> None:
     """List the banks with their signal counts and actions."""
