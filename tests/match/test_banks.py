@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -126,3 +127,31 @@ def test_bad_files_and_names_are_reported(database: Database, tmp_path: Path) ->
         x_prop = indicator("[file:hashes.MD5 = '" + "b" * 32 + "']", x_pdq_hash=[PDQ])
         report = import_stix_file(session, bank, write_bundle(tmp_path / "x.json", [x_prop]))
         assert report.added == 2
+
+
+def test_matcher_cache_rebuilds_only_when_a_bank_changes(database: Database, tmp_path: Path) -> None:
+    from shieldwall.match.service import MatcherCache
+
+    cache = MatcherCache()
+    with database.session() as session:
+        bank = create_bank(session, "b")
+        import_stix_file(
+            session, bank, write_bundle(tmp_path / "1.json", [indicator("[url:value = 'http://a.example/']")])
+        )
+    first = cache.get(database)
+    assert cache.get(database) is first
+    soon = (utcnow() + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with database.session() as session:
+        import_stix_file(
+            session,
+            get_bank(session, "b"),
+            write_bundle(tmp_path / "2.json", [indicator("[url:value = 'http://b.example/']", valid_until=soon)]),
+        )
+    second = cache.get(database)
+    assert second is not first and match_value(second, "url", "b.example").matches
+    assert second.expires_at is not None
+    # Once the earliest valid_until has passed, the snapshot is rebuilt without that signal.
+    time.sleep(max(0.0, (second.expires_at - utcnow()).total_seconds()) + 0.05)
+    third = cache.get(database)
+    assert third is not second and not match_value(third, "url", "b.example").matches
+    assert match_value(third, "url", "a.example").matches
