@@ -54,8 +54,16 @@ def test_incremental_resumable_sync_with_revocation_and_deletion(live_server: Li
     second = [indicator(f"[domain-name:value = 'wave-two-{i}.example']", TLP.GREEN) for i in range(2)]
     revoked = {**first[0], "modified": "2026-10-05T10:00:00.000Z", "revoked": True}
     publisher.add_objects({"objects": [*second, revoked]})
-    report = sync_bank(database, "hub")
+    cursors: list[str] = []
+
+    def saved_cursor(pages: int, indicators: int) -> None:
+        with database.session() as session:
+            cursors.append(get_bank(session, "hub").taxii_cursor)
+
+    report = sync_bank(database, "hub", page_size=1, on_page=saved_cursor)
     assert report.report.indicators == 3  # two new, one new version; the old ones are not fetched again
+    # Each page's cursor is committed with the page: an interrupted sync resumes after the last full page.
+    assert report.pages == 3 and cursors == sorted(set(cursors)) and len(cursors) == 3
     assert report.report.revoked == 1 and report.report.added == 2
     assert values(database) == {"wave-one.example/1", "wave-one.example/2", "wave-two-0.example", "wave-two-1.example"}
     assert sync_bank(database, "hub").report.indicators == 0

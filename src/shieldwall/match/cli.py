@@ -367,6 +367,7 @@ def bank_sync(
     every: str = typer.Option(None, "--every", help="Keep syncing at this interval (30s, 15m, 6h, 1d)."),
     runs: int = typer.Option(0, "--runs", help="With --every: stop after this many runs (0 = forever)."),
     tlp: str = typer.Option("amber", help="TLP for indicators that carry no TLP marking."),
+    page_size: int = typer.Option(500, help="Objects per TAXII page (each page is saved with its cursor)."),
 ) -> None:
     """Pull new, changed, revoked and removed indicators from the bank's TAXII collection."""
     from shieldwall.match.banks import BankError
@@ -388,6 +389,7 @@ def bank_sync(
                         full=full,
                         reconcile=reconcile,
                         default_tlp=TLP.parse(tlp),
+                        page_size=page_size,
                         on_page=_page_reporter(progress, task, name),
                     )
                 console.print(report.summary())

@@ -41,6 +41,7 @@ def sync_bank(
     full: bool = False,
     reconcile: bool = True,
     default_tlp: TLP = TLP.AMBER,
+    page_size: int = PAGE_SIZE,
     on_page: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
     with database.session() as session:
@@ -54,7 +55,7 @@ def sync_bank(
     pages = 0
     filters = {"type": "indicator", **({"added_after": cursor} if cursor else {})}
     try:
-        for envelope in as_pages(collection.get_objects, per_request=PAGE_SIZE, **filters):
+        for envelope in as_pages(collection.get_objects, per_request=page_size, **filters):
             indicators, _ = indicators_in(envelope if isinstance(envelope, dict) else {})
             with database.session() as session:
                 live = get_bank(session, bank_name)
@@ -72,7 +73,7 @@ def sync_bank(
             if reconcile:
                 present = {
                     str(item["id"])
-                    for page in as_pages(collection.get_manifest, per_request=PAGE_SIZE, type="indicator")
+                    for page in as_pages(collection.get_manifest, per_request=page_size, type="indicator")
                     for item in (page.get("objects") or [])
                 }
                 removed_missing = remove_sources_not_in(session, live, present)
