@@ -24,6 +24,7 @@ from stix2validator.v21 import musts
 from shieldwall.stix import fastvalidate
 from shieldwall.stix.validate import Invalid, reference_validate_object, validate_object, validate_objects
 from tests.stix.corpus import (
+    INDICATOR_ID,
     PROPERTY_NAMES,
     TIMESTAMP_EDGES,
     TRICKY_VALUES,
@@ -180,6 +181,20 @@ def test_marking_refs_and_ids() -> None:
     assert_same_verdict(marking)
     for bad_id in ("campaign--123", "indicator--2f1e0d9c-8b7a-4c6d-9e5f-4a3b2c1d0e9f", "campaign", 42):
         assert_same_verdict({**base, "id": bad_id})
+
+
+def test_stix_like_objects_nested_in_lists_get_the_checks_too() -> None:
+    campaign = VALID[2]
+    # stix2-validator runs its python checks on every {id, type} dict inside a list property; a
+    # warning about a nested indicator whose id is None makes its error formatting raise.
+    nested = {**campaign, "x_items": [{"type": "indicator", "id": None}]}
+    assert validate_object(nested) is not None
+    assert_same_verdict(nested)
+    fine = {**campaign, "x_items": [{"type": "indicator", "id": INDICATOR_ID, "name": "n", "description": "d"}]}
+    assert_same_verdict(fine)
+    bad_pattern = {**campaign, "x_items": [indicator("[ipv4-addr:value = '1.2.3.4'")]}
+    assert validate_object(bad_pattern) is not None
+    assert_same_verdict(bad_pattern)
 
 
 def test_errors_name_the_object_and_give_a_reason() -> None:

@@ -540,21 +540,28 @@ class _NotRecognised(Exception):
 
 def _tokenize(pattern: str) -> list[tuple[str, str]]:
     tokens: list[tuple[str, str]] = []
-    position, end = 0, len(pattern)
-    while position < end:
-        match = _PATTERN_TOKEN.match(pattern, position)
-        if match is None:
-            raise _NotRecognised(position)
-        kind = match.lastgroup or ""
-        text = match.group()
-        position = match.end()
-        if kind == "ws":
-            continue
-        if kind == "word":
-            kind = "keyword" if text in _PATTERN_KEYWORDS else "ident"
-        elif kind in ("op", "dot", "punct"):
-            kind = text
-        tokens.append((kind, text))
+    covered = 0
+    # findall resumes one character later after a failed match; no token can be empty, so the
+    # matches tile the whole string (as a match-at-each-end loop would) exactly when their
+    # lengths add up to its length.
+    for ws, string, number, word, op, dot, punct in _PATTERN_TOKEN.findall(pattern):
+        if ws:
+            covered += len(ws)
+        elif string:
+            covered += len(string)
+            tokens.append(("string", string))
+        elif number:
+            covered += len(number)
+            tokens.append(("number", number))
+        elif word:
+            covered += len(word)
+            tokens.append(("keyword" if word in _PATTERN_KEYWORDS else "ident", word))
+        else:
+            text = op or dot or punct
+            covered += len(text)
+            tokens.append((text, text))
+    if covered != len(pattern):
+        raise _NotRecognised(pattern)
     tokens.append(("eof", ""))
     return tokens
 
@@ -829,16 +836,22 @@ for _check in shoulds.CHECKS["all"]:
         _ACTS_ONLY_ON[_check] = _types
 
 
+# SHOULD checks that on the top-level object, once its schema passed, can only make a warning:
+# indicator_property_check builds JSONError(constant text, instance['id'], a known check code) and
+# pretty_error then joins the id, which the schema made a string. Nested STIX-like objects in
+# lists have not been through a schema, so they still get it.
+_WARNING_ONLY_ON_SCHEMA_VALID_TOP = frozenset({shoulds.indicator_property_check})
+
 CheckList = list[tuple[Callable[..., Any], bool]]
-_checks_by_type: dict[tuple[str, bool, bool], CheckList] = {}
+_checks_by_type: dict[tuple[str, bool, bool, bool], CheckList] = {}
 
 
-def _checks_for(node_type: Any, observable: bool, must: bool) -> CheckList:
+def _checks_for(node_type: Any, observable: bool, must: bool, top: bool = False) -> CheckList:
     """The checks that can act on a node: all of them unless its type is a string."""
     every = MUST_CHECKS if must else SHOULD_CHECKS
     if not isinstance(node_type, str):
         return every
-    key = (node_type, observable, must)
+    key = (node_type, observable, must, top)
     if key not in _checks_by_type:
         if len(_checks_by_type) > 10_000:  # custom types are unbounded
             _checks_by_type.clear()
@@ -847,6 +860,7 @@ def _checks_for(node_type: Any, observable: bool, must: bool) -> CheckList:
             for check, takes_options in every
             if (observable or not _observable_only(check))
             and node_type in _ACTS_ONLY_ON.get(check, (node_type,))
+            and not (top and check in _WARNING_ONLY_ON_SCHEMA_VALID_TOP)
         ]
     return _checks_by_type[key]
 
@@ -871,7 +885,9 @@ def _run(check: Callable[..., Any], takes_options: bool, node: dict[str, Any]) -
 
 
 def checks_accept(obj: dict[str, Any]) -> bool:
-    """No MUST error, and no exception from any MUST or SHOULD check (which would reject)."""
+    """No MUST error, and no exception from any MUST or SHOULD check (which would reject).
+
+    Call only for an object whose schema check passed (see _WARNING_ONLY_ON_SCHEMA_VALID_TOP)."""
     nodes = _stix_nodes(obj, [])
     observable = [has_cyber_observable_data(node, "2.1") for node in nodes]
     for node, is_observable in zip(nodes, observable, strict=True):
@@ -881,7 +897,7 @@ def checks_accept(obj: dict[str, Any]) -> bool:
                 for _error in result:
                     return False
     for node, is_observable in zip(nodes, observable, strict=True):
-        for check, takes_options in _checks_for(node["type"], is_observable, must=False):
+        for check, takes_options in _checks_for(node["type"], is_observable, must=False, top=node is obj):
             result = _run(check, takes_options, node)
             if result is not None:
                 for warning in result:
