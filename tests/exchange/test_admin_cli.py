@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -53,5 +54,7 @@ def test_admin_commands_build_a_working_hub(database_url: str, tmp_path: Path) -
         assert expired.status_code == 401 and "expired" in expired.json()["detail"]
     finally:
         server.stop()
-    audit = run("admin", "audit", env=env)
+    audit = run("admin", "audit", "--json", env=env)
     assert audit.returncode == 0
+    actions = [json.loads(line)["action"] for line in audit.stdout.splitlines()]
+    assert {"cli:create-organisation", "cli:add-member", "cli:issue-token", "cli:create-trust-group"} <= set(actions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import typer
@@ -11,6 +12,8 @@ from sqlalchemy import select
 
 from shieldwall.config import load_settings
 from shieldwall.exchange import directory
+from shieldwall.exchange.audit import record
+from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import AuditEntry
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.base import utcnow
@@ -28,6 +31,10 @@ def _database() -> Database:
     settings = load_settings()
     upgrade(settings.database_url)
     return Database(settings.database_url)
+
+
+# Writes made from the command line are audited as the operator's console (no member behind them).
+CONSOLE = Principal()
 
 
 def _fail(error: Exception) -> None:
@@ -60,6 +67,7 @@ def create_org(
     try:
         with database.session() as session:
             org = directory.create_org(session, name, kind, country, is_member=not guest, slug=slug)
+            record(session, CONSOLE, "cli:create-organisation", target=org.slug)
             out.print(org.slug)
     except directory.DirectoryError as error:
         _fail(error)
@@ -87,6 +95,7 @@ def create_member(
                 password=password,
                 is_operator=operator,
             )
+            record(session, CONSOLE, "cli:add-member", target=member.email)
             out.print(member.email)
     except directory.DirectoryError as error:
         _fail(error)
@@ -102,7 +111,8 @@ def create_token(
         with database.session() as session:
             member = directory.member_by_email(session, email)
             expires = utcnow() + timedelta(days=days) if days else None
-            token, _ = directory.create_token(session, member, name, expires)
+            token, row = directory.create_token(session, member, name, expires)
+            record(session, CONSOLE, "cli:issue-token", target=row.prefix, detail={"member": member.email})
             out.print(token)
     except directory.DirectoryError as error:
         _fail(error)
@@ -118,6 +128,7 @@ def create_group(
         with database.session() as session:
             ids = [directory.org_by_slug(session, slug).id for slug in orgs or []]
             group = directory.create_trust_group(session, name, description, ids)
+            record(session, CONSOLE, "cli:create-trust-group", target=group.slug)
             out.print(group.slug)
     except directory.DirectoryError as error:
         _fail(error)
@@ -136,6 +147,7 @@ def create_collection(
         with database.session() as session:
             group_id = directory.group_by_slug(session, group).id if group else None
             collection = directory.create_collection(session, alias, title, "", TLP.parse(default_tlp), group_id)
+            record(session, CONSOLE, "cli:create-collection", target=alias)
             out.print(collection.id)
     except (directory.DirectoryError, ValueError) as error:
         _fail(error)
@@ -145,26 +157,42 @@ def create_collection(
 def audit(
     limit: int = typer.Option(50),
     sealed: bool = typer.Option(False, help="Include sealed entries (true sources of anonymous submissions)"),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line, for scripts"),
 ) -> None:
-    """The hub operator's view of the audit log."""
+    """The hub operator's view of the audit log, newest first."""
     database = _database()
     with database.session() as session:
         statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
         if not sealed:
             statement = statement.where(AuditEntry.sealed.is_(False))
-        table = Table("at", "member", "org", "action", "target", "tlp", "sealed", "detail")
-        for e in session.scalars(statement):
-            table.add_row(
-                e.at.isoformat(timespec="seconds"),
-                str(e.member_id),
-                str(e.org_id),
-                e.action,
-                e.target,
-                "" if e.tlp is None else TLP(e.tlp).label,
-                "yes" if e.sealed else "",
-                str({k: v for k, v in e.detail.items() if k != "ids"}),
-            )
-        out.print(table)
+        entries = list(session.scalars(statement))
+    if as_json:
+        for e in entries:
+            line = {
+                "at": e.at.isoformat(),
+                "member_id": e.member_id,
+                "org_id": e.org_id,
+                "action": e.action,
+                "target": e.target,
+                "tlp": None if e.tlp is None else TLP(e.tlp).label,
+                "sealed": e.sealed,
+                "detail": e.detail,
+            }
+            print(json.dumps(line))
+        return
+    table = Table("at", "member", "org", "action", "target", "tlp", "sealed", "detail")
+    for e in entries:
+        table.add_row(
+            e.at.isoformat(timespec="seconds"),
+            str(e.member_id),
+            str(e.org_id),
+            e.action,
+            e.target,
+            "" if e.tlp is None else TLP(e.tlp).label,
+            "yes" if e.sealed else "",
+            str({k: v for k, v in e.detail.items() if k != "ids"}),
+        )
+    out.print(table)
 
 
 def register(app: typer.Typer) -> None:
