@@ -22,7 +22,7 @@ def test_spark_and_duckdb_find_the_same_clusters() -> None:
     assert spark.membership.equals(duck.membership)
     columns = ["cluster_id", "n_accounts", "accounts", "signals", "co_actions"]
     assert spark.clusters.select(columns).equals(duck.clusters.select(columns))
-    evidence = ["cluster_id", "signal", "item", "label", "post_ids"]
+    evidence = ["cluster_id", "signal", "label", "post_ids", "n_accounts"]
     assert spark.evidence.select(evidence).equals(duck.evidence.select(evidence))
     assert spark.stats == duck.stats
     assert score_accounts(set(spark.membership.column("account_id").to_pylist()), data.truth).precision == 1.0

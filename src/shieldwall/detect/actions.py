@@ -119,7 +119,9 @@ def build_actions(con: duckdb.DuckDBPyConnection, posts: pa.Table, settings: Det
     # One row per account and item: repeated posting of the same item by one account is not co-action.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE acts AS "
-        "SELECT signal, item, first.label AS label, account_id, first.ts AS ts, first.post_id AS post_id FROM ("
+        # Items become 64-bit hashes: URLs and texts are long, and only the label needs the text.
+        "SELECT signal, hash(item) AS item, first.label AS label, account_id, first.ts AS ts, "
+        "first.post_id AS post_id FROM ("
         "SELECT signal, item, account_id, min(struct_pack(ts := ts, post_id := post_id, label := label)) AS first "
         f"FROM ({' UNION ALL '.join(selects)}) WHERE item IS NOT NULL GROUP BY signal, item, account_id)"
     )

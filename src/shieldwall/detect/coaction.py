@@ -41,7 +41,7 @@ def pair_queries(settings: DetectSettings) -> list[tuple[str, str]]:
     chance to coincide, and leaving them out would let a coordinated group's own items dominate the
     null model in small data. surprise = ln(accounts / item popularity), an IDF, weighs the edges.
     """
-    max_n = int(settings.max_item_accounts)
+    del settings  # the per-signal windows and caps come in the windows_t table
     return [
         (
             "items",
@@ -51,7 +51,8 @@ def pair_queries(settings: DetectSettings) -> list[tuple[str, str]]:
         (
             "eligible",
             "SELECT a.signal, a.item, a.account_id, a.ts, i.n, i.stratum "
-            f"FROM acts a JOIN items i ON a.signal = i.signal AND a.item = i.item WHERE i.n >= 2 AND i.n <= {max_n}",
+            "FROM acts a JOIN items i ON a.signal = i.signal AND a.item = i.item "
+            "JOIN windows_t w ON w.signal = a.signal WHERE i.n >= 2 AND i.n <= w.max_n",
         ),
         (
             "pairs",
@@ -64,9 +65,10 @@ def pair_queries(settings: DetectSettings) -> list[tuple[str, str]]:
         ("degree", "SELECT signal, account_id, count(*) AS d FROM acts GROUP BY signal, account_id"),
         (
             "signal_stats",
-            f"""
-         WITH e AS (SELECT signal, stratum, sum(n * (n - 1)) AS s2, sum(n * (n - 1) / 2) AS all_pairs
-                    FROM items WHERE n >= 2 AND n <= {max_n} GROUP BY signal, stratum),
+            """
+         WITH e AS (SELECT i.signal, i.stratum, sum(i.n * (i.n - 1)) AS s2, sum(i.n * (i.n - 1) / 2) AS all_pairs
+                    FROM items i JOIN windows_t w ON w.signal = i.signal
+                    WHERE i.n >= 2 AND i.n <= w.max_n GROUP BY i.signal, i.stratum),
               total AS (SELECT signal, sum(n) AS m FROM items GROUP BY signal),
               active AS (SELECT signal, count(DISTINCT account_id) AS accounts FROM acts GROUP BY signal),
               in_window AS (SELECT signal, stratum, count(*) AS in_window FROM pairs GROUP BY signal, stratum)
@@ -91,7 +93,13 @@ def pair_queries(settings: DetectSettings) -> list[tuple[str, str]]:
 
 
 def windows_table(settings: DetectSettings) -> pa.Table:
-    return pa.table({"signal": list(settings.signals), "w": [float(settings.window(s)) for s in settings.signals]})
+    return pa.table(
+        {
+            "signal": list(settings.signals),
+            "w": [float(settings.window(s)) for s in settings.signals],
+            "max_n": [settings.max_accounts(s) for s in settings.signals],
+        }
+    )
 
 
 def build_pairs(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from shieldwall.detect.actions import build_actions
 from shieldwall.detect.cluster import (
@@ -38,7 +39,8 @@ def run_duckdb(posts: pa.Table, settings: DetectSettings, on_stage: StageCallbac
         if on_stage:
             on_stage(name)
 
-    con = connect(threads=settings.threads)
+    settings = settings.for_posts(posts.num_rows, _span_seconds(posts))
+    con = connect(threads=settings.threads, memory_limit=settings.memory_limit)
     try:
         build_actions(con, posts, settings)
         stage(STAGES[0])
@@ -105,3 +107,11 @@ def _replace(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None
     con.register(f"{name}_arrow", table)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
     con.unregister(f"{name}_arrow")
+
+
+def _span_seconds(posts: pa.Table) -> float:
+    if posts.num_rows == 0:
+        return 1.0
+    bounds = pc.min_max(posts.column("created_at"))
+    first, last = bounds["min"].as_py(), bounds["max"].as_py()
+    return max((last - first).total_seconds(), 1.0) if first is not None and last is not None else 1.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 SIGNALS = ("co_link", "co_domain", "co_reshare", "near_text", "media", "co_hashtags", "sync_timing")
 
@@ -30,6 +30,11 @@ class DetectSettings:
     # Items acted on by more accounts than this say nothing about any pair (viral news, popular
     # sites); they are dropped before pairing, which also bounds the pair count.
     max_item_accounts: int = 300
+    # Domains and time slots are crowded by nature: a slot shared by more accounts than this is busy, not
+    # coordinated, and all-pairs over it would dominate the run.
+    max_item_accounts_crowded: int = 60
+    timing_posts_per_bin: int = 20  # sync_timing bins shrink (down to 1 s) when the data is denser than this
+    memory_limit: str | None = None  # DuckDB memory limit (e.g. "12GB"); beyond it DuckDB spills to disk
     min_co_actions: int = 3  # a pair must co-act on at least this many distinct items in one signal
     max_p_value: float = 1e-6  # significance of the pair's co-actions against the popularity null model
     min_cluster_size: int = 3
@@ -40,3 +45,13 @@ class DetectSettings:
 
     def window(self, signal: str) -> int:
         return int(self.windows.get(signal, DEFAULT_WINDOWS[signal]))
+
+    def max_accounts(self, signal: str) -> int:
+        crowded = signal in ("co_domain", "sync_timing")
+        return int(self.max_item_accounts_crowded if crowded else self.max_item_accounts)
+
+    def for_posts(self, n_posts: int, span_seconds: float) -> DetectSettings:
+        """Adapt the sync_timing bin to the data's density (same result for every engine)."""
+        rate = n_posts / max(span_seconds, 1.0)
+        width = max(1, min(self.window("sync_timing"), int(self.timing_posts_per_bin / max(rate, 1e-9))))
+        return replace(self, windows={**self.windows, "sync_timing": width})

@@ -19,7 +19,7 @@ from shieldwall.detect.canonical import TRACKING_RE, URL_RE
 from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, INTRA_CLUSTER_PAIRS_SQL, leiden_membership
 from shieldwall.detect.coaction import pair_queries, significant_edges, windows_table
 from shieldwall.detect.duck import connect
-from shieldwall.detect.pipeline import STAGES, DetectionResult, StageCallback, _replace, summarise
+from shieldwall.detect.pipeline import STAGES, DetectionResult, StageCallback, _replace, _span_seconds, summarise
 from shieldwall.detect.settings import DetectSettings
 
 
@@ -79,6 +79,7 @@ def run_spark(
         if on_stage:
             on_stage(name)
 
+    settings = settings.for_posts(posts.num_rows, _span_seconds(posts))
     spark = spark_session(master)
 
     def view(name: str, query: str) -> None:
@@ -98,7 +99,8 @@ def run_spark(
     selects = _action_selects(spark, posts, settings, view, table)
     view(
         "acts",
-        "SELECT signal, item, first.label AS label, account_id, first.ts AS ts, first.post_id AS post_id FROM ("
+        "SELECT signal, xxhash64(item) AS item, first.label AS label, account_id, first.ts AS ts, "
+        "first.post_id AS post_id FROM ("
         "SELECT signal, item, account_id, min(struct(ts, post_id, label)) AS first "
         f"FROM ({' UNION ALL '.join(selects)}) u WHERE item IS NOT NULL GROUP BY signal, item, account_id) g",
     )

@@ -120,9 +120,11 @@ def _texts(rng: np.random.Generator, words: np.ndarray, n: int, low: int = 8, hi
     lengths = rng.integers(low, high, n)
     # Zipf-ish word choice: common words are shared, whole sentences are not.
     picks = np.minimum(rng.zipf(1.3, int(lengths.sum())) - 1, len(words) - 1)
-    offsets = np.r_[0, np.cumsum(lengths)].astype(np.int32)
-    lists = pa.ListArray.from_arrays(pa.array(offsets), pa.array(words[picks]))
-    return np.asarray(pc.binary_join(lists, " ").to_numpy(zero_copy_only=False), dtype=object)
+    offsets64 = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets64), pa.array(words, pa.large_string()).take(pa.array(picks)))
+    return np.asarray(
+        pc.binary_join(lists, pa.scalar(" ", pa.large_string())).to_numpy(zero_copy_only=False), dtype=object
+    )
 
 
 def _hex(rng: np.random.Generator, n: int) -> np.ndarray:
