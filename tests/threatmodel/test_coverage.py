@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from shieldwall.exchange import objects
+from shieldwall.exchange import directory, objects
 from shieldwall.store.db import Database
 from shieldwall.threatmodel import authoring, coverage
 from shieldwall.threatmodel.briefing import build as build_briefing
@@ -119,3 +119,20 @@ def test_navigator_layer_lists_observed_techniques_with_scores(database: Databas
     assert entries["T0086.002"]["score"] == 2 and entries["T0086.002"]["tactic"] == "develop-content"
     assert "Poll-worker protection hotline" in entries["T0048"]["comment"]
     assert entries["T0048"]["tactic"] == "drive-online-harms"
+
+
+def test_a_reader_who_joins_the_trust_group_sees_what_was_shared_before(database: Database, hub: Hub) -> None:
+    """The link index is per reader; a change of audience (joining a trust group) rescans everything."""
+    picture = sc.build(database, hub)
+    with database.session() as session:
+        election = session.get(Election, picture.election_id)
+        assert election is not None
+        before = coverage.compute(session, sc.principal(session, hub, "lab"), election)
+        assert "T0048" not in {c.external_id for c in before.observed_cells}
+        directory.add_to_group(session, directory.group_by_slug(session, "us-2026"), hub.org_ids["lab"])
+    with database.session() as session:
+        election = session.get(Election, picture.election_id)
+        assert election is not None
+        after = coverage.compute(session, sc.principal(session, hub, "lab"), election)
+        assert {c.external_id: c.campaign_count for c in after.observed_cells}["T0048"] == 1
+        assert len(after.views) == 3

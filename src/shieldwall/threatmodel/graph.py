@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from shieldwall.exchange import objects
 from shieldwall.exchange.policy import Principal
+from shieldwall.threatmodel import links
 from shieldwall.threatmodel.disarm import technique_external_id
 from shieldwall.threatmodel.tables import Tactic, Technique, TechniqueTactic
 
@@ -132,20 +133,27 @@ class TechniqueCatalogue:
 
 
 class CampaignGraph:
-    """Campaigns and what hangs off them, built from one pass over the visible relationships."""
+    """Campaigns and what hangs off them. Candidate ids come from the link index (`links.py`); every object
+    is then read through the exchange's sharing rule for this reader."""
 
     def __init__(self, session: Session, principal: Principal, catalogue: TechniqueCatalogue | None = None) -> None:
         self.session = session
         self.principal = principal
         self.catalogue = catalogue or TechniqueCatalogue.load(session)
-        self.relationships = load_visible(session, principal, ["relationship"])
+        links.sync(session, principal)
         self.outgoing: dict[str, list[Seen]] = defaultdict(list)
         self.incoming: dict[str, list[Seen]] = defaultdict(list)
-        for rel in self.relationships.values():
+        self._known: set[str] = set()
+
+    def _add_relationships(self, ids: Iterable[str]) -> None:
+        wanted = set(ids) - self._known
+        self._known.update(wanted)
+        for rel in load_visible(self.session, self.principal, ["relationship"], wanted).values():
             self.outgoing[str(rel.obj.get("source_ref"))].append(rel)
             self.incoming[str(rel.obj.get("target_ref"))].append(rel)
 
     def campaign_ids_for_election(self, election_stix_id: str) -> list[str]:
+        self._add_relationships(links.pointing_at(self.session, [election_stix_id], "targets"))
         return sorted(
             {
                 str(rel.obj["source_ref"])
@@ -160,6 +168,8 @@ class CampaignGraph:
         campaigns = load_visible(self.session, self.principal, ["campaign"], campaign_ids)
         if not campaigns:
             return []
+        relationship_ids, note_ids = links.touching(self.session, campaigns)
+        self._add_relationships(relationship_ids)
         targets: set[str] = set()
         sources: set[str] = set()
         for cid in campaigns:
@@ -171,7 +181,9 @@ class CampaignGraph:
             ["attack-pattern", NARRATIVE_TYPE, *ACTOR_TYPES, "indicator", "observed-data"],
             targets | sources,
         )
-        notes = load_visible(self.session, self.principal, ["note"])
+        observed_ids = [k for k, v in linked.items() if v.obj["type"] == "observed-data"]
+        note_ids |= links.pointing_at(self.session, observed_ids, "note")
+        notes = load_visible(self.session, self.principal, ["note"], note_ids)
         notes_about: dict[str, list[Seen]] = defaultdict(list)
         for note in notes.values():
             for ref in note.obj.get("object_refs") or ():
