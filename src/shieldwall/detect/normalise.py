@@ -13,19 +13,26 @@ import pyarrow as pa
 
 from shieldwall.detect.duck import arrow, connect
 from shieldwall.detect.errors import MalformedInput, RowProblem
-from shieldwall.detect.schema import CONTRACT, POSTS_SCHEMA
+from shieldwall.detect.schema import CONTRACT, LIST_FIELDS, POSTS_SCHEMA
 
 _PDQ_RE = "^[0-9a-f]{64}$"
 
 
-def _list_expr(column: str, *, lower: bool = False, strip_hash: bool = False) -> str:
-    """SQL turning a JSON list, `[a, b]` or a space-separated string into a cleaned VARCHAR[]."""
+def _list_expr(column: str, *, lower: bool = False, strip_hash: bool = False, typed: bool = False) -> str:
+    """SQL turning a JSON list, `[a, b]` or a space-separated string into a cleaned VARCHAR[].
+
+    typed: the column is already a list (Parquet, Arrow); only the items are cleaned.
+    """
     value = f"trim(coalesce({column}, ''))"
     parsed = (
-        f"CASE WHEN {value} = '' THEN []::VARCHAR[] "
-        f"WHEN starts_with({value}, '[') AND json_valid({value}) THEN from_json({value}, '[\"VARCHAR\"]') "
-        f"WHEN starts_with({value}, '[') THEN string_split_regex(trim({value}, '[]'), '[,\\s]+') "
-        f"ELSE string_split_regex({value}, '\\s+') END"
+        f"coalesce({column}, []::VARCHAR[])"
+        if typed
+        else (
+            f"CASE WHEN {value} = '' THEN []::VARCHAR[] "
+            f"WHEN starts_with({value}, '[') AND json_valid({value}) THEN from_json({value}, '[\"VARCHAR\"]') "
+            f"WHEN starts_with({value}, '[') THEN string_split_regex(trim({value}, '[]'), '[,\\s]+') "
+            f"ELSE string_split_regex({value}, '\\s+') END"
+        )
     )
     item = "trim(x, ' ''\"')"
     if strip_hash:
@@ -35,26 +42,32 @@ def _list_expr(column: str, *, lower: bool = False, strip_hash: bool = False) ->
     return f"list_filter(list_transform({parsed}, lambda x: {item}), lambda x: x IS NOT NULL AND x <> '')"
 
 
+def _timestamp_expr(typed: bool) -> str:
+    if typed:
+        return "CAST(created_at AS TIMESTAMPTZ)"
+    return _TIMESTAMP
+
+
 _TIMESTAMP = (
     "CASE WHEN regexp_full_match(trim(created_at), '-?[0-9]+(\\.[0-9]+)?') "
     "THEN to_timestamp(TRY_CAST(trim(created_at) AS DOUBLE)) "
     "ELSE TRY_CAST(trim(created_at) AS TIMESTAMPTZ) END"
 )
 
-_NORMALISE_SQL = f"""
+_NORMALISE_SQL = """
 SELECT
   nullif(trim(post_id), '') AS post_id,
   nullif(trim(account_id), '') AS account_id,
-  {_TIMESTAMP} AS created_at,
+  {timestamp} AS created_at,
   nullif(trim(platform), '') AS platform,
   text,
   nullif(trim(reshare_of), '') AS reshare_of,
   nullif(trim(reply_to), '') AS reply_to,
   nullif(trim(lang), '') AS lang,
-  {_list_expr("urls")} AS urls,
-  {_list_expr("hashtags", lower=True, strip_hash=True)} AS hashtags,
-  {_list_expr("media_pdq", lower=True)} AS media_pdq,
-  created_at AS created_at_raw,
+  {urls} AS urls,
+  {hashtags} AS hashtags,
+  {media_pdq} AS media_pdq,
+  CAST(created_at AS VARCHAR) AS created_at_raw,
   source_line
 FROM raw
 """
@@ -87,7 +100,7 @@ def normalise(
     con = connect()
     try:
         con.register("raw", raw)
-        con.execute(f"CREATE TEMP TABLE parsed AS {_NORMALISE_SQL}")
+        con.execute(f"CREATE TEMP TABLE parsed AS {_normalise_sql(raw.schema)}")
         problems_table = arrow(con, f"SELECT * FROM ({_PROBLEMS_SQL}) ORDER BY source_line LIMIT 1000")
         bad_lines = con.execute(f"SELECT count(DISTINCT source_line) FROM ({_PROBLEMS_SQL})").fetchone()
         skipped = int(bad_lines[0]) if bad_lines else 0
@@ -127,13 +140,35 @@ def normalise(
     return typed, problems, skipped
 
 
+def _normalise_sql(schema: pa.Schema) -> str:
+    def typed_list(name: str) -> bool:
+        kind = schema.field(name).type
+        return (pa.types.is_list(kind) or pa.types.is_large_list(kind)) and pa.types.is_string(kind.value_type)
+
+    return _NORMALISE_SQL.format(
+        timestamp=_timestamp_expr(pa.types.is_timestamp(schema.field("created_at").type)),
+        urls=_list_expr("urls", typed=typed_list("urls")),
+        hashtags=_list_expr("hashtags", lower=True, strip_hash=True, typed=typed_list("hashtags")),
+        media_pdq=_list_expr("media_pdq", lower=True, typed=typed_list("media_pdq")),
+    )
+
+
 def _with_all_columns(raw: pa.Table) -> pa.Table:
     for name in CONTRACT:
         if name not in raw.column_names:
             raw = raw.append_column(name, pa.nulls(raw.num_rows, pa.string()))
-        elif not pa.types.is_string(raw.schema.field(name).type):
+        elif not _keeps_type(name, raw.schema.field(name).type):
             raw = raw.set_column(raw.schema.get_field_index(name), name, _as_text(raw.column(name)))
     return raw
+
+
+def _keeps_type(name: str, kind: pa.DataType) -> bool:
+    """Strings, typed lists of strings and timestamps are read as they are; anything else goes through text."""
+    if pa.types.is_string(kind):
+        return True
+    if name == "created_at" and pa.types.is_timestamp(kind):
+        return True
+    return name in LIST_FIELDS and pa.types.is_list(kind) and pa.types.is_string(kind.value_type)
 
 
 def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
