@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shieldwall.ads import aggregates
+from shieldwall.ads import aggregates, search
 from shieldwall.ads.importing import import_files
 from shieldwall.ads.search import AdFilters, SearchError, search_ads
 from shieldwall.store.db import Database
@@ -95,3 +95,10 @@ def test_aggregates_sum_ranges_never_midpoints(archive: Database) -> None:
     assert american[0].upper is None  # one open upper bound makes the sum open
     assert regions["Ohio"].lower == pytest.approx(lowers * 0.75)
     assert regions["Ohio"].upper == pytest.approx((lowers + 990) * 0.75)
+
+
+def test_common_words_take_the_probing_plan(archive: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "COMMON_MINIMUM", 0)  # every word counts as common
+    monkeypatch.setattr(search, "COMMON_SHARE", -1.0)
+    assert sorted(ids(archive, AdFilters(q="klimaschutz"), limit=100), key=int) == [str(i) for i in range(3, 31, 3)]
+    assert ids(archive, AdFilters(q="water", country="DE")) == []

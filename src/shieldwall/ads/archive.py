@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from shieldwall.ads.disclosure import ElectionDate, evaluate
 from shieldwall.ads.document import changed_fields, content_hash, search_text
 from shieldwall.ads.search import ensure_search_index
 from shieldwall.ads.sponsors import SponsorResolver
-from shieldwall.ads.tables import Ad, Delivery, Election, ads_table, delivery_table, versions_table
+from shieldwall.ads.tables import Ad, AdVersion, Delivery, Election, ads_table, delivery_table, versions_table
 from shieldwall.store.base import utcnow
 
 Scorer = Callable[[list[str]], Sequence[float]]
@@ -143,6 +143,7 @@ class Archive:
             for built in updates:
                 for column in ("b_sponsor_id", "b_payer_sponsor_id", "b_page_sponsor_id"):
                     built[column] = self.sponsors.canonical(built[column])
+        self.sponsors.write_pending()
         if inserts:
             self.session.execute(ads_table.insert(), inserts)
         if updates:
@@ -172,9 +173,9 @@ class Archive:
         for platform, ad_ids in by_platform.items():
             for i in range(0, len(ad_ids), 5000):
                 rows = self.session.execute(
-                    select(Ad.platform_ad_id, Ad.id, Ad.content_hash, Ad.version, Ad.status, Ad.document).where(
-                        Ad.platform == platform, Ad.platform_ad_id.in_(ad_ids[i : i + 5000])
-                    )
+                    select(Ad.platform_ad_id, Ad.id, Ad.content_hash, Ad.version, Ad.status, AdVersion.document)
+                    .join(AdVersion, and_(AdVersion.ad_id == Ad.id, AdVersion.version == Ad.version))
+                    .where(Ad.platform == platform, Ad.platform_ad_id.in_(ad_ids[i : i + 5000]))
                 )
                 for ad_key, *rest in rows:
                     found[(platform, ad_key)] = tuple(rest)
@@ -247,7 +248,6 @@ class Archive:
             ),
             "compliance": status,
             "compliance_issues": issues,
-            "document": doc,
         }
         if first_seen is not None:
             row["first_seen_at"] = first_seen
@@ -298,9 +298,9 @@ def mark_missing_removed(session: Session, platforms: list[str], seen_since: dat
     """After a full snapshot import: ads of those platforms that the snapshot no longer lists were
     taken down. Each gets a 'removed' version dated `removed_at`; its content stays readable."""
     rows = session.execute(
-        select(Ad.id, Ad.version, Ad.content_hash, Ad.document).where(
-            Ad.platform.in_(platforms), Ad.status == "active", Ad.last_seen_at < seen_since
-        )
+        select(Ad.id, Ad.version, Ad.content_hash, AdVersion.document)
+        .join(AdVersion, and_(AdVersion.ad_id == Ad.id, AdVersion.version == Ad.version))
+        .where(Ad.platform.in_(platforms), Ad.status == "active", Ad.last_seen_at < seen_since)
     ).all()
     if not rows:
         return 0

@@ -93,6 +93,7 @@ def _valid_cnpj(digits: str) -> bool:
     return True
 
 
+@cache
 def valid_br_tax_id(value: str | None) -> bool:
     digits = "".join(ch for ch in (value or "") if ch.isdigit())
     return _valid_cpf(digits) or _valid_cnpj(digits)

@@ -7,6 +7,7 @@ each version whole, so differences between versions can always be shown.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from typing import Any
 
@@ -41,6 +42,10 @@ DEFAULTS: dict[str, Any] = {
     "removed_at": None,
     "extra": {},
 }
+# Search text is stored as folded words separated by single spaces, the same words FTS5 and
+# PostgreSQL's 'simple' parser see, so a whole-word check can also be a plain substring test.
+WORD = re.compile(r"\w+", re.UNICODE)
+MUTABLE = tuple(key for key, value in DEFAULTS.items() if isinstance(value, dict | list))
 VOLATILE = frozenset({"removed_at"})  # a removal is its own kind of version, not a content change
 
 
@@ -48,8 +53,10 @@ def make_document(**values: Any) -> dict[str, Any]:
     unknown = set(values) - set(DEFAULTS)
     if unknown:
         raise KeyError(f"unknown ad document fields: {sorted(unknown)}")
-    doc = {key: (value.copy() if isinstance(value, dict | list) else value) for key, value in DEFAULTS.items()}
-    doc.update(values)
+    doc = DEFAULTS | values
+    for key in MUTABLE:
+        if key not in values:
+            doc[key] = type(DEFAULTS[key])()  # a fresh empty list or dict, never a shared default
     return doc
 
 
@@ -65,10 +72,12 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def search_text(doc: dict[str, Any]) -> str:
     parts = [doc.get("page_name"), doc.get("funding_entity"), doc.get("payer_name"), doc.get("body")]
     parts += [str(v) for v in (doc.get("extra") or {}).values() if isinstance(v, str)]
-    return fold(" ".join(p for p in parts if p))
+    return " ".join(WORD.findall(fold(" ".join(p for p in parts if p))))
 
 
 def fold(text: str) -> str:
     """Lower case without diacritics, so 'wählen' finds 'wahlen' on every engine without extensions."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))

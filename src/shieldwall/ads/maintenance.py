@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shieldwall.ads.archive import POLITICAL_THRESHOLD, Scorer, load_elections
 from shieldwall.ads.disclosure import evaluate
 from shieldwall.ads.document import search_text
-from shieldwall.ads.tables import Ad, Election, ads_table
+from shieldwall.ads.tables import Ad, AdVersion, Election, ads_table
 from shieldwall.store.db import Database
 
 CHUNK = 5000
@@ -36,7 +36,13 @@ def recheck(database: Database, scorer: Scorer | None) -> int:
     while True:
         with database.session() as session:
             elections = load_elections(session)
-            rows = session.execute(select(Ad.id, Ad.document).where(Ad.id > last_id).order_by(Ad.id).limit(CHUNK)).all()
+            rows = session.execute(
+                select(Ad.id, AdVersion.document)
+                .join(AdVersion, and_(AdVersion.ad_id == Ad.id, AdVersion.version == Ad.version))
+                .where(Ad.id > last_id)
+                .order_by(Ad.id)
+                .limit(CHUNK)
+            ).all()
             if not rows:
                 return done
             scores = list(scorer([search_text(doc) for _, doc in rows])) if scorer else [None] * len(rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 LEGAL_SUFFIXES = {
     "inc", "incorporated", "llc", "ltd", "limited", "corp", "corporation", "co", "company", "gmbh", "ag",
@@ -19,6 +20,7 @@ _PAID_FOR = re.compile(r"^\s*(paid\s+for\s+by|sponsored\s+by|bezahlt\s+von|finan
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
 
+@lru_cache(maxsize=200_000)
 def name_key(name: str | None) -> str:
     """The form two spellings of one organisation share: 'Biden for President, Inc.' == 'BIDEN FOR PRESIDENT'."""
     if not name:

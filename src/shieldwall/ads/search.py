@@ -14,7 +14,21 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal_column, or_, select, text, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    column,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from shieldwall.ads.document import fold
@@ -30,6 +44,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _FTS_SQL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS ads_fts USING fts5(search_text, content='ads_ads', content_rowid='id',"
     " tokenize='unicode61 remove_diacritics 2')",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS ads_fts_terms USING fts5vocab('ads_fts', 'row')",
     "CREATE TRIGGER IF NOT EXISTS ads_fts_insert AFTER INSERT ON ads_ads BEGIN"
     " INSERT INTO ads_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
     "CREATE TRIGGER IF NOT EXISTS ads_fts_delete AFTER DELETE ON ads_ads BEGIN"
@@ -39,6 +54,8 @@ _FTS_SQL = (
     " INSERT INTO ads_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
 )
 _indexed: set[str] = set()
+# The FTS5 table as SQLAlchemy sees it (a plain name: it is not a model, and is rebuilt on demand).
+FTS = table("ads_fts", column("rowid"), column("ads_fts"))
 
 
 class SearchError(ValueError):
@@ -54,9 +71,9 @@ def ensure_search_index(session: Session) -> None:
     if url in _indexed:
         return
     present = session.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'ads_fts'")).first()
+    for statement in _FTS_SQL:
+        session.execute(text(statement))
     if not present:
-        for statement in _FTS_SQL:
-            session.execute(text(statement))
         session.execute(text("INSERT INTO ads_fts(ads_fts) VALUES ('rebuild')"))
     _indexed.add(url)
 
@@ -106,25 +123,53 @@ class AdFilters:
         return cls(**values)
 
 
-def _fts_query(q: str) -> str | None:
-    """User text to an FTS5 query: every word must occur (quoted, so no operator injection)."""
-    words = _WORD.findall(q)
-    return " ".join('"' + w.replace('"', "") + '"' for w in words) or None
-
-
 def text_condition(session: Session, q: str) -> ColumnElement[bool]:
-    q = fold(q)
+    """Every word of q must occur. Rare words go through the full-text index (collect the few matches,
+    then filter and sort); common words are checked row by row while walking the filters' index in
+    sort order, because the first page then fills after a few hundred rows instead of materialising a
+    large share of the archive. Both give the same answer: whole folded words."""
+    words = _WORD.findall(fold(q))
+    if not words:
+        return true()
+    if _is_common(session, words):
+        spaced: ColumnElement[str] = literal_column("' '") + Ad.search_text + literal_column("' '")
+        return and_(*(spaced.contains(f" {word} ", autoescape=True) for word in words))
     if session.get_bind().dialect.name == "postgresql":
         simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
-        return func.to_tsvector(simple, Ad.search_text).op("@@")(func.plainto_tsquery(simple, q))
+        query = " ".join(words)
+        return func.to_tsvector(simple, Ad.search_text).op("@@")(func.plainto_tsquery(simple, query))
+    match = " ".join(f'"{w}"' for w in words)
+    return Ad.id.in_(select(FTS.c.rowid).where(FTS.c.ads_fts.op("MATCH")(match)))
+
+
+COMMON_SHARE = 0.02  # a word in more than 2% of ads (and at least 2,000) is "common"
+COMMON_MINIMUM = 2_000
+
+
+def _is_common(session: Session, words: list[str]) -> bool:
+    """True when even the rarest word occurs in a large share of the archive."""
+    if session.get_bind().dialect.name == "postgresql":
+        # ANALYZE keeps the most common words of the full-text index with their frequencies.
+        row = session.execute(
+            text(
+                "SELECT most_common_elems::text::text[], most_common_elem_freqs, "
+                "(SELECT reltuples FROM pg_class WHERE relname = 'ads_ads') "
+                "FROM pg_stats WHERE tablename = 'ix_ads_ads_fulltext'"
+            )
+        ).first()
+        if row is None or row[0] is None:
+            return False
+        frequency = dict(zip(row[0], row[1], strict=False))
+        total = float(row[2] or 0)
+        shares = [frequency.get(word, 0.0) for word in words]
+        return min(shares) > COMMON_SHARE and min(shares) * total >= COMMON_MINIMUM
     ensure_search_index(session)
-    match = _fts_query(q)
-    if match is None:
-        return true()
-    matching: Select[Any] = (
-        select(literal_column("rowid")).select_from(text("ads_fts")).where(text("ads_fts MATCH :fts_q"))
-    )
-    return Ad.id.in_(matching.params(fts_q=match))
+    total = session.scalar(select(func.max(Ad.id))) or 0
+    counts = [
+        int(session.execute(text("SELECT doc FROM ads_fts_terms WHERE term = :term"), {"term": w}).scalar() or 0)
+        for w in words
+    ]
+    return min(counts) >= max(COMMON_MINIMUM, COMMON_SHARE * total)
 
 
 def _day_start(value: date) -> datetime:

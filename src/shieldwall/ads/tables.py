@@ -115,7 +115,7 @@ class Ad(Base):
     undeclared_political: Mapped[bool] = mapped_column(Boolean, default=False)
     compliance: Mapped[str] = mapped_column(String(16), default="unknown")  # compliant | non_compliant | unknown
     compliance_issues: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The full document lives once, in the newest row of ads_versions.
 
     __table_args__ = (
         UniqueConstraint("platform", "platform_ad_id", name="uq_ads_ads_platform_ad"),
@@ -188,3 +188,6 @@ class ImportRun(Base):
 ads_table = cast(Table, Ad.__table__)
 versions_table = cast(Table, AdVersion.__table__)
 delivery_table = cast(Table, Delivery.__table__)
+sponsors_table = cast(Table, Sponsor.__table__)
+aliases_table = cast(Table, SponsorAlias.__table__)
+identifiers_table = cast(Table, SponsorIdentifier.__table__)

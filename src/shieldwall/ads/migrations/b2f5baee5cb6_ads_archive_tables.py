@@ -87,7 +87,6 @@ def upgrade() -> None:
     sa.Column('undeclared_political', sa.Boolean(), nullable=False),
     sa.Column('compliance', sa.String(length=16), nullable=False),
     sa.Column('compliance_issues', sa.JSON(), nullable=False),
-    sa.Column('document', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['page_sponsor_id'], ['ads_sponsors.id'], name=op.f('fk_ads_ads_page_sponsor_id_ads_sponsors')),
     sa.ForeignKeyConstraint(['payer_sponsor_id'], ['ads_sponsors.id'], name=op.f('fk_ads_ads_payer_sponsor_id_ads_sponsors')),
     sa.ForeignKeyConstraint(['sponsor_id'], ['ads_sponsors.id'], name=op.f('fk_ads_ads_sponsor_id_ads_sponsors')),
