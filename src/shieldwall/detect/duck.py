@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import duckdb
 import pyarrow as pa
+
+# DuckDB may use this share of the machine's memory before spilling to disk; the rest stays for the
+# Arrow tables and NumPy work on the Python side.
+MEMORY_SHARE = 0.45
+
+
+def default_memory_limit() -> str:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{max(1, int(total * MEMORY_SHARE / 2**20))}MB"
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
+    con.execute("SET preserve_insertion_order=false")
+    con.execute("SET memory_limit=?", [memory_limit or default_memory_limit()])
+    con.execute("SET temp_directory=?", [os.path.join(tempfile.gettempdir(), f"shieldwall-duckdb-{os.getpid()}")])
     if threads:
         con.execute(f"SET threads={int(threads)}")
-    if memory_limit:
-        con.execute("SET memory_limit=?", [memory_limit])
     return con
 
 
