@@ -1,8 +1,8 @@
 """How the election page's coverage scales with the hub's size.
 
 The threat model reads campaigns and relationships only through the exchange's sharing rule, and the
-exchange has no filter on a relationship's source or target, so each page reads the reader's visible
-relationships once, incrementally, into an id index (`threatmodel/links.py`). This measures `coverage.compute`
+exchange has no filter on a relationship's source or target, so the threat model reads each reader's
+visible relationships once, incrementally, into an id index (`threatmodel/links.py`). This measures `coverage.compute`
 for one election (40 campaigns, 200 technique mappings) as unrelated relationships (detect-style `indicates`)
 grow: the first view after growth (which indexes the new objects) and later views, against the peer a
 design without the index would pay on every view: the exchange's paged read of the reader's visible

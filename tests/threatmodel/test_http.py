@@ -45,6 +45,9 @@ def test_elections_api_calendar_and_errors(live_server: LiveServer, live_hub: Hu
     )
     assert client(live_server).post("/api/threatmodel/elections", json=body).status_code == 401
 
+    changed = chirp.patch(f"/api/threatmodel/elections/{election['id']}", json={"status": "campaigning"})
+    assert changed.status_code == 200 and changed.json()["status"] == "campaigning"
+    assert chirp.patch(f"/api/threatmodel/elections/{election['id']}", json={"status": "won"}).status_code == 400
     listed = client(live_server).get("/api/threatmodel/elections", params={"upcoming": "true"}).json()
     assert [e["name"] for e in listed] == ["Municipal elections"]
     page = client(live_server).get("/elections")
@@ -57,6 +60,7 @@ def test_elections_api_calendar_and_errors(live_server: LiveServer, live_hub: Hu
         headers={"Accept": "application/taxii+json;version=2.1"},
     )
     assert taxii.status_code == 200 and taxii.json()["objects"][0]["x_country"] == "BR"
+    assert taxii.json()["objects"][0]["x_status"] == "campaigning"  # the newest version
     assert client(live_server).get("/elections/999999").status_code == 404
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -100,14 +100,14 @@ def _check(session: Session, data: ElectionInput) -> None:
         raise ElectionError(f"trust_group_id {data.trust_group_id}: no such trust group")
 
 
-def election_stix(election: Election) -> dict[str, Any]:
-    stamp = election.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+def election_stix(election: Election, modified: datetime | None = None) -> dict[str, Any]:
+    created = election.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     return {
         "type": ELECTION_TYPE,
         "spec_version": "2.1",
         "id": election.stix_id,
-        "created": stamp,
-        "modified": stamp,
+        "created": created,
+        "modified": (modified or election.created_at).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         "name": election.name,
         "description": election.description,
         "x_country": election.country,
@@ -141,11 +141,43 @@ def create_election(session: Session, data: ElectionInput, publisher: Principal 
     return election
 
 
-def publish_election(session: Session, publisher: Principal, election: Election) -> None:
+def publish_election(
+    session: Session, publisher: Principal, election: Election, modified: datetime | None = None
+) -> None:
     collection = directory.collection_by_alias(session, directory.DEFAULT_COLLECTION_ALIAS)
-    result = objects.ingest(session, publisher, collection, [election_stix(election)], objects.Sharing(tlp=TLP.CLEAR))
+    result = objects.ingest(
+        session, publisher, collection, [election_stix(election, modified)], objects.Sharing(tlp=TLP.CLEAR)
+    )
     if result.failures:
         raise ElectionError(f"the election's STIX object was refused: {result.failures[0]['message']}")
+
+
+def update_election(
+    session: Session,
+    election: Election,
+    publisher: Principal,
+    *,
+    status: str | None = None,
+    election_date: date | None = None,
+    trust_group_id: int | None = None,
+    description: str | None = None,
+) -> Election:
+    """Change what changes over a campaign season; the STIX object gets a new version."""
+    data = ElectionInput(
+        election.country,
+        election.level,
+        election.name,
+        election_date or election.election_date,
+        trust_group_id if trust_group_id is not None else election.trust_group_id,
+        status or election.status,
+        election.description if description is None else description,
+    )
+    _check(session, data)
+    election.status, election.election_date = data.status, data.election_date
+    election.trust_group_id, election.description = data.trust_group_id, data.description
+    session.flush()
+    publish_election(session, publisher, election, modified=datetime.now(UTC))
+    return election
 
 
 def list_elections(

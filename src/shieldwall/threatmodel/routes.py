@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hmac
 from datetime import date
 from pathlib import Path
@@ -495,6 +496,36 @@ def api_create_election(
                 body.description,
             ),
             principal,
+        )
+    except WRITE_ERRORS as error:
+        raise _errors_as_api(error) from None
+    return elections.election_json(election, elections.trust_group_names(session).get(election.trust_group_id or 0))
+
+
+class ElectionPatch(BaseModel):
+    status: str | None = None
+    date: datetime.date | None = None
+    trust_group_id: int | None = None
+    description: str | None = None
+
+
+@api.patch("/elections/{election_id}")
+def api_update_election(
+    election_id: int,
+    body: ElectionPatch,
+    principal: Principal = Depends(require_writer),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    election = _election_or_404(session, election_id)
+    try:
+        elections.update_election(
+            session,
+            election,
+            principal,
+            status=body.status,
+            election_date=body.date,
+            trust_group_id=body.trust_group_id,
+            description=body.description,
         )
     except WRITE_ERRORS as error:
         raise _errors_as_api(error) from None
