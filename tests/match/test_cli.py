@@ -76,6 +76,25 @@ def test_bank_import_and_match_files(database_url: str, tmp_path: Path) -> None:
     assert code == 2 and "no bank named 'nope'" in output
     code, output = run(database_url, tmp_path, "match", str(tmp_path / "empty.png"))
     assert code == 1
+    hashes = tmp_path / "hashes.txt"
+    hashes.write_text(f"# PDQ hashes from a partner\n{pdq}\n\n{'0' * 64}\n")
+    code, output = run(
+        database_url, tmp_path, "match", "bank", "add", "io", "--from-list", str(hashes), "--type", "pdq"
+    )
+    assert code == 0 and "1 signals added, 1 already there" not in output and "2 signals added" in output, output
+    code, output = run(
+        database_url, tmp_path, "match", "bank", "add", "io", "--account", "x:@Someone", "--tlp", "clear"
+    )
+    assert code == 0 and "1 signals added" in output, output
+    code, output = run(database_url, tmp_path, "match", "bank", "add", "io", "--account", "x:@someone")
+    assert "0 signals added, 1 already there" in output
+    hashes.write_text("abc\n")
+    code, output = run(
+        database_url, tmp_path, "match", "bank", "add", "io", "--from-list", str(hashes), "--type", "pdq"
+    )
+    assert code == 2 and "hashes.txt:1" in output and "64 hex digits" in output
+    code, output = run(database_url, tmp_path, "match", "--account", "twitter:someone", "--no-actions")
+    assert "1 of 1 items matched" in output
     code, output = run(database_url, tmp_path, "match", "bank", "delete", "io", "--yes")
     assert code == 0, output
     code, output = run(database_url, tmp_path, "match", "bank", "list")

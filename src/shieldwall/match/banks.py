@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from shieldwall.match.signals import Signal
 from shieldwall.match.stix_signals import IndicatorSignals, indicators_in, read_indicator
 from shieldwall.match.tables import Bank, BankSignal
 from shieldwall.stix.tlp import TLP
@@ -233,6 +234,47 @@ def purge_expired(session: Session, bank: Bank, now: datetime | None = None) -> 
 def _bump(session: Session, bank: Bank) -> None:
     session.execute(update(Bank).where(Bank.id == bank.id).values(revision=Bank.revision + 1))
     session.refresh(bank, ["revision"])
+
+
+def add_signals(
+    session: Session, bank: Bank, signals: list[Signal], *, tlp: TLP, name: str = "", now: datetime | None = None
+) -> int:
+    """Signals entered by hand or from a plain list (no STIX source); ones the bank already has are skipped."""
+    now = now or utcnow()
+    wanted = {(s.type.value, value_hash(s.value)): s for s in signals}
+    held: set[tuple[str, str]] = set()
+    keys = [k[1] for k in wanted]
+    for start in range(0, len(keys), _CHUNK):
+        held.update(
+            (kind, digest)
+            for kind, digest in session.execute(
+                select(BankSignal.signal_type, BankSignal.value_hash).where(
+                    BankSignal.bank_id == bank.id,
+                    BankSignal.source_id == "",
+                    BankSignal.value_hash.in_(keys[start : start + _CHUNK]),
+                )
+            )
+        )
+    rows = [
+        {
+            "bank_id": bank.id,
+            "signal_type": s.type.value,
+            "value": s.value,
+            "value_hash": digest,
+            "source_id": "",
+            "source_modified": "",
+            "tlp": int(tlp),
+            "valid_until": None,
+            "name": s.name or name,
+            "added_at": now,
+        }
+        for (kind, digest), s in wanted.items()
+        if (kind, digest) not in held
+    ]
+    if rows:
+        session.execute(insert(BankSignal), rows)
+        _bump(session, bank)
+    return len(rows)
 
 
 def import_stix_file(

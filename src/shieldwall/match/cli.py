@@ -234,6 +234,60 @@ def bank_set(
     console.print(f"bank {name!r} updated")
 
 
+@bank_app.command("add")
+def bank_add(
+    name: str,
+    url: list[str] = typer.Option(None, "--url", help="A URL signal (repeatable)."),
+    domain: list[str] = typer.Option(None, "--domain", help="A domain signal (repeatable)."),
+    account: list[str] = typer.Option(None, "--account", help="platform:handle or platform:id:123."),
+    text: list[str] = typer.Option(None, "--text", help="A text signal (repeatable)."),
+    pdq: list[str] = typer.Option(None, "--pdq", help="A 64-hex PDQ hash (repeatable)."),
+    from_list: Path = typer.Option(None, "--from-list", help="A file with one value per line (# comments)."),
+    list_type: str = typer.Option(None, "--type", help="Signal type of --from-list: url, domain, account, pdq, md5..."),
+    label: str = typer.Option("", "--name", help="Name shown with these signals' matches."),
+    tlp: str = typer.Option("amber", help="TLP of these signals."),
+) -> None:
+    """Add signals by hand or from a plain list (one transaction; any bad value stops it, naming the line)."""
+    from shieldwall.match.banks import BankError, add_signals, get_bank
+    from shieldwall.match.service import signal_from_value
+
+    given = [("url", url), ("domain", domain), ("account", account), ("text", text), ("pdq", pdq)]
+    values = [(kind, v, f"--{kind} {v!r}") for kind, vs in given for v in vs or []]
+    if from_list is not None:
+        if not list_type:
+            _fail("--from-list needs --type (url, domain, account, text, pdq, md5 or sha256)")
+        try:
+            lines = from_list.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            _fail(f"{from_list}: cannot read ({error})")
+        values += [
+            (list_type, line.strip(), f"{from_list}:{number}")
+            for number, line in enumerate(lines, 1)
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    if not values:
+        _fail("nothing to add: give --url/--domain/--account/--text/--pdq or --from-list with --type")
+    signals = []
+    for kind, value, where in values:
+        try:
+            signals.append(signal_from_value(kind, value))
+        except ValueError as error:
+            _fail(f"{where}: {error}")
+    try:
+        level = TLP.parse(tlp)
+    except ValueError as error:
+        _fail(str(error))
+    database = _database()
+    try:
+        with database.session() as session:
+            added = add_signals(session, get_bank(session, name), signals, tlp=level, name=label)
+    except BankError as error:
+        _fail(str(error))
+    finally:
+        database.dispose()
+    console.print(f"bank {name!r}: {added} signals added, {len(signals) - added} already there")
+
+
 @bank_app.command("delete")
 def bank_delete(name: str, yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation.")) -> None:
     """Delete a bank with its signals, match records and reviews."""

@@ -20,7 +20,7 @@ from shieldwall.match.accounts import AccountError, canonical_account
 from shieldwall.match.errors import ItemError
 from shieldwall.match.files import DEFAULT_MAX_FILE_BYTES, hash_file
 from shieldwall.match.matcher import BankInfo, Matcher, MatchHit, SignalRows
-from shieldwall.match.signals import SignalType
+from shieldwall.match.signals import Signal, SignalType
 from shieldwall.match.stix_signals import PatternError, checked_hash
 from shieldwall.match.tables import Bank, BankSignal
 from shieldwall.match.text import TextError, normalise_text
@@ -137,6 +137,21 @@ def match_value(matcher: Matcher, kind: str, raw: str) -> ItemResult:
     except (UrlError, AccountError, TextError, PatternError, ValueError) as error:
         result.error = str(error)
     return result
+
+
+def signal_from_value(kind: str, raw: str) -> Signal:
+    """A bank signal from a value typed by hand, canonicalised like the matcher's queries."""
+    if kind == "url":
+        return Signal(SignalType.URL, split_url(raw)[0])
+    if kind == "domain":
+        return Signal(SignalType.DOMAIN, canonical_domain(raw))
+    if kind == "account":
+        return Signal(SignalType.ACCOUNT, canonical_account(raw))
+    if kind == "text":
+        return Signal(SignalType.TEXT, normalise_text(raw))
+    if kind in ("pdq", "md5", "sha256"):
+        return Signal(SignalType(kind), checked_hash(SignalType(kind), raw))
+    raise ValueError(f"unknown signal type {kind!r}; use one of {', '.join(ITEM_KINDS)}")
 
 
 def match_file(matcher: Matcher, name: str, data: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> ItemResult:
