@@ -116,3 +116,40 @@ def test_bad_bundles_are_refused_with_a_clear_error_and_nothing_written(
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Technique)) == 0
     database.dispose()
+
+
+def test_election_calendar_from_the_cli(database_url: str, tmp_path: Path) -> None:
+    from shieldwall.exchange import directory
+
+    database = Database(database_url)
+    with database.session() as session:
+        directory.ensure_hub(session, "hub")
+        org = directory.create_org(session, "Agency", "government", "DE", slug="agency")
+        directory.create_member(session, org, "a@agency.example", "A", "analyst")
+        directory.create_trust_group(session, "DE group", "", [org.id], slug="de-group")
+    database.dispose()
+    added = run(
+        database_url,
+        tmp_path,
+        "add-election",
+        "--country",
+        "de",
+        "--name",
+        "Landtag Hessen",
+        "--date",
+        "2033-10-08",
+        "--level",
+        "state",
+        "--trust-group",
+        "de-group",
+        "--publish-as",
+        "a@agency.example",
+    )
+    assert added.exit_code == 0, added.output
+    assert "Landtag Hessen (DE, 2033-10-08)" in added.output
+    bad = run(database_url, tmp_path, "add-election", "--country", "XX1", "--name", "n", "--date", "2033-01-01")
+    assert bad.exit_code == 2 and "ISO 3166-1" in bad.output
+    wrong_date = run(database_url, tmp_path, "add-election", "--country", "DE", "--name", "n", "--date", "soon")
+    assert wrong_date.exit_code == 2 and "YYYY-MM-DD" in wrong_date.output
+    listed = run(database_url, tmp_path, "elections")
+    assert listed.exit_code == 0 and "Landtag Hessen" in listed.output

@@ -98,6 +98,9 @@ def test_campaign_page_mapping_heat_map_navigator_and_briefing(live_server: Live
     assert "TA18 Drive Online Harms" in rows[1][1] and "Suppress Opposition" in rows[1][1]
     assert "Call recordings" in page.text and "https://evidence.example/calls" in page.text
     assert "Robo Group" in page.text and "Polls moved" in page.text and "Midterm test election" in page.text
+    listing = lab.get("/campaigns").text
+    assert "Bot amplification of fraud claims" in listing and "Robocall wave" not in listing
+    assert "Robocall wave" in chirp.get("/campaigns").text
     # Outside the campaign's audience it does not exist.
     assert lab.get(f"/campaigns/{campaign_id}").status_code == 404
     assert lab.get(f"/api/threatmodel/campaigns/{campaign_id}").status_code == 404
