@@ -16,6 +16,7 @@ from shieldwall.exchange.deps import SESSION_COOKIE, ApiError, current_principal
 from shieldwall.exchange.policy import Principal
 from shieldwall.match.api import collect_request, max_tlp_for, run_match
 from shieldwall.match.banks import bank_counts
+from shieldwall.match.files import PDQ_IMAGE_TYPES, sniff
 from shieldwall.match.service import restrict
 from shieldwall.match.tables import Bank, MatchRecord, ReviewItem
 from shieldwall.store.base import utcnow
@@ -80,9 +81,9 @@ async def match_submit(request: Request, principal: Principal = Depends(current_
 
         actions = await run_in_threadpool(run_actions, request.app.state.database, results, principal.email)
     previews = {
-        name: "data:image/*;base64," + base64.b64encode(data).decode()
+        name: f"data:image/{kind};base64," + base64.b64encode(data).decode()
         for name, data in files
-        if len(data) <= PREVIEW_BYTES and data[:4] in (b"\xff\xd8\xff\xe0", b"\xff\xd8\xff\xe1", b"\x89PNG", b"RIFF")
+        if len(data) <= PREVIEW_BYTES and (kind := sniff(data[:16])) in PDQ_IMAGE_TYPES
     }
     return _page(request, principal, results=results, previews=previews, actions=actions)
 
