@@ -230,7 +230,13 @@ def test_a_detect_style_bundle_shared_over_taxii_joins_the_threat_model(live_ser
         name="Bot amplification",
         external_references=[{"source_name": "DISARM", "external_id": "T0049.003"}],
     )
-    uses = sdo("relationship", relationship_type="uses", source_ref=campaign["id"], target_ref=pattern["id"])
+    uses = sdo(
+        "relationship",
+        relationship_type="uses",
+        source_ref=campaign["id"],
+        target_ref=pattern["id"],
+        external_references=[{"source_name": "evil", "url": "javascript:alert(1)"}],
+    )
     posted = httpx.post(
         f"{live_server.url}/taxii2/hub/collections/{live_hub.collection_id}/objects/",
         auth=("agency", live_hub.tokens["agency"]),
@@ -249,6 +255,7 @@ def test_a_detect_style_bundle_shared_over_taxii_joins_the_threat_model(live_ser
     assert [n["content"] for n in view["notes"]] == ["12 accounts reposted within 3 s"]
     page = lab.get(f"/campaigns/{campaign['id']}").text
     assert "12 observation(s)" in page and "Midterm test election" in page
+    assert "javascript:" not in page  # a hostile evidence URL never becomes a link
     counts = {
         t["id"]: (t["campaigns"], t["organisations"])
         for t in lab.get(f"/api/threatmodel/elections/{picture.election_id}/coverage").json()["techniques"]

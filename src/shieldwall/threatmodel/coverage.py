@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shieldwall.exchange.policy import Principal
+from shieldwall.threatmodel.disarm import is_imported
 from shieldwall.threatmodel.graph import CampaignGraph, CampaignView, TechniqueCatalogue
 from shieldwall.threatmodel.tables import Countermeasure, Election, Tactic, Technique, TechniqueTactic
 
@@ -92,8 +93,6 @@ def may_see_countermeasure(principal: Principal, election: Election, measure: Co
 
 
 def compute(session: Session, principal: Principal, election: Election, *, show_all: bool = False) -> Coverage:
-    from shieldwall.threatmodel.disarm import is_imported
-
     catalogue = TechniqueCatalogue.load(session)
     graph = CampaignGraph(session, principal, catalogue)
     views = graph.views(graph.campaign_ids_for_election(election.stix_id))

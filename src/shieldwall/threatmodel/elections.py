@@ -19,6 +19,7 @@ from shieldwall.exchange import directory, objects
 from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import TrustGroup
 from shieldwall.stix.tlp import TLP
+from shieldwall.threatmodel.disarm import ensure_tactics
 from shieldwall.threatmodel.tables import ELECTION_LEVELS, ELECTION_STATUSES, Election
 
 ELECTION_TYPE = "x-shieldwall-election"
@@ -136,6 +137,7 @@ def create_election(session: Session, data: ElectionInput, publisher: Principal 
     )
     session.add(election)
     session.flush()
+    ensure_tactics(session)  # the heat map has its 16 columns even before DISARM is imported
     if publisher is not None and publisher.is_authenticated:
         publish_election(session, publisher, election)
     return election

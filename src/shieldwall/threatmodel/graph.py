@@ -220,7 +220,8 @@ class CampaignGraph:
                         evidence_urls=[
                             str(ref["url"])
                             for ref in rel.obj.get("external_references") or ()
-                            if isinstance(ref, dict) and ref.get("url")
+                            # Only web links: a javascript: URL from another source must not become a link.
+                            if isinstance(ref, dict) and str(ref.get("url", "")).startswith(("https://", "http://"))
                         ],
                     )
                 )
