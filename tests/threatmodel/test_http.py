@@ -138,7 +138,15 @@ def test_campaign_page_mapping_heat_map_navigator_and_briefing(live_server: Live
         json={"technique": "T0048", "name": "Poll-worker hotline", "status": "in place"},
     )
     assert cm.status_code == 201, cm.text
-    assert "Poll-worker hotline" in chirp.get(f"/elections/{eid}").text
+    planned = chirp.post(
+        f"/api/threatmodel/elections/{eid}/countermeasures",
+        json={"technique": "T0124", "name": "Takedown playbook", "status": "planned"},
+    )
+    assert planned.status_code == 201
+    election_page = chirp.get(f"/elections/{eid}").text
+    assert "Poll-worker hotline" in election_page
+    assert re.search(r'data-technique="T0048"[^>]*data-countermeasures="1" data-in-place="1"', election_page)
+    assert re.search(r'data-technique="T0124"[^>]*data-countermeasures="1" data-in-place="0"', election_page)
     assert "Poll-worker hotline" not in client(live_server).get(f"/elections/{eid}").text
     assert "Poll-worker hotline" not in lab.get(f"/elections/{eid}").text  # outside the working group
 

@@ -40,6 +40,10 @@ class Cell:
         return len(self.organisations)
 
     @property
+    def in_place(self) -> int:
+        return sum(1 for m in self.countermeasures if m.status == "in place")
+
+    @property
     def heat(self) -> int:
         """0..4, for the colour scale."""
         n = self.campaign_count
