@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
+from shieldwall.ads.bulk import bulk_insert
 from shieldwall.ads.disclosure import ElectionDate, evaluate
 from shieldwall.ads.document import changed_fields, content_hash, search_text
 from shieldwall.ads.search import ensure_search_index
@@ -144,8 +145,7 @@ class Archive:
                 for column in ("b_sponsor_id", "b_payer_sponsor_id", "b_page_sponsor_id"):
                     built[column] = self.sponsors.canonical(built[column])
         self.sponsors.write_pending()
-        if inserts:
-            self.session.execute(ads_table.insert(), inserts)
+        bulk_insert(self.session, ads_table, inserts)
         if updates:
             columns = [k[2:] for k in updates[0] if k not in ("b_id", "b_first_seen_at")]
             statement = (
@@ -159,10 +159,8 @@ class Archive:
                 update(ads_table).where(ads_table.c.id == bindparam("b_id")).values(last_seen_at=bindparam("b_seen"))
             )
             self.session.connection().execute(statement, seen)
-        if versions:
-            self.session.execute(versions_table.insert(), versions)
-        if deliveries:
-            self.session.execute(delivery_table.insert(), deliveries)
+        bulk_insert(self.session, versions_table, versions)
+        bulk_insert(self.session, delivery_table, deliveries)
         return stats
 
     def _existing(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Any, ...]]:

@@ -131,13 +131,15 @@ def text_condition(session: Session, q: str) -> ColumnElement[bool]:
     words = _WORD.findall(fold(q))
     if not words:
         return true()
-    if _is_common(session, words):
-        spaced: ColumnElement[str] = literal_column("' '") + Ad.search_text + literal_column("' '")
-        return and_(*(spaced.contains(f" {word} ", autoescape=True) for word in words))
     if session.get_bind().dialect.name == "postgresql":
+        # PostgreSQL's planner knows each word's frequency from the index statistics and picks the GIN
+        # index for rare words or an ordered index walk, checking the tsvector per row, for common ones.
         simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
         query = " ".join(words)
         return func.to_tsvector(simple, Ad.search_text).op("@@")(func.plainto_tsquery(simple, query))
+    if _is_common(session, words):
+        spaced: ColumnElement[str] = literal_column("' '") + Ad.search_text + literal_column("' '")
+        return and_(*(spaced.contains(f" {word} ", autoescape=True) for word in words))
     match = " ".join(f'"{w}"' for w in words)
     return Ad.id.in_(select(FTS.c.rowid).where(FTS.c.ads_fts.op("MATCH")(match)))
 
@@ -147,22 +149,7 @@ COMMON_MINIMUM = 2_000
 
 
 def _is_common(session: Session, words: list[str]) -> bool:
-    """True when even the rarest word occurs in a large share of the archive."""
-    if session.get_bind().dialect.name == "postgresql":
-        # ANALYZE keeps the most common words of the full-text index with their frequencies.
-        row = session.execute(
-            text(
-                "SELECT most_common_elems::text::text[], most_common_elem_freqs, "
-                "(SELECT reltuples FROM pg_class WHERE relname = 'ads_ads') "
-                "FROM pg_stats WHERE tablename = 'ix_ads_ads_fulltext'"
-            )
-        ).first()
-        if row is None or row[0] is None:
-            return False
-        frequency = dict(zip(row[0], row[1], strict=False))
-        total = float(row[2] or 0)
-        shares = [frequency.get(word, 0.0) for word in words]
-        return min(shares) > COMMON_SHARE and min(shares) * total >= COMMON_MINIMUM
+    """SQLite: true when even the rarest word occurs in a large share of the archive (FTS5 vocabulary)."""
     ensure_search_index(session)
     total = session.scalar(select(func.max(Ad.id))) or 0
     counts = [
@@ -170,6 +157,23 @@ def _is_common(session: Session, words: list[str]) -> bool:
         for w in words
     ]
     return min(counts) >= max(COMMON_MINIMUM, COMMON_SHARE * total)
+
+
+def _postgres_words_are_common(session: Session, words: list[str]) -> bool:
+    """PostgreSQL: true when every word is among the index's most common (ANALYZE statistics) at
+    more than COMMON_SHARE of rows. The planner multiplies selectivities as if words and filters were
+    independent; words are not (German words live in German ads), so it underestimates and sorts a
+    large bitmap. For common words an ordered index walk is always right, and we say so."""
+    row = session.execute(
+        text(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs "
+            "FROM pg_stats WHERE tablename = 'ix_ads_ads_fulltext'"
+        )
+    ).first()
+    if row is None or row[0] is None:
+        return False
+    frequency = dict(zip(row[0], row[1], strict=False))
+    return min(frequency.get(word, 0.0) for word in words) > COMMON_SHARE
 
 
 def _day_start(value: date) -> datetime:
@@ -273,7 +277,21 @@ def search_ads(
             query = query.where(or_(column < value, and_(column == value, Ad.id < last_id)))
         else:
             query = query.where(or_(column > value, and_(column == value, Ad.id > last_id)))
-    rows = list(session.scalars(query.limit(limit + 1)))
+    ordered_walk = (
+        session.get_bind().dialect.name == "postgresql"
+        and bool(filters.q)
+        and bool(words := _WORD.findall(fold(filters.q or "")))
+        and _postgres_words_are_common(session, words)
+    )
+    if ordered_walk:
+        session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        session.execute(text("SET LOCAL enable_sort = off"))
+    try:
+        rows = list(session.scalars(query.limit(limit + 1)))
+    finally:
+        if ordered_walk:
+            session.execute(text("SET LOCAL enable_bitmapscan = on"))
+            session.execute(text("SET LOCAL enable_sort = on"))
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(sort, _sort_value(rows[-1], sort), rows[-1].id) if more and rows else None

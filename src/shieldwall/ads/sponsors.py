@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from shieldwall.ads.bulk import bulk_insert
 from shieldwall.ads.normalise import name_key
 from shieldwall.ads.tables import (
     Ad,
@@ -146,12 +147,9 @@ class SponsorResolver:
 
     def write_pending(self) -> None:
         """Bulk-insert the sponsors, names and ids created since the last call."""
-        if self.pending_sponsors:
-            self.session.execute(sponsors_table.insert(), list(self.pending_sponsors.values()))
-        if self.pending_aliases:
-            self.session.execute(aliases_table.insert(), self.pending_aliases)
-        if self.pending_ids:
-            self.session.execute(identifiers_table.insert(), self.pending_ids)
+        bulk_insert(self.session, sponsors_table, list(self.pending_sponsors.values()))
+        bulk_insert(self.session, aliases_table, self.pending_aliases)
+        bulk_insert(self.session, identifiers_table, self.pending_ids)
         self.pending_sponsors, self.pending_aliases, self.pending_ids = {}, [], []
 
     def merge(self, keep: int, gone: int) -> None:
