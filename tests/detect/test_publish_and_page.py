@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import shutil
+import time
 from pathlib import Path
 
 import httpx
 import pyarrow.parquet as pq
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from shieldwall.cli import app
+from shieldwall.detect import demo
 from shieldwall.detect.outputs import RunInfo, write_outputs
 from shieldwall.detect.pipeline import run_duckdb
 from shieldwall.detect.runs import runs_dir
@@ -97,9 +101,12 @@ def test_detect_page_over_http(live_server: LiveServer, synthetic_small: Synthet
 
 @pytest.mark.browser
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_detect_page_in_chromium(live_server: LiveServer, chromium, synthetic_small: SyntheticData) -> None:  # type: ignore[no-untyped-def]
-    _store_run(live_server.settings.data_dir, "browser-run", synthetic_small, TLP.CLEAR)
+def test_demo_run_in_chromium(live_server: LiveServer, chromium) -> None:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    demo.load(live_server.app.state.database, live_server.settings, Console(file=io.StringIO()))
+    assert time.perf_counter() - started < 30  # the demo stays quick (about 2-3 s on an idle machine)
     chromium.get(live_server.url + "/detect")
+    assert demo.DEMO_RUN in chromium.find_element("css selector", ".detect-runs").text
     assert "Detect" in chromium.title
     heading = chromium.find_element("css selector", ".detect-report h1").text
     assert "cluster" in heading
