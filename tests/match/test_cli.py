@@ -19,7 +19,8 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def run(database_url: str, tmp_path: Path, *args: str) -> tuple[int, str]:
-    env = {"SHIELDWALL_DATABASE_URL": database_url, "SHIELDWALL_DATA_DIR": str(tmp_path / "var")}
+    # A wide terminal so Rich tables keep each cell on one line.
+    env = {"SHIELDWALL_DATABASE_URL": database_url, "SHIELDWALL_DATA_DIR": str(tmp_path / "var"), "COLUMNS": "250"}
     result = CliRunner().invoke(app, list(args), env=env)
     return result.exit_code, result.output
 

@@ -27,7 +27,7 @@ from shieldwall.match.banks import BANK_OPTIONS
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.db import Database
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # messages name files: never break a path
 out = Console()
 
 
@@ -58,7 +58,7 @@ def _database() -> Database:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -383,13 +383,13 @@ def bank_import(
                 try:
                     with database.session() as session:
                         report = import_stix_file(session, get_bank(session, name), path, default_tlp=default_tlp)
-                    console.print(f"{path}: {report.summary()}")
+                    console.print(f"{path}: {report.summary()}", soft_wrap=True)
                     for message in report.errors[:20]:
-                        console.print(f"  [yellow]skipped[/yellow] {message}")
+                        console.print(f"  [yellow]skipped[/yellow] {message}", soft_wrap=True)
                     if len(report.errors) > 20:
                         console.print(f"  ... and {len(report.errors) - 20} more")
                 except BankError as error:
-                    console.print(f"[red]error:[/red] {error}")
+                    console.print(f"[red]error:[/red] {error}", soft_wrap=True)
                     failed = True
                 progress.advance(task)
     finally:
