@@ -91,6 +91,8 @@ def test_multipart_upload_matches_a_near_duplicate_and_reports_bad_files(
 
 def test_requests_that_are_wrong_as_a_whole(live_server: LiveServer) -> None:
     url = f"{live_server.url}/api/match"
+    spec = httpx.get(f"{live_server.url}/openapi.json").json()
+    assert "multipart/form-data" in spec["paths"]["/api/match"]["post"]["requestBody"]["content"]
     assert httpx.post(url, json={}).status_code == 422
     assert "unknown fields" in httpx.post(url, json={"urlz": ["a"]}).text
     assert httpx.post(url, json=["x"]).status_code == 422

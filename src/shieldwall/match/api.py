@@ -112,7 +112,48 @@ def run_match(
     return results + [match_value(matcher, kind, value) for kind, value in values]
 
 
-@router.post("/api/match")
+_STRINGS = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+OPENAPI_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        **{name: _STRINGS for name in FIELDS},
+                        "hashes": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "type": {"type": "string", "enum": ["pdq", "md5", "sha256"]},
+                                    "value": {"type": "string"},
+                                },
+                            },
+                        },
+                        "banks": {"type": "array", "items": {"type": "string"}},
+                        "actions": {"type": "boolean", "default": True},
+                    },
+                },
+                "example": {"urls": ["https://example.com/story"], "hashes": [{"type": "pdq", "value": "f8f8..."}]},
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        **{name: {"type": "string"} for name in ("url", "domain", "account", "text", "pdq")},
+                        "banks": {"type": "array", "items": {"type": "string"}},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("/api/match", openapi_extra=OPENAPI_BODY)
 async def api_match(request: Request, principal: Principal = Depends(current_principal)) -> JSONResponse:
     values, files, banks, actions = await collect_request(request)
     if not values and not files:
