@@ -19,11 +19,11 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import orjson
@@ -336,10 +336,27 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.1f}x" if b > 0 else "n/a"
 
 
+class SavedReport(Report):
+    """Saves after every line, so a run cut short (deadline, a server failing) still leaves its figures."""
+
+    def line(self, text: str) -> None:
+        super().line(text)
+        self.save()
+
+
+class Startable(Protocol):
+    def start(self) -> Any: ...
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Startable)
+
+
 @contextmanager
-def running(start: Callable[[], Any]) -> Iterator[Any]:
-    server = start()
+def running(server: S) -> Iterator[S]:
+    """Start a server and always stop it, also when starting it failed half-way."""
     try:
+        server.start()
         yield server
     finally:
         server.stop()
@@ -365,7 +382,7 @@ def head_to_head(report: Report, sizes: Sizes, work: Path, shieldwall: Shieldwal
     sw_get = taxii_get_all(sw, sizes.page, ids)
 
     executable = ensure_medallion_venv()
-    with running(lambda: MedallionServer(work, executable).start()) as medallion:
+    with running(MedallionServer(work, executable)) as medallion:
         md = client_for(medallion.collection_url, medallion.auth)
         md_post = taxii_post(md, objects, sizes.bundle)
         md_get = taxii_get_all(md, sizes.page, ids)
@@ -415,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds per figure")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    report = Report("exchange_taxii")
+    report = SavedReport("exchange_taxii")
     report.line(
         f"sizes: {sizes.objects:,} objects head to head, {sizes.big:,} for the flat-page check, {sizes.clients} "
         f"clients x {sizes.seconds:.0f} s{' (--quick)' if args.quick else ''}; load average at start "
@@ -424,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     limits = (1000, 100)
     with tempfile.TemporaryDirectory(prefix="bench-taxii-") as tmp:
         work = Path(tmp)
-        with running(lambda: ShieldwallServer(work / "sqlite").start()) as sqlite:
+        with running(ShieldwallServer(work / "sqlite")) as sqlite:
             head_to_head(report, sizes, work, sqlite)
 
             with http_client(sqlite.auth) as client:
@@ -437,7 +454,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             report_load(
                 report, f"SQLite, {sizes.objects:,} objects, `shieldwall serve` (1 worker)", load, sizes.clients
             )
-            with running(lambda: ShieldwallServer(work / "sqlite", workers=2).start(sqlite.hub)) as two:
+            with running(ShieldwallServer(work / "sqlite", workers=2, hub=sqlite.hub)) as two:
                 load = load_test(two.collection_url, two.auth, sizes.clients, sizes.seconds)
             report_load(report, f"SQLite, {sizes.objects:,} objects, `serve --workers 2`", load, sizes.clients)
 
@@ -472,7 +489,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                     + ", ".join(f"{p} {big[(limit, p)] / small[(limit, p)]:.2f}x" for p in ("start", "middle", "end"))
                 )
 
-        postgres_part(report, sizes, work)
+        try:
+            postgres_part(report, sizes, work)
+        except Exception as error:  # keep the SQLite figures; say what went wrong
+            report.line(f"PostgreSQL part failed: {type(error).__name__}: {error}")
+        report.line(f"load average at end {os.getloadavg()[0]:.1f}")
     path = report.save()
     print(f"wrote {path}")
 
@@ -484,9 +505,9 @@ def postgres_part(report: Report, sizes: Sizes, work: Path) -> None:
     if bindir is None:
         report.line("PostgreSQL: not measured (no PostgreSQL server installed; apt-get install postgresql)")
         return
-    with running(lambda: _started(PostgresServer(bindir))) as pg:
+    with running(PostgresServer(bindir)) as pg:
         url = pg.create_database("bench_taxii")
-        with running(lambda: ShieldwallServer(work / "postgres", url).start()) as server:
+        with running(ShieldwallServer(work / "postgres", url)) as server:
             objects = indicators(sizes.objects)
             seconds = taxii_post(client_for(server.collection_url, server.auth), objects, sizes.bundle)
             report.line(
@@ -497,14 +518,9 @@ def postgres_part(report: Report, sizes: Sizes, work: Path) -> None:
             report_load(
                 report, f"PostgreSQL, {sizes.objects:,} objects, `shieldwall serve` (1 worker)", load, sizes.clients
             )
-            with running(lambda: ShieldwallServer(work / "postgres", url, workers=2).start(server.hub)) as two:
+            with running(ShieldwallServer(work / "postgres", url, workers=2, hub=server.hub)) as two:
                 load = load_test(two.collection_url, two.auth, sizes.clients, sizes.seconds)
             report_load(report, f"PostgreSQL, {sizes.objects:,} objects, `serve --workers 2`", load, sizes.clients)
-
-
-def _started(server: Any) -> Any:
-    server.start()
-    return server
 
 
 if __name__ == "__main__":
