@@ -157,6 +157,11 @@ def main() -> None:
     big = (20_000, 2_000) if quick else (1_000_000, 100_000)
     huge = (50_000, 5_000) if quick else (10_000_000, 1_000_000)
     report = Report("detect_quality_speed")
+
+    def emit(text: str) -> None:
+        report.line(text)
+        report.save()  # after every figure, so a failure later keeps what was measured
+
     with tempfile.TemporaryDirectory(prefix="bench_detect_") as tmp:
         folder = Path(tmp)
         toolkit_times: list[tuple[int, float]] = []
@@ -168,17 +173,17 @@ def main() -> None:
             ours_same = _run_child("--child-detect", str(files["toolkit_csv"]), str(files["truth"]), str(folder / "o1"))
             ours_full = _run_child("--child-detect", str(files["parquet"]), str(files["truth"]), str(folder / "o2"))
             label = f"{n_posts:,} posts / {n_accounts:,} accounts"
-            report.line(
+            emit(
                 f"{label}: toolkit co_link+co_retweet+co_similar_tweet {peer['seconds']:.1f} s; "
                 + _quality("toolkit", peer)
                 + f" ({int(peer['flagged'])} accounts in edges)"
             )
             ratio = peer["seconds"] / float(ours_same["seconds"])  # type: ignore[arg-type]
-            report.line(
+            emit(
                 f"{label}: shieldwall full pipeline on the same toolkit CSV {float(ours_same['seconds']):.1f} s "  # type: ignore[arg-type]
                 f"({ratio:.1f}x faster than the toolkit); " + _quality("shieldwall", ours_same)
             )
-            report.line(
+            emit(
                 f"{label}: "
                 + _quality("shieldwall on the full posts file (all 7 signals)", ours_full)
                 + f"; toolkit F1 {peer['f1']:.3f} on the same data"
@@ -191,12 +196,12 @@ def main() -> None:
         ours_full = _run_child("--child-detect", str(files["parquet"]), str(files["truth"]), str(folder / "o4"))
         extrapolated = t2 * (n_big / n2) ** exponent
         big_label = f"{n_big:,} posts / {a_big:,} accounts"
-        report.line(
+        emit(
             f"{big_label}: shieldwall full pipeline on the toolkit CSV {float(ours_same['seconds']):.1f} s, "  # type: ignore[arg-type]
             f"peak {float(ours_same['peak_mb']):.0f} MB; toolkit extrapolated from {n1:,} and {n2:,} posts "  # type: ignore[arg-type]
             f"(time ~ n^{exponent:.2f}): {extrapolated:.0f} s, ratio {extrapolated / float(ours_same['seconds']):.1f}x"
         )  # type: ignore[arg-type]
-        report.line(
+        emit(
             f"{big_label}: shieldwall on the full posts file {float(ours_full['seconds']):.1f} s, "  # type: ignore[arg-type]
             f"peak {float(ours_full['peak_mb']):.0f} MB; " + _quality("shieldwall", ours_full)
         )  # type: ignore[arg-type]
@@ -206,7 +211,7 @@ def main() -> None:
         n_huge, a_huge = huge
         files = _run_child("--child-generate", str(n_huge), str(a_huge), str(folder))
         huge_run = _run_child("--child-detect", str(files["parquet"]), str(files["truth"]), str(folder / "o5"))
-        report.line(
+        emit(
             f"{n_huge:,} posts / {a_huge:,} accounts: shieldwall full pipeline {float(huge_run['seconds']):.1f} s "  # type: ignore[arg-type]
             f"(load {float(huge_run['load_seconds']):.1f} s), peak memory {float(huge_run['peak_mb']) / 1024:.2f} GB; "  # type: ignore[arg-type]
             + _quality("shieldwall", huge_run)

@@ -113,7 +113,10 @@ def _drop_empty(split: pa.Array) -> pa.Array:
     keep = np.asarray(pc.not_equal(flat, "").to_numpy(zero_copy_only=False), dtype=bool)
     counts = np.bincount(parents[keep], minlength=len(split))
     offsets = np.r_[0, np.cumsum(counts)].astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), flat.filter(pa.array(keep)))
+    values = flat.filter(pa.array(keep))
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
 def _texts(rng: np.random.Generator, words: np.ndarray, n: int, low: int = 8, high: int = 16) -> np.ndarray:
@@ -161,7 +164,8 @@ def _organic(
     tags = np.array([f"#tag{i}" for i in range(2_000)])
     tag_picks = np.minimum(rng.zipf(1.4, int(tag_count.sum())) - 1, len(tags) - 1)
     offsets = np.r_[0, np.cumsum(tag_count)].astype(np.int32)
-    hashtags = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), pa.array(tags[tag_picks])), " ")
+    tag_values = pa.array(tags).take(pa.array(tag_picks))
+    hashtags = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), tag_values), " ")
     media_pool = _hex(rng, 5_000)
     has_media = rng.random(n) < 0.08
     media = _empty(n)
