@@ -4,7 +4,7 @@ unchanged. Removals are versions too (with their date), so nothing disappears si
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +20,7 @@ from shieldwall.ads.sponsors import SponsorResolver
 from shieldwall.ads.tables import Ad, AdVersion, Delivery, Election, ads_table, delivery_table, versions_table
 from shieldwall.store.base import utcnow
 
-Scorer = Callable[[list[str]], Sequence[float]]
+Scorer = Callable[[list[str]], Any]  # texts -> probabilities (a NumPy array or a sequence)
 POLITICAL_THRESHOLD = 0.5
 
 
