@@ -226,9 +226,19 @@ def ingest(
             .where(StixObject.collection_id == collection.id, StixObject.stix_id.in_(chunk))
             .values(is_latest=False)
         )
-    # Core inserts (not the ORM's bulk path): this is the hot path of every TAXII POST.
+    # A plain executemany (SQLite runs INSERT ... RETURNING row by row), then the new keys in one read:
+    # (collection, stix_id, modified) is unique, and the batch's date_added range bounds the lookup.
     table = cast(Table, StixObject.__table__)
-    pks = list(session.scalars(insert(table).returning(table.c.pk, sort_by_parameter_order=True), new_rows))
+    session.execute(insert(table), new_rows)
+    keys: dict[tuple[str, str], int] = {}
+    for pk, stix_id, modified in session.execute(
+        select(StixObject.pk, StixObject.stix_id, StixObject.modified).where(
+            StixObject.collection_id == collection.id,
+            StixObject.date_added.between(new_rows[0]["date_added"], new_rows[-1]["date_added"]),
+        )
+    ):
+        keys[(stix_id, modified)] = pk
+    pks = [keys[(row["stix_id"], row["modified"])] for row in new_rows]
     # Within one batch an id may appear in several versions: only the newest keeps is_latest.
     newest: dict[str, tuple[str, int]] = {}
     for pk, row in zip(pks, new_rows, strict=True):
