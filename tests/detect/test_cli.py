@@ -102,6 +102,13 @@ def test_shortener_expansion_joins_short_and_long_links(tmp_path: Path) -> None:
     assert expanded.exit_code == 0, expanded.output
     clusters = pq.read_table(tmp_path / "a" / "clusters.parquet").to_pylist()
     assert [sorted(c["accounts"]) for c in clusters] == [[f"acct{m}" for m in range(5)]]
+    # A window narrower than the group's spread (up to 80 s between members) splits it apart.
+    narrow = runner.invoke(
+        app, [*args, "-o", str(tmp_path / "n"), "--shorteners", str(mapping), "--window", "co_link=10"]
+    )
+    assert narrow.exit_code == 0, narrow.output
+    assert pq.read_table(tmp_path / "n" / "clusters.parquet").num_rows == 0
+    assert runner.invoke(app, [*args, "-o", str(tmp_path / "x"), "--window", "nope=3"]).exit_code != 0
     plain = runner.invoke(app, [*args, "-o", str(tmp_path / "b")])
     assert plain.exit_code == 0
     assert pq.read_table(tmp_path / "b" / "clusters.parquet").num_rows == 0

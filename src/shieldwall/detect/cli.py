@@ -20,7 +20,7 @@ from shieldwall.detect.loaders import load_posts
 from shieldwall.detect.outputs import RunInfo, read_run, write_outputs
 from shieldwall.detect.pipeline import STAGES
 from shieldwall.detect.publish import PublishError, publish_bundle
-from shieldwall.detect.settings import SIGNALS, DetectSettings
+from shieldwall.detect.settings import DEFAULT_WINDOWS, SIGNALS, DetectSettings
 from shieldwall.stix.tlp import TLP
 
 console = Console(stderr=True)
@@ -47,6 +47,9 @@ def detect(
     text_threshold: float = typer.Option(0.6, help="Jaccard threshold for near-duplicate texts."),
     max_p: float = typer.Option(1e-6, "--max-p", help="Significance a pair must reach to become an edge."),
     min_cluster_size: int = typer.Option(3, help="Smallest cluster to report."),
+    window: list[str] = typer.Option(
+        None, "--window", help="Per-signal time window in seconds, e.g. --window co_link=300 (repeatable)."
+    ),
 ) -> None:
     """Detect coordinated inauthentic behaviour in posts; write findings to OUTDIR."""
     try:
@@ -66,7 +69,14 @@ def detect(
             _explain(outdir, explain)
             return
         raise typer.BadParameter("give at least one posts file", param_hint="POSTS")
+    windows = dict(DEFAULT_WINDOWS)
+    for spec in window or []:
+        name, _, seconds = spec.partition("=")
+        if name not in SIGNALS or not seconds.isdigit():
+            raise typer.BadParameter(f"use SIGNAL=SECONDS with one of {', '.join(SIGNALS)}", param_hint="--window")
+        windows[name] = int(seconds)
     settings = DetectSettings(
+        windows=windows,
         signals=chosen,
         text_threshold=text_threshold,
         max_p_value=max_p,
