@@ -85,6 +85,9 @@ def test_ad_sponsor_compliance_and_label(loaded: LiveServer) -> None:
     assert sponsor["name"] == "Irish Parks Trust" and sponsor["spend"][0]["currency"] == "EUR"
     compliance = httpx.get(loaded.url + "/api/v1/ads/compliance").json()["data"]
     assert compliance[0]["sponsor"] == "Irish Parks Trust" and compliance[0]["non_compliant_ads"] == 1
+    by_sponsor = httpx.get(loaded.url + "/api/v1/ads/compliance.csv").text.splitlines()
+    assert by_sponsor[0] == "sponsor_id,sponsor,non_compliant_ads,item,ads_missing_item"
+    assert any(line.endswith("Irish Parks Trust,1,EU: origin of funds,1") for line in by_sponsor)
     label = httpx.get(
         loaded.url + "/api/v1/ads/label",
         params={"publisher": "Jane", "paid": "true", "paid_by": "Friends of Jane", "declared_political": "true"},

@@ -3,13 +3,15 @@ information. Importing needs an authenticated writer."""
 
 from __future__ import annotations
 
+import csv
+import io
 import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -102,6 +104,25 @@ def export_search(
 @router.get("/compliance", summary="Non-compliant ads by sponsor")
 def compliance(filters: AdFilters = Depends(filters_from), session: Session = Depends(db_session)) -> dict[str, Any]:
     return {"data": aggregates.non_compliant_by_sponsor(session, filters)}
+
+
+@router.get(
+    "/compliance.csv",
+    summary="Non-compliant ads by sponsor, as CSV",
+    description="One row per sponsor and missing or inconsistent item, with how many ads lack it.",
+)
+def compliance_csv(filters: AdFilters = Depends(filters_from), session: Session = Depends(db_session)) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["sponsor_id", "sponsor", "non_compliant_ads", "item", "ads_missing_item"])
+    for row in aggregates.non_compliant_by_sponsor(session, filters):
+        for item, count in row["issues"].items() or [("", 0)]:
+            writer.writerow([row["sponsor_id"], row["sponsor"], row["non_compliant_ads"], item, count])
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="non-compliant-by-sponsor.csv"'},
+    )
 
 
 @router.get("/aggregates", summary="Spend totals as ranges (lower and upper sums per currency)")
