@@ -22,6 +22,11 @@ def sign_in(driver, live: LiveServer, hub: Hub, who: str) -> None:  # type: igno
     WebDriverWait(driver, 10).until(lambda d: d.get_cookie("shieldwall_session") is not None)
 
 
+def wait_for(driver, element_id: str):  # type: ignore[no-untyped-def]
+    """After a form posts, wait for the next page rather than reading the old one."""
+    return WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.ID, element_id))[0]
+
+
 def cell_counts(driver) -> dict[str, tuple[int, int]]:  # type: ignore[no-untyped-def]
     counts = {}
     for cell in driver.find_elements(By.CSS_SELECTOR, "#heatmap .cell"):
@@ -62,7 +67,7 @@ def test_calendar_heat_map_campaign_page_and_forms(live_server: LiveServer, live
     Select(form.find_element(By.NAME, "technique")).select_by_value("T0124")
     form.find_element(By.NAME, "evidence").send_keys("Coordinated reports against opposition accounts")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert driver.find_element(By.ID, "ok").text == "technique mapped"
+    assert wait_for(driver, "ok").text == "technique mapped"
     rows = driver.find_elements(By.CSS_SELECTOR, "#techniques tr.technique-row")
     assert "T0124" in [r.get_attribute("data-technique") for r in rows]
     assert "TLP:AMBER" in rows[-1].text or any("TLP:AMBER" in r.text for r in rows)
@@ -75,6 +80,7 @@ def test_calendar_heat_map_campaign_page_and_forms(live_server: LiveServer, live
     form.find_element(By.NAME, "techniques").send_keys("T0022.001")
     form.find_element(By.NAME, "narratives").send_keys("The result is decided")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 15).until(lambda d: "Clickbait polls" in d.title)
     assert "Clickbait polls" in driver.find_element(By.ID, "campaign-name").text
     driver.get(f"{live_server.url}/elections/{picture.election_id}")
     counts = cell_counts(driver)

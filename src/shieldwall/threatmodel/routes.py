@@ -32,6 +32,8 @@ from shieldwall.threatmodel.tables import (
 )
 from shieldwall.web.templating import render, templates
 
+# Writes take `Depends(db_session, scope="function")`: the transaction commits before the response goes
+# out, so a client that follows the redirect (or reads right after a 201) sees what it wrote.
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/threatmodel", tags=["threat model"])
 
@@ -200,7 +202,9 @@ def calendar_page(
 
 @pages.post("/elections")
 async def create_election_form(
-    request: Request, principal: Principal = Depends(require_writer), session: Session = Depends(db_session)
+    request: Request,
+    principal: Principal = Depends(require_writer),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     data = await _form(request)
     try:
@@ -291,7 +295,7 @@ async def create_campaign_form(
     request: Request,
     election_id: int,
     principal: Principal = Depends(require_writer),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     election = _election_or_404(session, election_id)
     data = await _form(request)
@@ -322,7 +326,7 @@ async def countermeasure_form(
     request: Request,
     election_id: int,
     principal: Principal = Depends(require_writer),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     election = _election_or_404(session, election_id)
     data = await _form(request)
@@ -382,7 +386,7 @@ async def map_technique_form(
     request: Request,
     campaign_id: str,
     principal: Principal = Depends(require_writer),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     data = await _form(request)
     try:
@@ -407,7 +411,7 @@ async def link_election_form(
     request: Request,
     campaign_id: str,
     principal: Principal = Depends(require_writer),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     data = await _form(request)
     election_id = str(data.get("election_id", ""))
@@ -481,7 +485,9 @@ def api_elections(
 
 @api.post("/elections", status_code=201)
 def api_create_election(
-    body: ElectionIn, principal: Principal = Depends(require_writer), session: Session = Depends(db_session)
+    body: ElectionIn,
+    principal: Principal = Depends(require_writer),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
         election = elections.create_election(
@@ -514,7 +520,7 @@ def api_update_election(
     election_id: int,
     body: ElectionPatch,
     principal: Principal = Depends(require_writer),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     election = _election_or_404(session, election_id)
     try:
@@ -562,7 +568,7 @@ def api_countermeasure(
     election_id: int,
     body: CountermeasureIn,
     principal: Principal = Depends(require_writer),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     election = _election_or_404(session, election_id)
     try:
@@ -581,7 +587,9 @@ def api_countermeasure(
 
 @api.post("/campaigns", status_code=201)
 def api_create_campaign(
-    body: CampaignIn, principal: Principal = Depends(require_writer), session: Session = Depends(db_session)
+    body: CampaignIn,
+    principal: Principal = Depends(require_writer),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
         campaign = authoring.create_campaign(
@@ -620,7 +628,7 @@ def api_map_technique(
     campaign_id: str,
     body: TechniqueMappingIn,
     principal: Principal = Depends(require_writer),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     try:
         return authoring.map_technique(
@@ -635,7 +643,7 @@ def api_link_election(
     campaign_id: str,
     body: ElectionLinkIn,
     principal: Principal = Depends(require_writer),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     election = _election_or_404(session, body.election_id)
     try:
