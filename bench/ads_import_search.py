@@ -1,7 +1,7 @@
 """Ad library benchmark: import rate and search latency on 1,000,000 generated ads (SQLite and
-PostgreSQL), plus the classifier's held-out precision/recall/F1 per seed locale.
+PostgreSQL). The classifier's held-out figures are in bench.ads_classifier.
 
-    python -m bench.ads_import_search [--quick] [--size=N] [--no-postgres] [--no-classifier]
+    python -m bench.ads_import_search [--quick] [--size=N] [--no-postgres]
 
 Peers measured in the same run: for import, DuckDB parsing the same files (read_json, no archive
 work) shows what the archive costs on top of reading; for search, the same query as a substring scan
@@ -275,8 +275,6 @@ def main() -> None:
                     bench_backend(report, "postgresql", url, paths, count, rounds)
                 finally:
                     server.stop()
-    if "--no-classifier" not in sys.argv:
-        classifier_lines(report, quick)
     report.save()
 
 
