@@ -249,7 +249,7 @@ CAMPAIGNS: tuple[tuple[str, str, TLP, int, list[str], list[str], list[str], list
     (
         "fr-presidential-2027",
         "Deepfake of a candidate",
-        TLP.GREEN,
+        TLP.CLEAR,
         0,
         ["T0086.002", "T0087", "T0118", "T0135"],
         ["Storm-1516"],
