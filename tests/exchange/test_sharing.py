@@ -226,3 +226,41 @@ def test_export_is_a_valid_bundle_of_what_the_reader_may_see(live_server: LiveSe
         assert {o["id"] for o in bundle["objects"]} == expected
         _, invalid = validate_objects(bundle["objects"])
         assert not invalid
+
+
+def test_related_many_and_audience_of_follow_the_sharing_rule(live_server: LiveServer, hub: Hub) -> None:
+    from shieldwall.exchange import objects as store
+    from shieldwall.exchange.auth import principal_for_member
+    from shieldwall.exchange.tables import Member
+
+    campaign = {
+        "type": "campaign",
+        "spec_version": "2.1",
+        "id": "campaign--0b5f4a6e-8c3f-4f4e-9b1a-2f4c7f6a9d10",
+        "created": "2026-10-01T00:00:00.000Z",
+        "modified": "2026-10-01T00:00:00.000Z",
+        "name": "Linked campaign",
+    }
+    ind = indicator("http://linked.example/")
+    uses = {
+        "type": "relationship",
+        "spec_version": "2.1",
+        "id": "relationship--6a0f6a51-6d4c-4b9e-9a39-3f0a1c2b7e11",
+        "created": "2026-10-01T00:00:00.000Z",
+        "modified": "2026-10-01T00:00:00.000Z",
+        "relationship_type": "indicates",
+        "source_ref": ind["id"],
+        "target_ref": campaign["id"],
+    }
+    body = {"objects": [campaign, ind, uses], "tlp": "amber", "share_with": {"trust_groups": ["us-2026"]}}
+    assert api(live_server, hub, "chirp").post("/api/v1/objects", json=body).status_code == 201
+    with live_server.app.state.database.session() as session:
+        agency = principal_for_member(session, session.get(Member, hub.member_ids["agency"]))
+        lab = principal_for_member(session, session.get(Member, hub.member_ids["lab"]))
+        found = store.related_many(session, agency, [campaign["id"]], relationship_types=["indicates"], end="target")
+        assert [r.stix_id for r in found] == [uses["id"]]
+        assert store.related_many(session, agency, [campaign["id"]], relationship_types=["uses"]) == []
+        assert store.related_many(session, lab, [campaign["id"]]) == []
+        sharing = store.audience_of(session, agency, campaign["id"])
+        assert sharing is not None and sharing.tlp == TLP.AMBER and sharing.trust_group_ids == [hub.group_id]
+        assert store.audience_of(session, lab, campaign["id"]) is None

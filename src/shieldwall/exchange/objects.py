@@ -494,16 +494,59 @@ def delete_versions(session: Session, principal: Principal, query: Query) -> int
 
 def related(session: Session, principal: Principal, stix_id: str, limit: int = 200) -> list[StixObject]:
     """Visible latest relationships and sightings that touch stix_id (either end)."""
-    where = _conditions(principal, Query(types=["relationship", "sighting"]))
-    statement = (
-        select(StixObject)
-        .where(*where, or_(StixObject.source_ref == stix_id, StixObject.target_ref == stix_id))
-        .order_by(StixObject.date_added)
-        .limit(limit)
-    )
-    rows = list(session.scalars(statement))
+    return related_many(session, principal, [stix_id], limit=limit)
+
+
+def related_many(
+    session: Session,
+    principal: Principal,
+    ids: Sequence[str],
+    *,
+    relationship_types: Sequence[str] = (),
+    end: str = "either",
+    limit: int = 100_000,
+) -> list[StixObject]:
+    """Visible latest relationships (and sightings) touching any of ids, in one indexed query per 500 ids.
+
+    end: "source" (ids are source_ref / sighting_of_ref), "target" (ids are target_ref) or "either".
+    relationship_types filters on relationship_type (sightings have none and are then left out)."""
+    rows: list[StixObject] = []
+    for chunk in _chunks(sorted(set(ids)), 500):
+        ends = {
+            "source": StixObject.source_ref.in_(chunk),
+            "target": StixObject.target_ref.in_(chunk),
+            "either": or_(StixObject.source_ref.in_(chunk), StixObject.target_ref.in_(chunk)),
+        }[end]
+        where = [*_conditions(principal, Query(types=["relationship", "sighting"])), ends]
+        if relationship_types:
+            where.append(StixObject.stix_type == "relationship")
+            kinds = [f'%"relationship_type":"{kind}"%' for kind in relationship_types]
+            where.append(or_(*(StixObject.body.like(k) for k in kinds)))
+        rows.extend(session.scalars(select(StixObject).where(*where).order_by(StixObject.date_added).limit(limit)))
+    if relationship_types:  # the LIKE prefilter is loose; confirm on the parsed object
+        wanted = set(relationship_types)
+        rows = [r for r in rows if orjson.loads(r.body).get("relationship_type") in wanted]
     audit_reads(session, principal, rows)
-    return rows
+    return rows[:limit]
+
+
+def audience_of(session: Session, principal: Principal, stix_id: str) -> Sharing | None:
+    """How the newest version of stix_id that principal may see was shared (TLP and audience), so something
+    derived from it (a link, a note) can be shared the same way. None when principal may not see it."""
+    row = get_latest(session, principal, stix_id)
+    if row is None:
+        return None
+    audience = session.execute(
+        select(ObjectAudience.org_id, ObjectAudience.trust_group_id, ObjectAudience.member_id).where(
+            ObjectAudience.object_pk == row.pk
+        )
+    ).all()
+    return Sharing(
+        tlp=TLP(row.tlp),
+        org_ids=sorted({o for o, _, _ in audience if o is not None}),
+        trust_group_ids=sorted({g for _, g, _ in audience if g is not None}),
+        member_ids=sorted({m for _, _, m in audience if m is not None}),
+    )
 
 
 def latest_by_ids(session: Session, principal: Principal, ids: Sequence[str]) -> dict[str, StixObject]:
