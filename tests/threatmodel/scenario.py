@@ -125,7 +125,7 @@ def build(database: Database, hub: Hub, *, with_placeholders: bool = True) -> Sc
             "source_ref": indicator["id"],
             "target_ref": c3.id,
         }
-        collection, sharing = authoring.sharing_like(session, c3)
+        collection, sharing = authoring.sharing_like(session, chirp, c3)
         objects.ingest(session, chirp, collection, [indicator, relation], sharing)
         scenario.campaigns["C4"] = campaign(agency, "Suppression plan (source-sensitive)", TLP.RED, ["T0124"])
         directory.ensure_hub(session, "Test hub")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from shieldwall.exchange import directory, objects
 from shieldwall.exchange.policy import Principal
-from shieldwall.exchange.tables import Collection, ObjectAudience
+from shieldwall.exchange.tables import Collection
 from shieldwall.stix.tlp import TLP
 from shieldwall.threatmodel.disarm import TECHNIQUE_URL
 from shieldwall.threatmodel.elections import publish_election
@@ -48,23 +48,14 @@ def _require_writer(principal: Principal) -> None:
         raise PermissionError("your role may not write; ask an admin of your organisation for the analyst role")
 
 
-def sharing_like(session: Session, seen: Seen) -> tuple[Collection, objects.Sharing]:
-    """The collection and sharing of a visible object version, to share things attached to it the same way.
-
-    Reads the audience of a version the principal already sees (never the content of anything else)."""
+def sharing_like(session: Session, principal: Principal, seen: Seen) -> tuple[Collection, objects.Sharing]:
+    """The collection and sharing (TLP and audience) of a visible object, to share things attached to it the
+    same way. The audience comes from the exchange (`objects.audience_of`), for the version principal sees."""
     collection = session.get(Collection, seen.collection_id)
-    assert collection is not None
-    rows = session.execute(
-        select(ObjectAudience.org_id, ObjectAudience.trust_group_id, ObjectAudience.member_id).where(
-            ObjectAudience.object_pk == seen.pk
-        )
-    ).all()
-    return collection, objects.Sharing(
-        tlp=TLP(seen.tlp),
-        org_ids=sorted({r.org_id for r in rows if r.org_id is not None}),
-        trust_group_ids=sorted({r.trust_group_id for r in rows if r.trust_group_id is not None}),
-        member_ids=sorted({r.member_id for r in rows if r.member_id is not None}),
-    )
+    sharing = objects.audience_of(session, principal, seen.id)
+    if collection is None or sharing is None:
+        raise NotVisible(f"no object {seen.id}")
+    return collection, sharing
 
 
 def visible_campaign(session: Session, principal: Principal, campaign_id: str) -> Seen:
@@ -175,7 +166,7 @@ def map_technique(
     campaign = visible_campaign(session, principal, campaign_id)
     technique = technique_or_error(session, external_id)
     ensure_techniques_published(session, principal, [technique])
-    collection, sharing = sharing_like(session, campaign)
+    collection, sharing = sharing_like(session, principal, campaign)
     rel = _relationship(
         "uses", campaign_id, technique.stix_id, TLP(campaign.tlp), evidence.strip(), _urls(evidence_urls)
     )
@@ -189,7 +180,7 @@ def link_election(session: Session, principal: Principal, campaign_id: str, elec
     campaign = visible_campaign(session, principal, campaign_id)
     if not load_visible(session, principal, [election.stix_id.split("--")[0]], [election.stix_id]):
         publish_election(session, principal, election)
-    collection, sharing = sharing_like(session, campaign)
+    collection, sharing = sharing_like(session, principal, campaign)
     rel = _relationship("targets", campaign_id, election.stix_id, TLP(campaign.tlp))
     _ingest(session, principal, collection, [rel], sharing)
     return rel
