@@ -122,7 +122,7 @@ def test_navigator_layer_lists_observed_techniques_with_scores(database: Databas
 
 
 def test_a_reader_who_joins_the_trust_group_sees_what_was_shared_before(database: Database, hub: Hub) -> None:
-    """The link index is per reader; a change of audience (joining a trust group) rescans everything."""
+    """Nothing is remembered per reader: a change of audience (joining a trust group) shows on the next view."""
     picture = sc.build(database, hub)
     with database.session() as session:
         election = session.get(Election, picture.election_id)
@@ -136,3 +136,31 @@ def test_a_reader_who_joins_the_trust_group_sees_what_was_shared_before(database
         after = coverage.compute(session, sc.principal(session, hub, "lab"), election)
         assert {c.external_id: c.campaign_count for c in after.observed_cells}["T0048"] == 1
         assert len(after.views) == 3
+
+
+def test_new_and_deleted_links_show_on_the_next_view(database: Database, hub: Hub) -> None:
+    """No staleness window: a mapping added after a first view counts at once, and stops counting once deleted."""
+    picture = sc.build(database, hub)
+    with database.session() as session:
+        election = session.get(Election, picture.election_id)
+        assert election is not None
+        chirp = sc.principal(session, hub, "chirp")
+        before = {c.external_id: c.campaign_count for c in coverage.compute(session, chirp, election).observed_cells}
+        assert before == {k: n for k, (n, _) in sc.EXPECTED["chirp"].items()}
+    with database.session() as session:
+        rel = authoring.map_technique(
+            session, sc.principal(session, hub, "chirp"), picture.campaigns["C3"], "T0049.003"
+        )
+    with database.session() as session:
+        election = session.get(Election, picture.election_id)
+        assert election is not None
+        chirp = sc.principal(session, hub, "chirp")
+        added = {c.external_id: c.campaign_count for c in coverage.compute(session, chirp, election).observed_cells}
+        assert added["T0049.003"] == before.get("T0049.003", 0) + 1
+        assert objects.delete_versions(session, chirp, objects.Query(ids=[rel["id"]])) == 1
+    with database.session() as session:
+        election = session.get(Election, picture.election_id)
+        assert election is not None
+        chirp = sc.principal(session, hub, "chirp")
+        after = {c.external_id: c.campaign_count for c in coverage.compute(session, chirp, election).observed_cells}
+        assert after == before

@@ -24,13 +24,15 @@ from sqlalchemy.orm import Session
 
 from shieldwall.exchange import objects
 from shieldwall.exchange.policy import Principal
-from shieldwall.threatmodel import links
+from shieldwall.exchange.tables import StixObject
 from shieldwall.threatmodel.disarm import technique_external_id
 from shieldwall.threatmodel.tables import Tactic, Technique, TechniqueTactic
 
 NARRATIVE_TYPE = "x-shieldwall-narrative"
 ACTOR_TYPES = ("threat-actor", "intrusion-set")
 EVIDENCE_TYPES = ("indicator", "observed-data", "note")
+# What a campaign's relationships may lead to and the pages show (an id's prefix is its type).
+LINKED_TYPES = ("attack-pattern", NARRATIVE_TYPE, *ACTOR_TYPES, "indicator", "observed-data")
 PAGE = 1000
 
 
@@ -80,6 +82,44 @@ def load_visible(
                 break
             cursor = page.next
     return found
+
+
+def _seen(row: StixObject) -> Seen:
+    return Seen(orjson.loads(row.body), row.tlp, row.publisher_org_id, row.collection_id, row.pk)
+
+
+def _newest(rows: Iterable[StixObject]) -> dict[str, Seen]:
+    """One version per id (the newest) among rows that may come from several collections."""
+    newest: dict[str, StixObject] = {}
+    for row in rows:
+        known = newest.get(row.stix_id)
+        if known is None or row.modified > known.modified:
+            newest[row.stix_id] = row
+    return {stix_id: _seen(row) for stix_id, row in newest.items()}
+
+
+def load_by_ids(session: Session, principal: Principal, types: Sequence[str], ids: Iterable[str]) -> dict[str, Seen]:
+    """The newest visible version of each id whose type is one of types (the type is the id's prefix, so ids
+    of other types are not even asked for)."""
+    wanted = sorted({i for i in ids if i.split("--", 1)[0] in types})
+    if not wanted:
+        return {}
+    return {stix_id: _seen(row) for stix_id, row in objects.latest_by_ids(session, principal, wanted).items()}
+
+
+def notes_referring(session: Session, principal: Principal, ids: set[str]) -> dict[str, list[Seen]]:
+    """The reader's visible notes whose object_refs name one of ids, by referred id.
+
+    The exchange walks relationships by their ends but has no index on a note's object_refs, so this pages
+    through the reader's visible notes (only notes: its cost grows with the hub's notes, not its size)."""
+    about: dict[str, list[Seen]] = defaultdict(list)
+    if not ids:
+        return about
+    for note in load_visible(session, principal, ["note"]).values():
+        for ref in dict.fromkeys(str(r) for r in note.obj.get("object_refs") or ()):
+            if ref in ids:
+                about[ref].append(note)
+    return about
 
 
 @dataclass
@@ -133,61 +173,55 @@ class TechniqueCatalogue:
 
 
 class CampaignGraph:
-    """Campaigns and what hangs off them. Candidate ids come from the link index (`links.py`); every object
-    is then read through the exchange's sharing rule for this reader."""
+    """Campaigns and what hangs off them, walked through the exchange by relationship ends
+    (`objects.related_many`, indexed on source_ref/target_ref) and read for this reader by the sharing rule:
+    nothing is cached between requests, so what a page shows is what the reader may see now."""
 
     def __init__(self, session: Session, principal: Principal, catalogue: TechniqueCatalogue | None = None) -> None:
         self.session = session
         self.principal = principal
         self.catalogue = catalogue or TechniqueCatalogue.load(session)
-        links.sync(session, principal)
         self.outgoing: dict[str, list[Seen]] = defaultdict(list)
         self.incoming: dict[str, list[Seen]] = defaultdict(list)
-        self._known: set[str] = set()
 
-    def _add_relationships(self, ids: Iterable[str]) -> None:
-        wanted = set(ids) - self._known
-        self._known.update(wanted)
-        for rel in load_visible(self.session, self.principal, ["relationship"], wanted).values():
-            self.outgoing[str(rel.obj.get("source_ref"))].append(rel)
-            self.incoming[str(rel.obj.get("target_ref"))].append(rel)
+    def _relationships(
+        self, ids: Iterable[str], *, end: str, relationship_types: Sequence[str] = ()
+    ) -> dict[str, Seen]:
+        """The reader's visible relationships with one end among ids, newest version per id."""
+        rows = objects.related_many(
+            self.session, self.principal, sorted(set(ids)), relationship_types=relationship_types, end=end
+        )
+        return _newest(row for row in rows if row.stix_type == "relationship")
 
     def campaign_ids_for_election(self, election_stix_id: str) -> list[str]:
-        self._add_relationships(links.pointing_at(self.session, [election_stix_id], "targets"))
+        found = self._relationships([election_stix_id], end="target", relationship_types=["targets"])
         return sorted(
             {
                 str(rel.obj["source_ref"])
-                for rel in self.incoming.get(election_stix_id, [])
-                if rel.obj.get("relationship_type") == "targets"
-                and str(rel.obj.get("source_ref")).startswith("campaign--")
+                for rel in found.values()
+                if str(rel.obj.get("source_ref")).startswith("campaign--")
             }
         )
 
     def views(self, campaign_ids: Iterable[str] | None = None) -> list[CampaignView]:
         """Views of the visible campaigns among campaign_ids (every visible campaign when None)."""
-        campaigns = load_visible(self.session, self.principal, ["campaign"], campaign_ids)
+        if campaign_ids is None:
+            campaigns = load_visible(self.session, self.principal, ["campaign"])
+        else:
+            campaigns = load_by_ids(self.session, self.principal, ["campaign"], campaign_ids)
         if not campaigns:
             return []
-        relationship_ids, note_ids = links.touching(self.session, campaigns)
-        self._add_relationships(relationship_ids)
-        targets: set[str] = set()
-        sources: set[str] = set()
+        # Outgoing (targets, uses, attributed-to, related-to) and incoming (indicates, related-to) in one walk.
+        for rel in self._relationships(campaigns, end="either").values():
+            self.outgoing[str(rel.obj.get("source_ref"))].append(rel)
+            self.incoming[str(rel.obj.get("target_ref"))].append(rel)
+        ends: set[str] = set()
         for cid in campaigns:
-            targets.update(str(r.obj.get("target_ref")) for r in self.outgoing.get(cid, []))
-            sources.update(str(r.obj.get("source_ref")) for r in self.incoming.get(cid, []))
-        linked = load_visible(
-            self.session,
-            self.principal,
-            ["attack-pattern", NARRATIVE_TYPE, *ACTOR_TYPES, "indicator", "observed-data"],
-            targets | sources,
-        )
-        observed_ids = [k for k, v in linked.items() if v.obj["type"] == "observed-data"]
-        note_ids |= links.pointing_at(self.session, observed_ids, "note")
-        notes = load_visible(self.session, self.principal, ["note"], note_ids)
-        notes_about: dict[str, list[Seen]] = defaultdict(list)
-        for note in notes.values():
-            for ref in note.obj.get("object_refs") or ():
-                notes_about[str(ref)].append(note)
+            ends.update(str(r.obj.get("target_ref")) for r in self.outgoing.get(cid, []))
+            ends.update(str(r.obj.get("source_ref")) for r in self.incoming.get(cid, []))
+        linked = load_by_ids(self.session, self.principal, LINKED_TYPES, ends)
+        observed_ids = {k for k, v in linked.items() if v.obj["type"] == "observed-data"}
+        notes_about = notes_referring(self.session, self.principal, set(campaigns) | observed_ids)
         views = [self._view(seen, linked, notes_about) for seen in campaigns.values()]
         views.sort(
             key=lambda v: (str(v.campaign.obj.get("first_seen") or v.campaign.obj.get("created")), v.campaign.name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shieldwall.store.base import Base, UTCDateTime, utcnow
@@ -98,26 +98,3 @@ class Countermeasure(Base):
     __table_args__ = (
         UniqueConstraint("election_id", "technique_external_id", "org_id", "name", name="uq_tm_countermeasure"),
     )
-
-
-class Link(Base):
-    """Which object points at which: an index of ids only (relationships, and notes' object_refs), learnt from
-    objects some reader was allowed to see. It only proposes candidate ids; every candidate is then read
-    through the exchange's sharing rule, so nothing here is ever shown as such."""
-
-    __tablename__ = "tm_links"
-    object_id: Mapped[str] = mapped_column(String(120), primary_key=True)  # the relationship or note
-    target_ref: Mapped[str] = mapped_column(String(120), primary_key=True)
-    source_ref: Mapped[str] = mapped_column(String(120), index=True)
-    kind: Mapped[str] = mapped_column(String(64))  # relationship_type, or "note" for a note's object_refs
-    __table_args__ = (Index("ix_tm_links_target", "target_ref", "kind"),)
-
-
-class ScanMark(Base):
-    """How far each reader's visible relationships and notes have been indexed into tm_links."""
-
-    __tablename__ = "tm_scan_marks"
-    reader_key: Mapped[str] = mapped_column(String(40), primary_key=True)  # "member:<id>" or "anonymous"
-    # What the reader could see with when the scan ran; a change (e.g. joining a trust group) rescans all.
-    audience_key: Mapped[str] = mapped_column(Text)
-    added_until: Mapped[int] = mapped_column(BigInteger)  # microseconds, the exchange's date_added
