@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.support.hub import Hub, indicator, seed_hub
 from tests.support.live import LiveServer
@@ -26,6 +26,13 @@ def sign_in(driver, live: LiveServer, hub: Hub, who: str) -> None:  # type: igno
     driver.find_element(By.NAME, "email").send_keys(f"{who}@example.org")
     driver.find_element(By.NAME, "password").send_keys(hub.passwords[who])
     driver.find_element(By.ID, "sign-in").click()
+    # The form posts and redirects; wait for it, or the next get() races the session cookie.
+    WebDriverWait(driver, 15).until(lambda d: "/login" not in d.current_url)
+
+
+def wait_for(driver, element_id: str):  # type: ignore[no-untyped-def]
+    """After a form posts, wait for the next page rather than reading the old one."""
+    return WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.ID, element_id))[0]
 
 
 def test_sign_in_share_browse_and_give_feedback(live_server: LiveServer, hub: Hub, chromium, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -35,7 +42,7 @@ def test_sign_in_share_browse_and_give_feedback(live_server: LiveServer, hub: Hu
     driver.find_element(By.NAME, "email").send_keys("chirp@example.org")
     driver.find_element(By.NAME, "password").send_keys("wrong password")
     driver.find_element(By.ID, "sign-in").click()
-    assert "Wrong e-mail or password" in driver.find_element(By.ID, "login-error").text
+    assert "Wrong e-mail or password" in wait_for(driver, "login-error").text
 
     sign_in(driver, live_server, hub, "chirp")
     assert "What is new for Chirp" in driver.find_element(By.TAG_NAME, "h1").text
@@ -50,7 +57,7 @@ def test_sign_in_share_browse_and_give_feedback(live_server: LiveServer, hub: Hu
     Select(driver.find_element(By.NAME, "tlp")).select_by_value("amber")
     driver.find_element(By.CSS_SELECTOR, "input[name=trust_groups][value=us-2026]").click()
     driver.find_element(By.ID, "share-button").click()
-    assert "1 stored, 1 rejected" in driver.find_element(By.ID, "upload-result").text
+    assert "1 stored, 1 rejected" in wait_for(driver, "upload-result").text
     assert bad["id"] in driver.find_element(By.ID, "failures").text
 
     # A member of the trust group finds it in the browser and opens it.
@@ -59,10 +66,10 @@ def test_sign_in_share_browse_and_give_feedback(live_server: LiveServer, hub: Hu
     results = driver.find_elements(By.CSS_SELECTOR, "#results tr.result")
     assert len(results) == 1 and "TLP:AMBER" in results[0].text
     results[0].find_element(By.TAG_NAME, "a").click()
-    assert good["id"] in driver.find_element(By.ID, "stix").text
+    assert good["id"] in wait_for(driver, "stix").text
     Select(driver.find_element(By.NAME, "verdict")).select_by_value("agree")
     driver.find_element(By.CSS_SELECTOR, "#feedback button").click()
-    assert driver.find_element(By.ID, "my-opinion").text == "agree"
+    assert wait_for(driver, "my-opinion").text == "agree"
 
     # An organisation outside the group does not find it, and its page is a 404.
     sign_in(driver, live_server, hub, "lab")
