@@ -203,8 +203,12 @@ class CampaignGraph:
             }
         )
 
-    def views(self, campaign_ids: Iterable[str] | None = None) -> list[CampaignView]:
-        """Views of the visible campaigns among campaign_ids (every visible campaign when None)."""
+    def views(self, campaign_ids: Iterable[str] | None = None, *, with_notes: bool = False) -> list[CampaignView]:
+        """Views of the visible campaigns among campaign_ids (every visible campaign when None).
+
+        Notes are read only with_notes (the campaign page): the exchange cannot walk them by their
+        object_refs, so reading them costs a pass over the reader's visible notes, which the election
+        pages, briefings and layers (which show no notes) should not pay."""
         if campaign_ids is None:
             campaigns = load_visible(self.session, self.principal, ["campaign"])
         else:
@@ -221,7 +225,11 @@ class CampaignGraph:
             ends.update(str(r.obj.get("source_ref")) for r in self.incoming.get(cid, []))
         linked = load_by_ids(self.session, self.principal, LINKED_TYPES, ends)
         observed_ids = {k for k, v in linked.items() if v.obj["type"] == "observed-data"}
-        notes_about = notes_referring(self.session, self.principal, set(campaigns) | observed_ids)
+        notes_about = (
+            notes_referring(self.session, self.principal, set(campaigns) | observed_ids)
+            if with_notes
+            else defaultdict(list)
+        )
         views = [self._view(seen, linked, notes_about) for seen in campaigns.values()]
         views.sort(
             key=lambda v: (str(v.campaign.obj.get("first_seen") or v.campaign.obj.get("created")), v.campaign.name)

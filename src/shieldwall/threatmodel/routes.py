@@ -153,7 +153,7 @@ def _view_json(view: CampaignView) -> dict[str, Any]:
 
 
 def _campaign_view(session: Session, principal: Principal, campaign_id: str) -> CampaignView:
-    views = CampaignGraph(session, principal).views([campaign_id])
+    views = CampaignGraph(session, principal).views([campaign_id], with_notes=True)
     if not views:
         raise ApiError(404, f"no campaign {campaign_id}")
     return views[0]
