@@ -252,7 +252,16 @@ def test_related_many_and_audience_of_follow_the_sharing_rule(live_server: LiveS
         "source_ref": ind["id"],
         "target_ref": campaign["id"],
     }
-    body = {"objects": [campaign, ind, uses], "tlp": "amber", "share_with": {"trust_groups": ["us-2026"]}}
+    note = {
+        "type": "note",
+        "spec_version": "2.1",
+        "id": "note--5b1c3d2e-1f4a-4c6b-8d9e-0a1b2c3d4e5f",
+        "created": "2026-10-01T00:00:00.000Z",
+        "modified": "2026-10-01T00:00:00.000Z",
+        "content": "Seen again today.",
+        "object_refs": [campaign["id"]],
+    }
+    body = {"objects": [campaign, ind, uses, note], "tlp": "amber", "share_with": {"trust_groups": ["us-2026"]}}
     assert api(live_server, hub, "chirp").post("/api/v1/objects", json=body).status_code == 201
     with live_server.app.state.database.session() as session:
         agency = principal_for_member(session, session.get(Member, hub.member_ids["agency"]))
@@ -261,6 +270,10 @@ def test_related_many_and_audience_of_follow_the_sharing_rule(live_server: LiveS
         assert [r.stix_id for r in found] == [uses["id"]]
         assert store.related_many(session, agency, [campaign["id"]], relationship_types=["uses"]) == []
         assert store.related_many(session, lab, [campaign["id"]]) == []
+        assert [r.stix_id for r in store.referring_many(session, agency, [campaign["id"]], types=["note"])] == [
+            note["id"]
+        ]
+        assert store.referring_many(session, lab, [campaign["id"]]) == []
         sharing = store.audience_of(session, agency, campaign["id"])
         assert sharing is not None and sharing.tlp == TLP.AMBER and sharing.trust_group_ids == [hub.group_id]
         assert store.audience_of(session, lab, campaign["id"]) is None

@@ -191,3 +191,10 @@ def collection_by_alias(session: Session, alias: str) -> Collection:
     if collection is None:
         raise DirectoryError(f"no collection {alias!r}")
     return collection
+
+
+def collection_by_id(session: Session, collection_id: str) -> Collection:
+    collection = session.get(Collection, collection_id)
+    if collection is None:
+        raise DirectoryError(f"no collection {collection_id!r}")
+    return collection

@@ -21,6 +21,7 @@ from shieldwall.exchange.policy import Principal, visible_to
 from shieldwall.exchange.tables import (
     Collection,
     ObjectAudience,
+    ObjectRef,
     Organisation,
     SealedSource,
     Sighting,
@@ -254,6 +255,15 @@ def ingest(
         audience.extend({"object_pk": pk, **row} for row in audience_for[level])
     if audience:
         session.execute(insert(cast(Table, ObjectAudience.__table__)), audience)
+    refs = [
+        {"object_pk": pk, "ref": ref}
+        for pk, row in zip(pks, new_rows, strict=True)
+        if '"object_refs"' in row["body"]
+        for ref in set(orjson.loads(row["body"]).get("object_refs") or ())
+        if isinstance(ref, str)
+    ]
+    if refs:
+        session.execute(insert(cast(Table, ObjectRef.__table__)), refs)
     if sharing.anonymous:
         session.execute(
             insert(SealedSource),
@@ -517,9 +527,10 @@ def related_many(
             "target": StixObject.target_ref.in_(chunk),
             "either": or_(StixObject.source_ref.in_(chunk), StixObject.target_ref.in_(chunk)),
         }[end]
-        where = [*_conditions(principal, Query(types=["relationship", "sighting"])), ends]
+        # Only relationships and sightings have refs, so no type filter: it would lure SQLite's planner onto
+        # the type index instead of the ref indexes.
+        where = [*_conditions(principal, Query()), ends]
         if relationship_types:
-            where.append(StixObject.stix_type == "relationship")
             kinds = [f'%"relationship_type":"{kind}"%' for kind in relationship_types]
             where.append(or_(*(StixObject.body.like(k) for k in kinds)))
         rows.extend(session.scalars(select(StixObject).where(*where).order_by(StixObject.date_added).limit(limit)))
@@ -558,3 +569,16 @@ def latest_by_ids(session: Session, principal: Principal, ids: Sequence[str]) ->
                 found[row.stix_id] = row
     audit_reads(session, principal, list(found.values()))
     return found
+
+
+def referring_many(
+    session: Session, principal: Principal, ids: Sequence[str], *, types: Sequence[str] = (), limit: int = 100_000
+) -> list[StixObject]:
+    """Visible latest objects whose object_refs name any of ids (notes, reports, groupings, opinions)."""
+    rows: list[StixObject] = []
+    for chunk in _chunks(sorted(set(ids)), 500):
+        referring = select(ObjectRef.object_pk).where(ObjectRef.ref.in_(chunk))
+        where = [*_conditions(principal, Query(types=types)), StixObject.pk.in_(referring)]
+        rows.extend(session.scalars(select(StixObject).where(*where).order_by(StixObject.date_added).limit(limit)))
+    audit_reads(session, principal, rows)
+    return rows[:limit]

@@ -131,10 +131,22 @@ class ObjectAudience(Base):
 
     __tablename__ = "ex_object_audience"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    object_pk: Mapped[int] = mapped_column(ForeignKey("ex_objects.pk", ondelete="CASCADE"), index=True)
+    object_pk: Mapped[int] = mapped_column(ForeignKey("ex_objects.pk", ondelete="CASCADE"))
     org_id: Mapped[int | None] = mapped_column(ForeignKey("ex_organisations.id"), index=True)
     trust_group_id: Mapped[int | None] = mapped_column(ForeignKey("ex_trust_groups.id"), index=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("ex_members.id"), index=True)
+
+    # Every sharing check is "this object, this org/group/member": one covering index answers all of them.
+    __table_args__ = (Index("ix_ex_object_audience_lookup", "object_pk", "org_id", "trust_group_id", "member_id"),)
+
+
+class ObjectRef(Base):
+    """One entry of an object's object_refs (notes, reports, groupings, opinions), to find what refers to X."""
+
+    __tablename__ = "ex_object_refs"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    object_pk: Mapped[int] = mapped_column(ForeignKey("ex_objects.pk", ondelete="CASCADE"), index=True)
+    ref: Mapped[str] = mapped_column(String(120), index=True)
 
 
 class SealedSource(Base):
