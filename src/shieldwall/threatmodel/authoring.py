@@ -51,11 +51,10 @@ def _require_writer(principal: Principal) -> None:
 def sharing_like(session: Session, principal: Principal, seen: Seen) -> tuple[Collection, objects.Sharing]:
     """The collection and sharing (TLP and audience) of a visible object, to share things attached to it the
     same way. The audience comes from the exchange (`objects.audience_of`), for the version principal sees."""
-    collection = session.get(Collection, seen.collection_id)
     sharing = objects.audience_of(session, principal, seen.id)
-    if collection is None or sharing is None:
+    if sharing is None:
         raise NotVisible(f"no object {seen.id}")
-    return collection, sharing
+    return directory.collection_by_id(session, seen.collection_id), sharing
 
 
 def visible_campaign(session: Session, principal: Principal, campaign_id: str) -> Seen:

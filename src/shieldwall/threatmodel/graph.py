@@ -108,14 +108,16 @@ def load_by_ids(session: Session, principal: Principal, types: Sequence[str], id
 
 
 def notes_referring(session: Session, principal: Principal, ids: set[str]) -> dict[str, list[Seen]]:
-    """The reader's visible notes whose object_refs name one of ids, by referred id.
-
-    The exchange walks relationships by their ends but has no index on a note's object_refs, so this pages
-    through the reader's visible notes (only notes: its cost grows with the hub's notes, not its size)."""
+    """The reader's visible notes whose object_refs name one of ids, by referred id (an indexed lookup)."""
     about: dict[str, list[Seen]] = defaultdict(list)
     if not ids:
         return about
-    for note in load_visible(session, principal, ["note"]).values():
+    newest: dict[str, Any] = {}
+    for row in objects.referring_many(session, principal, sorted(ids), types=["note"]):
+        if row.stix_id not in newest or row.modified > newest[row.stix_id].modified:
+            newest[row.stix_id] = row
+    for row in newest.values():
+        note = _seen(row)
         for ref in dict.fromkeys(str(r) for r in note.obj.get("object_refs") or ()):
             if ref in ids:
                 about[ref].append(note)
@@ -206,9 +208,7 @@ class CampaignGraph:
     def views(self, campaign_ids: Iterable[str] | None = None, *, with_notes: bool = False) -> list[CampaignView]:
         """Views of the visible campaigns among campaign_ids (every visible campaign when None).
 
-        Notes are read only with_notes (the campaign page): the exchange cannot walk them by their
-        object_refs, so reading them costs a pass over the reader's visible notes, which the election
-        pages, briefings and layers (which show no notes) should not pay."""
+        Notes are read only with_notes (the campaign page shows them; the other pages do not)."""
         if campaign_ids is None:
             campaigns = load_visible(self.session, self.principal, ["campaign"])
         else:
