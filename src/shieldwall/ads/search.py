@@ -131,14 +131,20 @@ def text_condition(session: Session, q: str) -> ColumnElement[bool]:
     words = _WORD.findall(fold(q))
     if not words:
         return true()
+    spaced: ColumnElement[str] = literal_column("' '") + Ad.search_text + literal_column("' '")
     if session.get_bind().dialect.name == "postgresql":
-        # PostgreSQL's planner knows each word's frequency from the index statistics and picks the GIN
-        # index for rare words or an ordered index walk, checking the tsvector per row, for common ones.
-        simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
-        query = " ".join(words)
-        return func.to_tsvector(simple, Ad.search_text).op("@@")(func.plainto_tsquery(simple, query))
+        shares = _postgres_word_shares(session)
+        common = [w for w in words if shares.get(w, 0.0) > COMMON_SHARE]
+        rare = [w for w in words if w not in common]
+        checks = [spaced.contains(f" {word} ", autoescape=True) for word in common]
+        if rare:
+            # The GIN index answers the rare words alone: intersecting with a common word's huge
+            # posting list would cost more than checking that word on the few rows left.
+            simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
+            tsquery = func.plainto_tsquery(simple, " ".join(rare))
+            checks.insert(0, func.to_tsvector(simple, Ad.search_text).op("@@")(tsquery))
+        return and_(*checks)
     if _is_common(session, words):
-        spaced: ColumnElement[str] = literal_column("' '") + Ad.search_text + literal_column("' '")
         return and_(*(spaced.contains(f" {word} ", autoescape=True) for word in words))
     match = " ".join(f'"{w}"' for w in words)
     return Ad.id.in_(select(FTS.c.rowid).where(FTS.c.ads_fts.op("MATCH")(match)))
@@ -159,11 +165,8 @@ def _is_common(session: Session, words: list[str]) -> bool:
     return min(counts) >= max(COMMON_MINIMUM, COMMON_SHARE * total)
 
 
-def _postgres_words_are_common(session: Session, words: list[str]) -> bool:
-    """PostgreSQL: true when every word is among the index's most common (ANALYZE statistics) at
-    more than COMMON_SHARE of rows. The planner multiplies selectivities as if words and filters were
-    independent; words are not (German words live in German ads), so it underestimates and sorts a
-    large bitmap. For common words an ordered index walk is always right, and we say so."""
+def _postgres_word_shares(session: Session) -> dict[str, float]:
+    """PostgreSQL: the share of ads containing each of the index's most common words (from ANALYZE)."""
     row = session.execute(
         text(
             "SELECT most_common_elems::text::text[], most_common_elem_freqs "
@@ -171,9 +174,17 @@ def _postgres_words_are_common(session: Session, words: list[str]) -> bool:
         )
     ).first()
     if row is None or row[0] is None:
-        return False
-    frequency = dict(zip(row[0], row[1], strict=False))
-    return min(frequency.get(word, 0.0) for word in words) > COMMON_SHARE
+        return {}
+    return dict(zip(row[0], row[1], strict=False))
+
+
+def _postgres_words_are_common(session: Session, words: list[str]) -> bool:
+    """PostgreSQL: true when every word is in more than COMMON_SHARE of ads. The planner multiplies
+    selectivities as if words and filters were independent; words are not (German words live in
+    German ads), so it underestimates and sorts a large bitmap. For common words an ordered index
+    walk is always right, and search_ads says so."""
+    shares = _postgres_word_shares(session)
+    return bool(words) and min(shares.get(word, 0.0) for word in words) > COMMON_SHARE
 
 
 def _day_start(value: date) -> datetime:
