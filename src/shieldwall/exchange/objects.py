@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import ColumnElement, Table, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from shieldwall.exchange.audit import record
@@ -406,14 +406,13 @@ def query_objects(
     order = [StixObject.date_added, StixObject.pk]
     if cursor:
         date_added, pk = decode_cursor(cursor)
+        # A row-value comparison plus a plain range bound: both planners seek the page index to the cursor
+        # instead of scanning from the start of the collection, so deep pages cost what the first one does.
+        key = tuple_(StixObject.date_added, StixObject.pk)
         if newest_first:
-            where.append(
-                or_(StixObject.date_added < date_added, and_(StixObject.date_added == date_added, StixObject.pk < pk))
-            )
+            where += [StixObject.date_added <= date_added, key < tuple_(literal(date_added), literal(pk))]
         else:
-            where.append(
-                or_(StixObject.date_added > date_added, and_(StixObject.date_added == date_added, StixObject.pk > pk))
-            )
+            where += [StixObject.date_added >= date_added, key > tuple_(literal(date_added), literal(pk))]
     statement = select(StixObject).where(*where)
     statement = statement.order_by(*(c.desc() for c in order)) if newest_first else statement.order_by(*order)
     rows = list(session.scalars(statement.limit(limit + 1)))
