@@ -14,12 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shieldwall.detect.engine import ENGINES, run_engine
 from shieldwall.detect.errors import MalformedInput
-from shieldwall.detect.loaders import load_posts
-from shieldwall.detect.outputs import RunInfo, read_run, write_outputs
-from shieldwall.detect.pipeline import STAGES
-from shieldwall.detect.publish import PublishError, publish_bundle
 from shieldwall.detect.settings import DEFAULT_WINDOWS, SIGNALS, DetectSettings
 from shieldwall.stix.tlp import TLP
 
@@ -56,6 +51,13 @@ def detect(
         level = TLP.parse(tlp)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--tlp") from None
+    # Heavy modules (DuckDB, igraph, SciPy) load only when detection runs, not on every `shieldwall` call.
+    from shieldwall.detect.engine import ENGINES, run_engine
+    from shieldwall.detect.loaders import load_posts
+    from shieldwall.detect.outputs import RunInfo, write_outputs
+    from shieldwall.detect.pipeline import STAGES
+    from shieldwall.detect.publish import PublishError, publish_bundle
+
     if engine not in ENGINES:
         raise typer.BadParameter(f"use one of {', '.join(ENGINES)}", param_hint="--engine")
     if publish and not token:
@@ -169,6 +171,8 @@ def _print_clusters(clusters: list[dict[str, object]]) -> None:
 
 
 def _explain(outdir: Path, cluster_id: str) -> None:
+    from shieldwall.detect.outputs import read_run
+
     run, clusters, _, evidence = read_run(outdir)
     rows = [c for c in clusters.to_pylist() if c["cluster_id"] == cluster_id]
     out = Console()
