@@ -172,7 +172,7 @@ def calendar_page(
     country: str = "",
     show_past: bool = False,
     principal: Principal = Depends(current_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     today = date.today()
     rows = elections.list_elections(session, upcoming_from=None if show_past else today, country=country or None)
@@ -221,7 +221,7 @@ def election_page(
     election_id: int,
     all_techniques: bool = False,
     principal: Principal = Depends(current_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     election = _election_or_404(session, election_id)
     cov = coverage.compute(session, principal, election, show_all=all_techniques)
@@ -246,7 +246,9 @@ def election_page(
 
 @pages.get("/elections/{election_id}/navigator.json")
 def navigator_json(
-    election_id: int, principal: Principal = Depends(current_principal), session: Session = Depends(db_session)
+    election_id: int,
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(db_session, scope="function"),
 ) -> JSONResponse:
     election = _election_or_404(session, election_id)
     layer = coverage.navigator_layer(
@@ -268,7 +270,7 @@ def briefing_page(
     request: Request,
     election_id: int,
     principal: Principal = Depends(current_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     election = _election_or_404(session, election_id)
     return HTMLResponse(_briefing_html(request, session, principal, election))
@@ -279,7 +281,7 @@ def briefing_pdf(
     request: Request,
     election_id: int,
     principal: Principal = Depends(current_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     election = _election_or_404(session, election_id)
     pdf = briefing.render_pdf(_briefing_html(request, session, principal, election), str(request.base_url))
@@ -348,7 +350,9 @@ async def countermeasure_form(
 
 @pages.get("/campaigns", response_class=HTMLResponse)
 def campaigns_page(
-    request: Request, principal: Principal = Depends(current_principal), session: Session = Depends(db_session)
+    request: Request,
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     views = CampaignGraph(session, principal).views()
     return render(
@@ -363,7 +367,7 @@ def campaign_page(
     request: Request,
     campaign_id: str,
     principal: Principal = Depends(current_principal),
-    session: Session = Depends(db_session),
+    session: Session = Depends(db_session, scope="function"),
 ) -> HTMLResponse:
     view = _campaign_view(session, principal, campaign_id)
     return render(
@@ -476,7 +480,7 @@ class CountermeasureIn(BaseModel):
 
 @api.get("/elections")
 def api_elections(
-    upcoming: bool = False, country: str = "", session: Session = Depends(db_session)
+    upcoming: bool = False, country: str = "", session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     groups = elections.trust_group_names(session)
     rows = elections.list_elections(session, upcoming_from=date.today() if upcoming else None, country=country or None)
@@ -540,7 +544,9 @@ def api_update_election(
 
 @api.get("/elections/{election_id}/coverage")
 def api_coverage(
-    election_id: int, principal: Principal = Depends(current_principal), session: Session = Depends(db_session)
+    election_id: int,
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     election = _election_or_404(session, election_id)
     cov = coverage.compute(session, principal, election)
@@ -618,7 +624,9 @@ def api_create_campaign(
 
 @api.get("/campaigns/{campaign_id}")
 def api_campaign(
-    campaign_id: str, principal: Principal = Depends(current_principal), session: Session = Depends(db_session)
+    campaign_id: str,
+    principal: Principal = Depends(current_principal),
+    session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     return _view_json(_campaign_view(session, principal, campaign_id))
 
@@ -653,7 +661,7 @@ def api_link_election(
 
 
 @api.get("/techniques")
-def api_techniques(session: Session = Depends(db_session)) -> dict[str, Any]:
+def api_techniques(session: Session = Depends(db_session, scope="function")) -> dict[str, Any]:
     tactics = list(session.scalars(select(Tactic).order_by(Tactic.position)))
     shortnames = coverage.tactic_shortnames(session)
     by_short = {t.shortname: t.external_id for t in tactics}
