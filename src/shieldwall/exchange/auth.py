@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from datetime import datetime
 
@@ -66,8 +67,10 @@ def principal_for_member(session: Session, member: Member) -> Principal:
     )
 
 
-def principal_for_token(session: Session, token: str, now: datetime | None = None) -> tuple[Principal, int]:
-    """The principal a bearer token speaks for, and the token's id (for rate limits)."""
+def grant_for_token(
+    session: Session, token: str, now: datetime | None = None
+) -> tuple[Principal, int, datetime | None]:
+    """The principal a bearer token speaks for, the token's id (for rate limits) and its expiry."""
     now = now or utcnow()
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if row is None or row.revoked_at is not None:
@@ -80,7 +83,45 @@ def principal_for_token(session: Session, token: str, now: datetime | None = Non
     # Touch last_used at most once a minute so reads do not turn into writes.
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         row.last_used_at = now
-    return principal_for_member(session, member), row.id
+    return principal_for_member(session, member), row.id, row.expires_at
+
+
+def principal_for_token(session: Session, token: str, now: datetime | None = None) -> tuple[Principal, int]:
+    principal, token_id, _ = grant_for_token(session, token, now)
+    return principal, token_id
+
+
+class TokenCache:
+    """Who a token speaks for, remembered for a few seconds so a request does not cost four queries.
+
+    An entry never outlives the token's expiry; revoking a token or changing trust groups through this
+    process clears the cache at once (another worker process notices within `ttl` seconds)."""
+
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[Principal, int, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[Principal, int] | None:
+        key = hash_token(token)
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry[2] <= time.time():
+            return None
+        return entry[0], entry[1]
+
+    def put(self, token: str, principal: Principal, token_id: int, expires_at: datetime | None) -> None:
+        until = time.time() + self.ttl
+        if expires_at is not None:
+            until = min(until, expires_at.timestamp())
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[hash_token(token)] = (principal, token_id, until)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 def issue_token(

@@ -13,7 +13,7 @@ from fastapi import HTTPException, Request
 from sqlalchemy.orm import Session
 
 from shieldwall.config import Settings
-from shieldwall.exchange.auth import AuthError, principal_for_member, principal_for_token, read_session
+from shieldwall.exchange.auth import AuthError, TokenCache, grant_for_token, principal_for_member, read_session
 from shieldwall.exchange.policy import ANONYMOUS, Principal
 from shieldwall.exchange.ratelimit import RateLimiter
 from shieldwall.exchange.tables import Member
@@ -66,6 +66,26 @@ def _limiter(request: Request) -> RateLimiter:
     return limiter
 
 
+def token_cache(request: Request) -> TokenCache:
+    cache = getattr(request.app.state, "token_cache", None)
+    if cache is None:
+        cache = request.app.state.token_cache = TokenCache()
+    return cache
+
+
+def _token_principal(request: Request, token: str) -> tuple[Principal, int]:
+    cached = token_cache(request).get(token)
+    if cached is not None:
+        return cached
+    with database(request).session() as session:
+        try:
+            principal, token_id, expires_at = grant_for_token(session, token)
+        except AuthError as error:
+            raise ApiError(401, str(error), headers={"WWW-Authenticate": "Bearer"}) from None
+    token_cache(request).put(token, principal, token_id, expires_at)
+    return principal, token_id
+
+
 def current_principal(request: Request) -> Principal:
     """Who is asking; ANONYMOUS when no credentials came. Wrong or expired credentials are a 401."""
     cached = getattr(request.state, "principal", None)
@@ -73,20 +93,19 @@ def current_principal(request: Request) -> Principal:
         return cached
     principal = ANONYMOUS
     token = _bearer(request)
-    with database(request).session() as session:
-        if token is not None:
-            try:
-                principal, token_id = principal_for_token(session, token)
-            except AuthError as error:
-                raise ApiError(401, str(error), headers={"WWW-Authenticate": "Bearer"}) from None
-            allowed, retry_after = _limiter(request).allow(("token", token_id))
-            if not allowed:
-                raise ApiError(
-                    429, "rate limit exceeded for this token", headers={"Retry-After": str(int(retry_after) + 1)}
-                )
-        else:
-            member_id = read_session(settings(request).secret_key, request.cookies.get(SESSION_COOKIE))
-            member = session.get(Member, member_id) if member_id is not None else None
+    if token is not None:
+        principal, token_id = _token_principal(request, token)
+        allowed, retry_after = _limiter(request).allow(("token", token_id))
+        if not allowed:
+            raise ApiError(
+                429, "rate limit exceeded for this token", headers={"Retry-After": str(int(retry_after) + 1)}
+            )
+        request.state.principal = principal
+        return principal
+    member_id = read_session(settings(request).secret_key, request.cookies.get(SESSION_COOKIE))
+    if member_id is not None:
+        with database(request).session() as session:
+            member = session.get(Member, member_id)
             if member is not None and member.is_active:
                 principal = principal_for_member(session, member)
     request.state.principal = principal

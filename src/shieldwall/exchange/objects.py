@@ -333,12 +333,15 @@ class Query:
 
 @dataclass
 class Page:
-    rows: list[StixObject]
+    rows: list[Any]  # light rows with StixObject's columns as attributes (no ORM identity, no search_text)
     more: bool
     next: str | None
 
     def objects(self) -> list[dict[str, Any]]:
         return [orjson.loads(row.body) for row in self.rows]
+
+
+PAGE_COLUMNS = [column for column in StixObject.__table__.columns if column.name != "search_text"]
 
 
 def encode_cursor(date_added: int, pk: int) -> str:
@@ -413,9 +416,10 @@ def query_objects(
             where += [StixObject.date_added <= date_added, key < tuple_(literal(date_added), literal(pk))]
         else:
             where += [StixObject.date_added >= date_added, key > tuple_(literal(date_added), literal(pk))]
-    statement = select(StixObject).where(*where)
+    # Plain rows, not ORM objects: building 1,000 ORM objects costs more than the query on a TAXII page.
+    statement = select(*PAGE_COLUMNS).where(*where)
     statement = statement.order_by(*(c.desc() for c in order)) if newest_first else statement.order_by(*order)
-    rows = list(session.scalars(statement.limit(limit + 1)))
+    rows = list(session.execute(statement.limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].date_added, rows[-1].pk) if more and rows else None
@@ -445,7 +449,7 @@ def get_latest(session: Session, principal: Principal, stix_id: str) -> StixObje
     return max(rows, key=lambda r: r.modified) if rows else None
 
 
-def audit_reads(session: Session, principal: Principal, rows: Sequence[StixObject]) -> None:
+def audit_reads(session: Session, principal: Principal, rows: Sequence[Any]) -> None:
     """Reads of AMBER, AMBER+STRICT and RED material are audited (who, when, which objects)."""
     sensitive = [r for r in rows if r.tlp >= TLP.AMBER]
     if sensitive and principal.is_authenticated:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shieldwall.exchange import directory
 from shieldwall.exchange.audit import record
-from shieldwall.exchange.deps import db_session, require_admin, require_member
+from shieldwall.exchange.deps import db_session, require_admin, require_member, token_cache
 from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import (
     ApiToken,
@@ -193,6 +193,7 @@ def issue_token(
 @router.delete("/tokens/{token_id}")
 def revoke_token(
     token_id: int,
+    request: Request,
     principal: Principal = Depends(require_member),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
@@ -206,6 +207,7 @@ def revoke_token(
     if row is None or not allowed:
         raise HTTPException(404, f"no token {token_id} of yours")
     row.revoked_at = row.revoked_at or utcnow()
+    session.info.setdefault("after_commit", []).append(token_cache(request).clear)
     record(session, principal, "revoke-token", target=row.prefix)
     return token_json(row)
 
@@ -255,12 +257,14 @@ def create_trust_group(
 def add_group_member(
     slug: str,
     org_slug: str,
+    request: Request,
     principal: Principal = Depends(require_member),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     _operator(principal)
     group, org = _group(session, slug), _org(session, org_slug)
     directory.add_to_group(session, group, org.id)
+    session.info.setdefault("after_commit", []).append(token_cache(request).clear)
     record(session, principal, "join-trust-group", target=f"{slug}:{org_slug}")
     return group_json(session, group)
 
@@ -269,12 +273,14 @@ def add_group_member(
 def remove_group_member(
     slug: str,
     org_slug: str,
+    request: Request,
     principal: Principal = Depends(require_member),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     _operator(principal)
     group, org = _group(session, slug), _org(session, org_slug)
     directory.remove_from_group(session, group, org.id)
+    session.info.setdefault("after_commit", []).append(token_cache(request).clear)
     record(session, principal, "leave-trust-group", target=f"{slug}:{org_slug}")
     return group_json(session, group)
 
