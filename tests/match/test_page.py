@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.match.fixtures import plant_bank
 from tests.match.images import encode, near_duplicate, picture
@@ -28,7 +29,8 @@ def test_upload_an_image_and_paste_a_url_in_chromium(live_server: LiveServer, ch
     chromium.find_element(By.ID, "url-input").send_keys("https://www.fake-news.example/story?utm_source=tw")
     chromium.find_element(By.ID, "match-button").click()
 
-    title = chromium.find_element(By.ID, "results-title").text
+    # The page posts and then renders the results; wait for them rather than racing the request.
+    title = WebDriverWait(chromium, 30).until(lambda d: d.find_elements(By.ID, "results-title"))[0].text
     assert title == "2 of 3 items matched"
     cards = {c.find_element(By.CLASS_NAME, "item").text: c for c in chromium.find_elements(By.CSS_SELECTOR, ".result")}
     photo = cards["reupload.jpg"]

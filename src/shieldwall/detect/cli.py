@@ -99,7 +99,7 @@ def detect(
         try:
             table, report = load_posts(posts, strict=strict, on_rows=lambda _: progress.advance(load_task))
         except MalformedInput as error:
-            console.print(f"[red]malformed input:[/red] {error}")
+            console.print(f"[red]malformed input:[/red] {error}", soft_wrap=True)  # paths stay whole
             raise typer.Exit(2) from None
         stage_task = progress.add_task(f"detect ({engine})", total=len(STAGES))
 
@@ -136,7 +136,7 @@ def detect(
         try:
             status = publish_bundle(bundle, publish, token)
         except PublishError as error:
-            console.print(f"[red]publish failed:[/red] {error}")
+            console.print(f"[red]publish failed:[/red] {error}", soft_wrap=True)
             raise typer.Exit(3) from None
         console.print(
             f"published {len(bundle['objects'])} objects: status {status.get('status', '?')} "
