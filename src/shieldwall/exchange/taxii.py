@@ -354,10 +354,19 @@ def get_object(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     col = _collection(session, principal, collection_id)
-    page = _page(request, session, principal, _query(request, col, object_id))
+    page = _object_page(request, session, principal, col, object_id, _query(request, col, object_id))
+    return _objects_response(page)
+
+
+def _object_page(
+    request: Request, session: Session, principal: Principal, col: Collection, object_id: str, query: store.Query
+) -> store.Page:
+    """A page of one object's versions; 404 when the reader may see no version of it at all (an empty page
+    for filters that match nothing is still a 200)."""
+    page = _page(request, session, principal, query)
     if not page.rows and not _exists_visible(session, principal, col, object_id):
         raise TaxiiError(404, "Object not found", f"no object {object_id!r} that you may read in this collection")
-    return _objects_response(page)
+    return page
 
 
 def _exists_visible(session: Session, principal: Principal, col: Collection, object_id: str) -> bool:
@@ -409,9 +418,7 @@ def versions(
         added_after=_added_after(request.query_params.get("added_after")),
         spec_versions=_match(request, "spec_version"),
     )
-    page = _page(request, session, principal, query)
-    if not page.rows and not _exists_visible(session, principal, col, object_id):
-        raise TaxiiError(404, "Object not found", f"no object {object_id!r} that you may read in this collection")
+    page = _object_page(request, session, principal, col, object_id, query)
     items = sorted(timestamps.display(r.modified) for r in page.rows)
     return taxii_response(_envelope(page, "versions", items), headers=_date_headers(page.rows))
 
