@@ -183,7 +183,10 @@ def ingest(
     first_versions: set[str] = {stix_id for stix_id, _ in existing}
     for obj, version, level in prepared:
         key = (obj["id"], version)
-        result.successes.append({"id": obj["id"], "version": timestamps.display(version)})
+        given = obj.get("modified") or obj.get("created")  # the version as the submitter wrote it
+        result.successes.append(
+            {"id": obj["id"], "version": given if isinstance(given, str) else timestamps.display(version)}
+        )
         if key in seen_in_batch or (key in existing and not existing[key][1]):
             continue  # the same version again: idempotent
         seen_in_batch.add(key)

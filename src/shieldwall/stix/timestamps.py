@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 EPOCH_VERSION = "1970-01-01T00:00:00.000000Z"
@@ -17,7 +18,15 @@ def parse(text: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+# The form nearly every STIX producer writes: UTC with 'Z' and 0-6 fraction digits. It needs no parsing to
+# become canonical (the validator has already checked that the date and time exist).
+_UTC_Z = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z")
+
+
 def canonical(text: str) -> str:
+    match = _UTC_Z.fullmatch(text)
+    if match is not None:
+        return f"{match.group(1)}.{(match.group(2) or '').ljust(6, '0')}Z"
     return parse(text).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
