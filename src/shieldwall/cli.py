@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 from rich.console import Console
 
+from shieldwall import capabilities
 from shieldwall.config import load_settings
 
 app = typer.Typer(help="Shieldwall: shared defence against election information operations.", no_args_is_help=True)
 console = Console(stderr=True)
-
-CAPABILITIES = ("exchange", "detect", "match", "ads", "threatmodel")
 
 
 @app.command()
@@ -49,19 +46,8 @@ def _redact(url: str) -> str:
     return url
 
 
-def _register_capabilities() -> None:
-    for name in CAPABILITIES:
-        module_name = f"shieldwall.{name}.cli"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name == module_name:
-                continue
-            raise
-        module.register(app)
-
-
-_register_capabilities()
+for _, module in capabilities.modules("cli"):
+    module.register(app)
 
 
 def main() -> None:
