@@ -91,9 +91,8 @@ def hub_identity_id(session: Session) -> str:
 
 def _next_date_added(session: Session, collection_id: str) -> int:
     last = session.scalar(select(func.max(StixObject.date_added)).where(StixObject.collection_id == collection_id))
-    now = timestamps.to_micros(timestamps.parse(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
-    now = max(now, int(time.time() * 1_000_000))
-    return max(now, (last or 0) + 1)
+    # Strictly after the newest row, so paging by date_added never skips or repeats one.
+    return max(int(time.time() * 1_000_000), (last or 0) + 1)
 
 
 def _audience_rows(
@@ -339,9 +338,6 @@ class Page:
     rows: list[Any]  # light rows with StixObject's columns as attributes (no ORM identity, no search_text)
     more: bool
     next: str | None
-
-    def objects(self) -> list[dict[str, Any]]:
-        return [orjson.loads(row.body) for row in self.rows]
 
 
 PAGE_COLUMNS = [column for column in StixObject.__table__.columns if column.name != "search_text"]

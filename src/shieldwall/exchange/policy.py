@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
 from shieldwall.exchange.tables import ObjectAudience, StixObject
 from shieldwall.stix.tlp import TLP
@@ -88,7 +88,3 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
         )
     )
     return and_(StixObject.is_deleted == false(), or_(*clauses))
-
-
-def readable_by_everyone() -> ColumnElement[bool]:
-    return true()

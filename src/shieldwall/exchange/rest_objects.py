@@ -19,7 +19,7 @@ from shieldwall.exchange import objects as store
 from shieldwall.exchange.audit import record
 from shieldwall.exchange.deps import db_session, require_member, require_writer
 from shieldwall.exchange.policy import Principal
-from shieldwall.exchange.tables import Collection, Member, Opinion, Organisation, Sighting, StixObject
+from shieldwall.exchange.tables import Collection, Opinion, Organisation, Sighting, StixObject
 from shieldwall.stix import timestamps
 from shieldwall.stix.tlp import TLP
 
@@ -364,7 +364,3 @@ def set_opinion(
     row.explanation = body.explanation
     record(session, principal, "opinion", target=stix_id, detail={"verdict": body.verdict})
     return {"verdict": row.verdict, "explanation": row.explanation}
-
-
-def member_emails(session: Session, ids: list[int]) -> list[str]:
-    return list(session.scalars(select(Member.email).where(Member.id.in_(ids))))

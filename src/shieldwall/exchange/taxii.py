@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from shieldwall import __version__
 from shieldwall.exchange import objects as store
-from shieldwall.exchange.audit import record
 from shieldwall.exchange.deps import ApiError, current_principal, db_session, settings
 from shieldwall.exchange.policy import Principal, visible_to
 from shieldwall.exchange.tables import Collection, StixObject
@@ -466,4 +465,4 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
 
 
-__all__ = ["TAXII_MEDIA", "install", "record", "router"]
+__all__ = ["TAXII_MEDIA", "install", "router"]
