@@ -339,6 +339,9 @@ class Page:
     more: bool
     next: str | None
 
+    def objects(self) -> list[dict[str, Any]]:
+        return [orjson.loads(row.body) for row in self.rows]
+
 
 PAGE_COLUMNS = [column for column in StixObject.__table__.columns if column.name != "search_text"]
 
