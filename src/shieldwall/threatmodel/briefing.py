@@ -90,7 +90,11 @@ def build(session: Session, principal: Principal, election: Election) -> Briefin
 
 def render_pdf(html: str, base_url: str) -> bytes:
     """PDF through WeasyPrint (the `threatmodel` extra); everything it needs is in the HTML itself."""
+    from PIL import ImageFile
     from weasyprint import HTML
 
+    # Importing WeasyPrint switches on Pillow's process-wide LOAD_TRUNCATED_IMAGES. Put Pillow's strict
+    # default back, or match in the same server would hash truncated uploads instead of rejecting them.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     pdf: bytes = HTML(string=html, base_url=base_url).write_pdf()
     return pdf
