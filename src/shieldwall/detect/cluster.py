@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy.stats import poisson
 
+from shieldwall.detect.coaction import pair_signal_sql
 from shieldwall.detect.explain import explain_cluster
 from shieldwall.detect.settings import DetectSettings
 
@@ -66,10 +67,10 @@ SELECT ci.cluster_id, acts.signal, acts.item, acts.label, acts.account_id, acts.
 FROM cluster_items ci JOIN acts ON acts.signal = ci.signal AND acts.item = ci.item
 JOIN cm ON cm.account_id = acts.account_id AND cm.cluster_id = ci.cluster_id
 """
-INTRA_CLUSTER_PAIRS_SQL = """
-SELECT ps.* FROM pair_signal ps JOIN cm a ON a.account_id = ps.src JOIN cm b ON b.account_id = ps.dst
-WHERE a.cluster_id = b.cluster_id
-"""
+# Every co-acting pair inside a cluster, candidates or not: a cluster's totals count them all.
+INTRA_CLUSTER_PAIRS_SQL = pair_signal_sql(
+    "JOIN cm a ON a.account_id = p.src JOIN cm b ON b.account_id = p.dst AND a.cluster_id = b.cluster_id"
+)
 
 
 def evidence_table(con: duckdb.DuckDBPyConnection) -> pa.Table:

@@ -39,9 +39,8 @@ def pair_queries(settings: DetectSettings) -> list[tuple[str, str]]:
 
     Activity d and the total M count every action, including items nobody else touched: each is a
     chance to coincide, and leaving them out would let a coordinated group's own items dominate the
-    null model in small data. surprise = ln(accounts / item popularity), an IDF, weighs the edges.
+    null model in small data. The per-signal windows and caps come in the windows_t table.
     """
-    del settings  # the per-signal windows and caps come in the windows_t table
     return [
         (
             "items",
@@ -78,18 +77,30 @@ def pair_queries(settings: DetectSettings) -> list[tuple[str, str]]:
          FROM e JOIN total ON total.signal = e.signal JOIN active ON active.signal = e.signal
          LEFT JOIN in_window w ON w.signal = e.signal AND w.stratum = e.stratum""",
         ),
+        # Only pairs with enough co-actions can pass the test: the per-signal statistics (three joins
+        # per row) are computed for them alone, a few percent of all pairs.
         (
-            "pair_signal",
-            """
+            "candidates",
+            f"SELECT src, dst FROM pairs GROUP BY src, dst HAVING count(*) >= {int(settings.min_co_actions)}",
+        ),
+        ("pair_signal", pair_signal_sql("JOIN candidates c ON c.src = p.src AND c.dst = p.dst")),
+    ]
+
+
+def pair_signal_sql(restrict: str) -> str:
+    """Per pair, signal and stratum: co-actions k, their surprise and expectation, first and last time.
+
+    `restrict` is a join clause on `pairs p` choosing which pairs (a constant of ours, never user input).
+    surprise = ln(accounts / item popularity), an IDF, weighs the edges.
+    """
+    return f"""
          SELECT p.signal, p.stratum, p.src, p.dst, count(*) AS k, sum(ln(s.accounts / p.n)) AS surprise,
                 max(s.in_window / s.all_pairs * di.d * dj.d * s.s2 / (s.m * s.m)) AS expected,
                 min(least(p.ts_src, p.ts_dst)) AS first_ts, max(greatest(p.ts_src, p.ts_dst)) AS last_ts
-         FROM pairs p JOIN signal_stats s ON s.signal = p.signal AND s.stratum = p.stratum
+         FROM pairs p {restrict} JOIN signal_stats s ON s.signal = p.signal AND s.stratum = p.stratum
          JOIN degree di ON di.signal = p.signal AND di.account_id = p.src
          JOIN degree dj ON dj.signal = p.signal AND dj.account_id = p.dst
-         GROUP BY p.signal, p.stratum, p.src, p.dst""",
-        ),
-    ]
+         GROUP BY p.signal, p.stratum, p.src, p.dst"""
 
 
 def windows_table(settings: DetectSettings) -> pa.Table:
@@ -109,29 +120,23 @@ def build_pairs(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> Non
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
 
 
-CANDIDATE_STRATA_SQL = """
-SELECT ps.src, ps.dst, ps.k, ps.expected FROM pair_signal ps
-JOIN (SELECT src, dst FROM pair_signal GROUP BY src, dst HAVING sum(k) >= {min_co}) c
-  ON ps.src = c.src AND ps.dst = c.dst
-ORDER BY ps.src, ps.dst
-"""
+STRATA_SQL = "SELECT src, dst, k, expected FROM pair_signal ORDER BY src, dst"
 CANDIDATES_SQL = """
 SELECT src, dst, CAST(sum(k) AS BIGINT) AS k, CAST(sum(expected) AS DOUBLE) AS expected,
-       CAST(sum(surprise) AS DOUBLE) AS weight, min(first_ts) AS first_ts, max(last_ts) AS last_ts
-FROM pair_signal GROUP BY src, dst HAVING sum(k) >= {min_co} ORDER BY src, dst
+       CAST(sum(surprise) AS DOUBLE) AS weight, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
+       list(DISTINCT signal ORDER BY signal) AS signals
+FROM pair_signal GROUP BY src, dst ORDER BY src, dst
 """
 
 
 def significant_edges(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> pa.Table:
-    """Edges (src, dst, k, expected, weight, first_ts, last_ts, signals, p_value) that pass the test."""
-    min_co = int(settings.min_co_actions)
-    strata = con.sql(CANDIDATE_STRATA_SQL.format(min_co=min_co)).to_arrow_table()
-    candidates = con.sql(CANDIDATES_SQL.format(min_co=min_co)).to_arrow_table()
-    signals = con.sql(
-        "SELECT src, dst, list(DISTINCT signal ORDER BY signal) AS signals FROM pair_signal "
-        f"GROUP BY src, dst HAVING sum(k) >= {min_co} ORDER BY src, dst"
-    ).to_arrow_table()
-    return test_candidates(strata, candidates.append_column("signals", signals.column("signals")), settings)
+    """Edges (src, dst, k, expected, weight, first_ts, last_ts, signals, p_value) that pass the test.
+
+    `pair_signal` holds only candidate pairs (at least min_co_actions co-actions over all signals).
+    """
+    strata = con.sql(STRATA_SQL).to_arrow_table()
+    candidates = con.sql(CANDIDATES_SQL).to_arrow_table()
+    return test_candidates(strata, candidates, settings)
 
 
 def test_candidates(strata: pa.Table, candidates: pa.Table, settings: DetectSettings) -> pa.Table:

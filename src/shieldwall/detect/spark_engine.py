@@ -110,11 +110,7 @@ def run_spark(
         view(name, query)
     stage(STAGES[1])
     # One Spark job brings back the per-signal rows of candidate pairs; the shared test runs on the driver.
-    min_co = int(settings.min_co_actions)
-    candidate_rows = spark.sql(
-        "SELECT ps.* FROM pair_signal ps JOIN (SELECT src, dst FROM pair_signal GROUP BY src, dst "
-        f"HAVING sum(k) >= {min_co}) c ON ps.src = c.src AND ps.dst = c.dst"
-    ).toArrow()
+    candidate_rows = spark.sql("SELECT * FROM pair_signal").toArrow()
     con = connect()
     _replace(con, "pair_signal", _normalise_types(candidate_rows))
     edges = significant_edges(con, settings)
