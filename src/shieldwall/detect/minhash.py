@@ -6,6 +6,11 @@ English, Russian, Arabic or Chinese. Identical normalised texts are hashed once.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,10 +19,26 @@ from shieldwall.detect.grouping import components, star_pairs
 
 _MERSENNE_MULT = np.uint64(0x9E3779B97F4A7C15)
 _CHUNK_TEXTS = 100_000
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _threaded_map(function: Callable[[_T], _R], parts: Iterable[_T]) -> list[_R]:
+    """NumPy and Arrow kernels release the GIL, so chunks run on every core with plain threads."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return list(pool.map(function, parts))
 
 
 def normalise_text(texts: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Lower case; links, mentions and punctuation removed; whitespace collapsed."""
+    step = 4 * _CHUNK_TEXTS
+    if len(texts) > step:
+        parts = _threaded_map(_normalise_part, (texts.slice(start, step) for start in range(0, len(texts), step)))
+        return pa.concat_arrays(parts)
+    return _normalise_part(texts)
+
+
+def _normalise_part(texts: pa.ChunkedArray | pa.Array) -> pa.Array:
     lowered = pc.utf8_lower(texts)
     no_links = pc.replace_substring_regex(lowered, r"https?://\S+|www\.\S+|@\w+", " ")
     # One pass: every run of non-letters/digits (whitespace included) becomes a single space.
@@ -51,11 +72,11 @@ def signatures(texts: list[str], num_perm: int, shingle: int, seed: int) -> np.n
     if num_perm & (num_perm - 1):
         raise ValueError("text_num_perm must be a power of two")
     salt = np.uint64(np.random.default_rng(seed).integers(1, 2**63)) | np.uint64(1)
-    out = np.empty((len(texts), num_perm), dtype=np.uint32)
-    for start in range(0, len(texts), _CHUNK_TEXTS):
-        chunk = texts[start : start + _CHUNK_TEXTS]
-        out[start : start + len(chunk)] = _chunk_signatures(chunk, salt, num_perm, shingle)
-    return out
+    parts = _threaded_map(
+        lambda start: _chunk_signatures(texts[start : start + _CHUNK_TEXTS], salt, num_perm, shingle),
+        range(0, len(texts), _CHUNK_TEXTS),
+    )
+    return np.concatenate(parts) if parts else np.empty((0, num_perm), dtype=np.uint32)
 
 
 def _chunk_signatures(texts: list[str], salt: np.uint64, num_perm: int, shingle: int) -> np.ndarray:
