@@ -9,7 +9,9 @@ import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from shieldwall.cli import app
+from shieldwall.detect.stix_export import SIGNAL_TECHNIQUES
 from shieldwall.detect.synthetic import score_accounts
+from shieldwall.stix.disarm_refs import placeholder_stix_id
 from shieldwall.stix.tlp import TLP, tlp_of
 from shieldwall.stix.validate import validate_objects
 from tests.detect.conftest import CliRun
@@ -51,9 +53,27 @@ def test_stix_bundle_is_valid_and_marked(cli_run: CliRun) -> None:
     assert any(p.startswith("[file:hashes.'PDQ' = ") for p in patterns)
     assert any(o["type"] == "observed-data" for o in objects)
     for obj in objects:
-        if obj["type"] not in ("marking-definition", "user-account", "url", "domain-name"):
+        if obj["type"] not in ("marking-definition", "user-account", "url", "domain-name", "attack-pattern"):
             assert tlp_of(obj) == TLP.AMBER, obj["id"]
     assert any(o["type"] == "relationship" and o["relationship_type"] == "indicates" for o in objects)
+
+
+def test_campaigns_use_the_disarm_techniques_of_their_signals(cli_run: CliRun) -> None:
+    objects = json.loads((cli_run.outdir / "bundle.json").read_text())["objects"]
+    by_id = {o["id"]: o for o in objects}
+    patterns = [o for o in objects if o["type"] == "attack-pattern"]
+    assert patterns and all(tlp_of(p) == TLP.CLEAR for p in patterns)  # the framework is public
+    clusters = {c["cluster_id"]: c for c in pq.read_table(cli_run.outdir / "clusters.parquet").to_pylist()}
+    for campaign in (o for o in objects if o["type"] == "campaign"):
+        cluster = clusters[campaign["name"].split()[2]]
+        used = {
+            by_id[r["target_ref"]]["external_references"][0]["external_id"]
+            for r in objects
+            if r["type"] == "relationship" and r["relationship_type"] == "uses" and r["source_ref"] == campaign["id"]
+        }
+        assert used == {SIGNAL_TECHNIQUES[s][0] for s in cluster["signals"]}, campaign["name"]
+    # The same technique has the same id as the threat model's (hub-wide) attack-pattern for it.
+    assert {p["id"] for p in patterns} <= {placeholder_stix_id(t) for t, _ in SIGNAL_TECHNIQUES.values()}
 
 
 def test_explain_prints_one_clusters_evidence(cli_run: CliRun) -> None:

@@ -62,6 +62,12 @@ def test_publish_to_the_exchange_over_taxii(live_server: LiveServer, tmp_path: P
     campaigns = stored.json().get("objects", [])
     assert campaigns and all(c["type"] == "campaign" for c in campaigns)
     assert "accounts" in campaigns[0]["description"]
+    techniques = httpx.get(
+        collection + "objects/",
+        params={"match[type]": "attack-pattern"},
+        headers={"Accept": TAXII, "Authorization": f"Bearer {token}"},
+    ).json()["objects"]
+    assert techniques and {t["external_references"][0]["source_name"] for t in techniques} == {"DISARM"}
     refused = CliRunner().invoke(
         app,
         ["detect", str(posts), "-o", str(outdir), "--publish", collection, "--token", "wrong"],

@@ -20,18 +20,18 @@ from shieldwall.detect.settings import DetectSettings
 
 def text_group_table(posts: pa.Table, settings: DetectSettings) -> pa.Table:
     """(post_index, text_group) for posts whose text has near-duplicates; reshares excluded (copies by design)."""
-    is_original = pc.is_null(posts.column("reshare_of")).to_numpy(zero_copy_only=False)
-    texts = posts.column("text")
+    originals = pc.indices_nonzero(pc.is_null(posts.column("reshare_of")))
     groups = near_duplicate_groups(
-        texts,
+        posts.column("text").take(originals),
         threshold=settings.text_threshold,
         num_perm=settings.text_num_perm,
         shingle=settings.text_shingle,
         min_chars=settings.text_min_chars,
         seed=settings.seed,
     )
-    keep = np.flatnonzero((groups >= 0) & is_original)
-    return pa.table({"post_index": pa.array(keep, pa.int64()), "text_group": pa.array(groups[keep], pa.int64())})
+    keep = np.flatnonzero(groups >= 0)
+    post_index = originals.to_numpy()[keep].astype(np.int64)
+    return pa.table({"post_index": pa.array(post_index, pa.int64()), "text_group": pa.array(groups[keep], pa.int64())})
 
 
 def media_group_table(posts: pa.Table, settings: DetectSettings) -> pa.Table:

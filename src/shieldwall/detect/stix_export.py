@@ -10,12 +10,25 @@ from typing import Any
 import pyarrow as pa
 
 from shieldwall.detect.canonical import canonical_url
+from shieldwall.stix.disarm_refs import placeholder_stix_id, technique_reference
 from shieldwall.stix.tlp import TLP, marking_definition
 
 # Stable ids: the same finding exported twice gets the same STIX ids (uuid5 in a Shieldwall namespace).
 _NAMESPACE = uuid.UUID("6f0c2a4e-9b7d-4c51-8d7e-2f5a4b9c1e30")
 _IDENTITY_ID = "identity--" + str(uuid.uuid5(_NAMESPACE, "shieldwall-detect"))
 MAX_OBSERVED_PER_CLUSTER = 50
+# The DISARM technique each signal is evidence of. A campaign `uses` the techniques of the signals that
+# fired; the relationship says it was inferred from the signal, for an analyst to confirm.
+SIGNAL_TECHNIQUES: dict[str, tuple[str, str]] = {
+    "co_link": ("T0049", "Flood Information Space"),
+    "co_domain": ("T0049.007", "Inauthentic Sites Amplify News and Narratives"),
+    "co_reshare": ("T0049.003", "Bots Amplify via Automated Forwarding and Reposting"),
+    "near_text": ("T0084.001", "Use Copypasta"),
+    "media": ("T0084", "Reuse Existing Content"),
+    "co_hashtags": ("T0049.002", "Flood Existing Hashtag"),
+    "sync_timing": ("T0049.003", "Bots Amplify via Automated Forwarding and Reposting"),
+}
+_FRAMEWORK_STAMP = "2024-11-22T00:00:00.000Z"  # fixed, so every export of a technique is the same version
 
 
 def _id(kind: str, *parts: str) -> str:
@@ -55,6 +68,8 @@ def build_bundle(clusters: pa.Table, evidence: pa.Table, tlp: TLP, run_id: str) 
         "object_marking_refs": marking,
     }
     objects: list[dict[str, Any]] = [marking_definition(tlp), identity]
+    if tlp != TLP.CLEAR:
+        objects.append(marking_definition(TLP.CLEAR))  # the DISARM techniques are public
     evidence_by_cluster: dict[str, list[dict[str, Any]]] = {}
     for row in evidence.to_pylist():
         evidence_by_cluster.setdefault(row["cluster_id"], []).append(row)
@@ -96,7 +111,7 @@ def _cluster_objects(
         "labels": sorted(cluster["signals"]) or ["co-action"],
         "confidence": int(max(0, min(100, round(cluster["score"] * 25)))),
     }
-    out: list[dict[str, Any]] = [campaign]
+    out: list[dict[str, Any]] = [campaign, *_techniques_used(cluster, run_id, campaign_id, now, marking)]
 
     def indicator(pattern: str, name: str, key: str) -> None:
         indicator_id = _id("indicator", run_id, cluster_id, key)
@@ -140,6 +155,43 @@ def _cluster_objects(
         indicator(f"[file:hashes.'PDQ' = '{media_hash}']", f"Picture (PDQ) {media_hash[:16]}...", "pdq:" + media_hash)
     for row in evidence[:MAX_OBSERVED_PER_CLUSTER]:
         out.extend(_observed(row, run_id, cluster_id, campaign_id, now, marking))
+    return out
+
+
+def _techniques_used(
+    cluster: dict[str, Any], run_id: str, campaign_id: str, now: str, marking: list[str]
+) -> list[dict[str, Any]]:
+    """The DISARM attack-patterns of the cluster's signals (public, TLP:CLEAR) and `uses` relationships."""
+    signals_by_technique: dict[str, list[str]] = {}
+    for signal in sorted(cluster["signals"]):
+        if signal in SIGNAL_TECHNIQUES:
+            signals_by_technique.setdefault(SIGNAL_TECHNIQUES[signal][0], []).append(signal)
+    names = dict(SIGNAL_TECHNIQUES.values())
+    out: list[dict[str, Any]] = []
+    for external_id, signals in signals_by_technique.items():
+        pattern_id = placeholder_stix_id(external_id)
+        out.append(
+            {
+                "type": "attack-pattern",
+                "spec_version": "2.1",
+                "id": pattern_id,
+                "created": _FRAMEWORK_STAMP,
+                "modified": _FRAMEWORK_STAMP,
+                "name": names[external_id],
+                "external_references": [technique_reference(external_id)],
+                "object_marking_refs": [TLP.CLEAR.marking_id],
+            }
+        )
+        relationship_id = _id("relationship", run_id, cluster["cluster_id"], external_id)
+        out.append(
+            {
+                **_common("relationship", relationship_id, now, marking),
+                "relationship_type": "uses",
+                "source_ref": campaign_id,
+                "target_ref": pattern_id,
+                "description": f"Inferred from the {', '.join(signals)} signal; for an analyst to confirm.",
+            }
+        )
     return out
 
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from shieldwall.exchange import directory, objects
 from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import Collection
+from shieldwall.stix.disarm_refs import technique_reference
 from shieldwall.stix.tlp import TLP
-from shieldwall.threatmodel.disarm import TECHNIQUE_URL
 from shieldwall.threatmodel.elections import publish_election
 from shieldwall.threatmodel.graph import NARRATIVE_TYPE, Seen, load_visible
 from shieldwall.threatmodel.tables import COUNTERMEASURE_STATUSES, Countermeasure, Election, Tactic, Technique
@@ -93,13 +93,7 @@ def technique_stix(session: Session, technique: Technique) -> dict[str, Any]:
         "created": "2024-11-22T00:00:00.000Z",
         "modified": "2024-11-22T00:00:00.000Z",
         "name": technique.name,
-        "external_references": [
-            {
-                "source_name": "DISARM",
-                "external_id": technique.external_id,
-                "url": TECHNIQUE_URL.format(technique.external_id),
-            }
-        ],
+        "external_references": [technique_reference(technique.external_id)],
         "kill_chain_phases": [{"kill_chain_name": "disarm", "phase_name": p} for p in phases],
     }
 

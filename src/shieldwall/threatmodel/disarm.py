@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +16,12 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from shieldwall.stix.disarm_refs import TECHNIQUE_URL, placeholder_stix_id
 from shieldwall.threatmodel.tables import Tactic, Technique, TechniqueTactic
 
 TECHNIQUE_ID = re.compile(r"^T\d{4}(\.\d{3})?$")
 TACTIC_ID = re.compile(r"^TA\d{2}$")
 DISARM_SOURCES = ("DISARM", "disarm", "mitre-attack")
-TECHNIQUE_URL = "https://github.com/DISARMFoundation/DISARMframeworks/blob/main/generated_pages/techniques/{}.md"
-# Deterministic ids for techniques known only by their DISARM id (no framework imported yet).
-PLACEHOLDER_NAMESPACE = uuid.UUID("5b0e7f1e-2a47-4c55-9d8e-4f1d2b7a9c31")
 
 # DISARM's 16 red-framework tactics in matrix order: the heat map's columns when the framework itself has
 # not been imported (names and ids only; descriptions come with the import).
@@ -271,10 +268,6 @@ def ensure_tactics(session: Session) -> None:
         if external_id not in known:
             session.add(Tactic(external_id=external_id, shortname=shortname, name=name, position=position))
     session.flush()
-
-
-def placeholder_stix_id(external_id: str) -> str:
-    return f"attack-pattern--{uuid.uuid5(PLACEHOLDER_NAMESPACE, external_id)}"
 
 
 def ensure_placeholder_techniques(session: Session, wanted: dict[str, tuple[str, str]]) -> None:
