@@ -121,45 +121,83 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
 
 
-QUERIES = [
-    ("vote", {"country": "US", "platform": "meta"}),
-    ("klima", {"country": "DE", "compliance": "non_compliant"}),
-    ("saúde", {"country": "BR", "language": "pt"}),
-    ("election", {"platform": "google", "spend_min": 1000}),
-    ("climate jobs", {"country": "US", "date_from": "2022-01-01"}),
-    ("famille", {"country": "FR", "platform": "meta"}),
-    ("veterans", {"country": "US", "compliance": "compliant"}),
-    ("zukunft", {"platform": "snap", "country": "DE"}),
-]
+# Query mixes, each word with two filters. Rare: a sponsor's number (a handful to a few hundred ads).
+# Common: the generator's language words (3% to 30% of ads, strongly tied to a country, so a filter on
+# another country makes them rare again). Very common: words in nearly every ad ("page" is in all).
+# A few use the spend order, and every query is also asked for its second page through the cursor.
+MIXES: dict[str, list[tuple[str, dict[str, str]]]] = {
+    "rare": [
+        ("777", {"country": "US", "platform": "meta"}),
+        ("1234", {"country": "US", "date_from": "2021-01-01"}),
+        ("150", {"platform": "google", "spend_min": "1000"}),
+        ("1000", {"country": "DE", "platform": "snap"}),
+        ("4321", {"country": "US", "compliance": "compliant"}),
+        ("2468", {"country": "BR", "language": "pt"}),
+        ("5000", {"country": "US", "date_to": "2023-06-30"}),
+        ("12000", {"platform": "meta", "spend_max": "500", "sort": "spend"}),
+    ],
+    "common": [
+        ("vote", {"country": "US", "platform": "meta"}),
+        ("klima", {"country": "DE", "compliance": "non_compliant"}),
+        ("saúde", {"country": "BR", "language": "pt"}),
+        ("election", {"platform": "google", "spend_min": "1000"}),
+        ("climate jobs", {"country": "US", "date_from": "2022-01-01"}),
+        ("famille", {"country": "FR", "platform": "meta"}),
+        ("vote", {"country": "DE", "platform": "meta"}),
+        ("zukunft", {"platform": "snap", "country": "DE", "sort": "spend"}),
+    ],
+    "very common": [
+        ("page", {"country": "US", "platform": "meta"}),
+        ("committee", {"country": "PL", "spend_min": "10000"}),
+        ("for", {"country": "DE", "compliance": "non_compliant"}),
+        ("page", {"country": "GB", "date_to": "2019-03-01"}),
+        ("committee", {"country": "FR", "date_from": "2021-06-01", "date_to": "2021-06-07"}),
+        ("page committee", {"country": "IE", "spend_min": "5000", "spend_max": "9999"}),
+        ("for", {"platform": "snap", "country": "AU"}),
+        ("page", {"country": "NL", "platform": "google", "sort": "spend"}),
+    ],
+}
 
 
-def measure_search(database: Any, rounds: int) -> tuple[list[float], list[float]]:
-    """(indexed latencies, LIKE-scan latencies) in ms for text + two filters, first page of 50."""
+def measure_search(database: Any, rounds: int) -> tuple[dict[str, list[float]], list[float]]:
+    """Latencies in ms per mix (each query's first page of 50 and the next page through its cursor),
+    and the LIKE-scan peer's (first pages, one round: it is slow)."""
     from sqlalchemy import and_, select
 
-    from shieldwall.ads.search import AdFilters, conditions, search_ads
+    from shieldwall.ads.search import SORTS, AdFilters, conditions, search_ads
     from shieldwall.ads.tables import Ad
 
-    indexed, scanned = [], []
+    indexed: dict[str, list[float]] = {mix: [] for mix in MIXES}
+    scanned: list[float] = []
     for r in range(rounds):
-        for q, extra in QUERIES:
-            filters = AdFilters.from_query({"q": q, **extra})
-            with database.session() as session:
-                started = time.perf_counter()
-                search_ads(session, filters, limit=50)
-                indexed.append((time.perf_counter() - started) * 1000)
-            if r == 0:  # the peer is slow; one round is enough to know it
-                plain = AdFilters.from_query(extra)
-                with database.session() as session:
-                    started = time.perf_counter()
-                    query = (
-                        select(Ad)
-                        .where(and_(Ad.search_text.like(f"%{q}%"), *conditions(session, plain)))
-                        .order_by(Ad.delivery_start.desc(), Ad.id.desc())
-                        .limit(50)
-                    )
-                    list(session.scalars(query))
-                    scanned.append((time.perf_counter() - started) * 1000)
+        for mix, queries in MIXES.items():
+            for q, extra in queries:
+                params = {k: v for k, v in extra.items() if k != "sort"}
+                sort = extra.get("sort", "newest")
+                filters = AdFilters.from_query({"q": q, **params})
+                cursor = None
+                for _ in range(2):
+                    with database.session() as session:
+                        started = time.perf_counter()
+                        page = search_ads(session, filters, sort=sort, cursor=cursor, limit=50)
+                        indexed[mix].append((time.perf_counter() - started) * 1000)
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+                if r == 0:
+                    plain = AdFilters.from_query(params)
+                    column, direction = SORTS[sort]
+                    order = (column.desc(), Ad.id.desc()) if direction == "desc" else (column.asc(), Ad.id.asc())
+                    with database.session() as session:
+                        started = time.perf_counter()
+                        query = (
+                            select(Ad)
+                            .where(and_(Ad.search_text.like(f"%{q}%"), *conditions(session, plain)))
+                            .order_by(*order)
+                            .limit(50)
+                        )
+                        list(session.scalars(query))
+                        scanned.append((time.perf_counter() - started) * 1000)
     return indexed, scanned
 
 
@@ -187,15 +225,22 @@ def bench_backend(report: Report, name: str, url: str, paths: list[Path], count:
         with database.session() as session:
             session.execute(text("ANALYZE"))  # fresh statistics, as after any bulk load
         measure_search(database, 1)  # warm caches once, as a running server would be
-        indexed, scanned = measure_search(database, rounds)
+        by_mix, scanned = measure_search(database, rounds)
+        for mix, values in by_mix.items():
+            report.line(
+                f"ads search {name} {mix} words: text + two filters, pages of 50 (first and next by cursor), "
+                f"{len(values)} queries: p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms"
+            )
+        indexed = [v for values in by_mix.values() for v in values]
         p50, p95 = percentile(indexed, 50), percentile(indexed, 95)
         report.line(
-            f"ads search {name}: text + two filters, first page of 50, {len(indexed)} queries: "
-            f"p50 {p50:.1f} ms, p95 {p95:.1f} ms (goal p95 < 50 ms: {'met' if p95 < 50 else 'NOT met'})"
+            f"ads search {name} all mixes: {len(indexed)} queries: "
+            f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(indexed):.1f} ms "
+            f"(goal p95 < 50 ms: {'met' if p95 < 50 else 'NOT met'})"
         )
         s50, s95 = percentile(scanned, 50), percentile(scanned, 95)
         report.line(
-            f"ads search {name}: peer substring scan (LIKE, no index) p50 {s50:.1f} ms, p95 {s95:.1f} ms; "
+            f"ads search {name}: peer substring scan (LIKE, no index; first pages) p50 {s50:.1f} ms, p95 {s95:.1f} ms; "
             f"speed-up p50 {s50 / max(p50, 0.01):.1f}x, p95 {s95 / max(p95, 0.01):.1f}x"
         )
     finally:

@@ -102,3 +102,68 @@ def test_common_words_take_the_probing_plan(archive: Database, monkeypatch: pyte
     monkeypatch.setattr(search, "COMMON_SHARE", -1.0)
     assert sorted(ids(archive, AdFilters(q="klimaschutz"), limit=100), key=int) == [str(i) for i in range(3, 31, 3)]
     assert ids(archive, AdFilters(q="water", country="DE")) == []
+
+
+def _all_pages(database: Database, filters: AdFilters, sort: str, limit: int) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    while True:
+        with database.session() as session:
+            page = search_ads(session, filters, sort=sort, cursor=cursor, limit=limit)
+        seen += [a.platform_ad_id for a in page.ads]
+        cursor = page.next_cursor
+        if cursor is None:
+            return seen
+
+
+def _expected(sort: str) -> list[str]:
+    """What 'water' + country US + spend at least 500 must return, from how the fixture made the ads."""
+    chosen = [i for i in range(1, 31) if i % 3 != 0 and (i * 100 + 99 >= 500 or i == 7)]
+    start = {i: (1 + i % 9, 1 + i % 27) for i in chosen}
+    spend = {i: i * 100 if i != 7 else 5000 for i in chosen}  # ids follow i: they were created in that order
+    if sort == "newest":
+        chosen.sort(key=lambda i: (start[i], i), reverse=True)
+    elif sort == "oldest":
+        chosen.sort(key=lambda i: (start[i], i))
+    else:
+        chosen.sort(key=lambda i: (spend[i], i), reverse=True)
+    return [str(i) for i in chosen]
+
+
+@pytest.mark.parametrize("budget", [1, 3, 10_000])
+@pytest.mark.parametrize("sort", ["newest", "oldest", "spend"])
+def test_common_word_filters_and_cursor_pages_are_the_same_on_every_plan(
+    archive: Database, monkeypatch: pytest.MonkeyPatch, budget: int, sort: str
+) -> None:
+    """A word in most ads, two filters, paged by cursor: the same pages whichever plan answers. On
+    PostgreSQL a budget of 1 or 3 rows makes the ordered walk give up (so the GIN index answers, at
+    once or after a partial page), 10,000 lets it finish; on SQLite the FTS5 and word-check plans."""
+    monkeypatch.setattr(search, "WALK_BUDGET", budget)
+    filters = AdFilters(q="Water", country="US", spend_min=500)
+    assert _all_pages(archive, filters, sort, limit=4) == _expected(sort)
+    monkeypatch.setattr(search, "COMMON_MINIMUM", 0)  # SQLite: every word counts as common
+    monkeypatch.setattr(search, "COMMON_SHARE", -1.0)
+    assert _all_pages(archive, filters, sort, limit=3) == _expected(sort)
+
+
+def test_rare_word_and_absent_word_with_filters(archive: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "WALK_BUDGET", 5)
+    assert ids(archive, AdFilters(q="water 13", country="US", platform="meta")) == ["13"]
+    assert ids(archive, AdFilters(q="klimaschutz", country="US", platform="meta")) == []  # only in German ads
+    assert ids(archive, AdFilters(q="nowhere", country="US")) == []
+    # Whole words only: "wat" is a prefix of "water", not a word of any ad.
+    assert ids(archive, AdFilters(q="wat")) == []
+
+
+def test_search_index_is_made_by_the_migrations(database_url: str, database: Database) -> None:
+    from sqlalchemy import text
+
+    with database.session() as session:
+        if database.engine.dialect.name == "sqlite":
+            names = {r[0] for r in session.execute(text("SELECT name FROM sqlite_master"))}
+            assert {"ads_fts", "ads_fts_terms", "ads_fts_insert", "ads_fts_update", "ads_fts_delete"} <= names
+        else:
+            definition = session.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_ads_ads_fulltext'")
+            ).scalar_one()
+            assert "to_tsvector('simple'::regconfig, search_text)" in definition

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from shieldwall.ads.bulk import bulk_insert
 from shieldwall.ads.disclosure import ElectionDate, evaluate
 from shieldwall.ads.document import changed_fields, content_hash, search_text
-from shieldwall.ads.search import ensure_search_index
 from shieldwall.ads.sponsors import SponsorResolver
 from shieldwall.ads.tables import Ad, AdVersion, Delivery, Election, ads_table, delivery_table, versions_table
 from shieldwall.store.base import utcnow
@@ -72,7 +71,6 @@ class Archive:
         self.source = source
         self.sponsors = SponsorResolver(session)
         self.elections = load_elections(session)
-        ensure_search_index(session)
 
     def ingest(self, documents: list[dict[str, Any]], observed_at: datetime | None = None) -> IngestStats:
         observed_at = observed_at or utcnow()

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 from shieldwall.ads.archive import Archive, IngestStats, Scorer, mark_missing_removed
 from shieldwall.ads.importers import read_batches
 from shieldwall.ads.importers.base import Problem
@@ -64,6 +66,8 @@ def import_files(
             result.problems += batch.problems
             if progress is not None:
                 progress(str(path), batch.rows_read)
+    if result.stats.created + result.stats.changed >= ANALYZE_AFTER:
+        refresh_statistics(database)
     if snapshot and platforms:
         with database.session() as session:
             result.stats.removed += mark_missing_removed(session, sorted(platforms), started, started)
@@ -83,6 +87,17 @@ def import_files(
         session.flush()
         result.run_id = run.id
     return result
+
+
+# After this many new rows the planner's statistics are refreshed at once rather than whenever
+# autovacuum gets to it: search plans read the filter columns' statistics (how many ads per country).
+ANALYZE_AFTER = 10_000
+
+
+def refresh_statistics(database: Database) -> None:
+    with database.session() as session:
+        session.execute(text("ANALYZE ads_ads"))
+        session.execute(text("ANALYZE ads_delivery"))
 
 
 def count_rows(path: Path) -> int:

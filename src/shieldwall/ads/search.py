@@ -1,7 +1,7 @@
 """Search the archive: full text plus filters, sorted and paged with stable keyset cursors.
 
 One function, two engines: SQLite's FTS5 (an external-content index kept in step by triggers) and
-PostgreSQL's tsvector with a GIN index (created by the migration). The 'simple' configuration and
+PostgreSQL's tsvector with a GIN index, both created by the ads migrations. The 'simple' configuration and
 unicode61 tokenizer are used on purpose: ads come in every language, so no stemming.
 """
 
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,14 +24,16 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     literal_column,
     or_,
     select,
     table,
     text,
     true,
+    tuple_,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from shieldwall.ads.document import fold
 from shieldwall.ads.tables import Ad, Delivery
@@ -41,41 +45,12 @@ SORTS = {
 }
 COMPLIANCE = ("compliant", "non_compliant", "unknown")
 _WORD = re.compile(r"\w+", re.UNICODE)
-_FTS_SQL = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS ads_fts USING fts5(search_text, content='ads_ads', content_rowid='id',"
-    " tokenize='unicode61 remove_diacritics 2')",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS ads_fts_terms USING fts5vocab('ads_fts', 'row')",
-    "CREATE TRIGGER IF NOT EXISTS ads_fts_insert AFTER INSERT ON ads_ads BEGIN"
-    " INSERT INTO ads_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
-    "CREATE TRIGGER IF NOT EXISTS ads_fts_delete AFTER DELETE ON ads_ads BEGIN"
-    " INSERT INTO ads_fts(ads_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text); END",
-    "CREATE TRIGGER IF NOT EXISTS ads_fts_update AFTER UPDATE OF search_text ON ads_ads BEGIN"
-    " INSERT INTO ads_fts(ads_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);"
-    " INSERT INTO ads_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
-)
-_indexed: set[str] = set()
-# The FTS5 table as SQLAlchemy sees it (a plain name: it is not a model, and is rebuilt on demand).
+# SQLite's FTS5 table as SQLAlchemy sees it: not a model, the ads migrations create and fill it.
 FTS = table("ads_fts", column("rowid"), column("ads_fts"))
 
 
 class SearchError(ValueError):
     """A filter or cursor the caller got wrong; the message names it."""
-
-
-def ensure_search_index(session: Session) -> None:
-    """Create SQLite's FTS5 index (a rebuildable derivative of ads_ads) on first use."""
-    bind = session.get_bind()
-    if bind.dialect.name != "sqlite":
-        return
-    url = str(bind.engine.url)
-    if url in _indexed:
-        return
-    present = session.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'ads_fts'")).first()
-    for statement in _FTS_SQL:
-        session.execute(text(statement))
-    if not present:
-        session.execute(text("INSERT INTO ads_fts(ads_fts) VALUES ('rebuild')"))
-    _indexed.add(url)
 
 
 @dataclass
@@ -123,40 +98,48 @@ class AdFilters:
         return cls(**values)
 
 
+def query_words(q: str | None) -> list[str]:
+    """The folded whole words of a query, as they are stored in `search_text`."""
+    return _WORD.findall(fold(q or ""))
+
+
+def word_checks(words: list[str], search_text: Any = Ad.search_text) -> list[ColumnElement[bool]]:
+    """Whole-word tests on the stored text (folded words between single spaces): the exact meaning of
+    a text search on both engines; the full-text indexes only narrow down the rows to test."""
+    spaced: ColumnElement[str] = literal_column("' '") + search_text + literal_column("' '")
+    return [spaced.contains(f" {word} ", autoescape=True) for word in words]
+
+
 def text_condition(session: Session, q: str) -> ColumnElement[bool]:
-    """Every word of q must occur. Rare words go through the full-text index (collect the few matches,
-    then filter and sort); common words are checked row by row while walking the filters' index in
-    sort order, because the first page then fills after a few hundred rows instead of materialising a
-    large share of the archive. Both give the same answer: whole folded words."""
-    words = _WORD.findall(fold(q))
+    """Every word of q must occur, as a whole folded word, through the full-text index.
+
+    PostgreSQL: the GIN index over to_tsvector('simple', search_text) (with the equality-filter
+    columns in the same index where btree_gin is available) finds candidates, the word checks confirm
+    them. SQLite: FTS5 for rare words; for common words the word checks alone, walking the filters'
+    index in sort order (FTS5's vocabulary gives exact counts, so this choice is not a guess)."""
+    words = query_words(q)
     if not words:
         return true()
-    spaced: ColumnElement[str] = literal_column("' '") + Ad.search_text + literal_column("' '")
     if session.get_bind().dialect.name == "postgresql":
-        shares = _postgres_word_shares(session)
-        common = [w for w in words if shares.get(w, 0.0) > COMMON_SHARE]
-        rare = [w for w in words if w not in common]
-        checks = [spaced.contains(f" {word} ", autoescape=True) for word in common]
-        if rare:
-            # The GIN index answers the rare words alone: intersecting with a common word's huge
-            # posting list would cost more than checking that word on the few rows left.
-            simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
-            tsquery = func.plainto_tsquery(simple, " ".join(rare))
-            checks.insert(0, func.to_tsvector(simple, Ad.search_text).op("@@")(tsquery))
-        return and_(*checks)
+        simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
+        tsquery = func.plainto_tsquery(simple, " ".join(words))
+        return and_(func.to_tsvector(simple, Ad.search_text).op("@@")(tsquery), *word_checks(words))
     if _is_common(session, words):
-        return and_(*(spaced.contains(f" {word} ", autoescape=True) for word in words))
+        return and_(*word_checks(words))
     match = " ".join(f'"{w}"' for w in words)
-    return Ad.id.in_(select(FTS.c.rowid).where(FTS.c.ads_fts.op("MATCH")(match)))
+    return and_(Ad.id.in_(select(FTS.c.rowid).where(FTS.c.ads_fts.op("MATCH")(match))), *word_checks(words))
 
 
-COMMON_SHARE = 0.02  # a word in more than 2% of ads (and at least 2,000) is "common"
+COMMON_SHARE = 0.02  # SQLite: a word in more than 2% of ads (and at least 2,000) is "common"
 COMMON_MINIMUM = 2_000
+# PostgreSQL: how many rows, in sort order, the first attempt reads before it gives the page up to the
+# full-text index. Reading one row costs about 2-4 microseconds from memory, so 2,000 rows stay near 6 ms;
+# a word that fills fewer than 50 of them is rare enough among the filtered ads for the index.
+WALK_BUDGET = 2_000
 
 
 def _is_common(session: Session, words: list[str]) -> bool:
     """SQLite: true when even the rarest word occurs in a large share of the archive (FTS5 vocabulary)."""
-    ensure_search_index(session)
     total = session.scalar(select(func.max(Ad.id))) or 0
     counts = [
         int(session.execute(text("SELECT doc FROM ads_fts_terms WHERE term = :term"), {"term": w}).scalar() or 0)
@@ -165,74 +148,53 @@ def _is_common(session: Session, words: list[str]) -> bool:
     return min(counts) >= max(COMMON_MINIMUM, COMMON_SHARE * total)
 
 
-def _postgres_word_shares(session: Session) -> dict[str, float]:
-    """PostgreSQL: the share of ads containing each of the index's most common words (from ANALYZE)."""
-    row = session.execute(
-        text(
-            "SELECT most_common_elems::text::text[], most_common_elem_freqs "
-            "FROM pg_stats WHERE tablename = 'ix_ads_ads_fulltext'"
-        )
-    ).first()
-    if row is None or row[0] is None:
-        return {}
-    return dict(zip(row[0], row[1], strict=False))
-
-
-def _postgres_words_are_common(session: Session, words: list[str]) -> bool:
-    """PostgreSQL: true when every word is in more than COMMON_SHARE of ads. The planner multiplies
-    selectivities as if words and filters were independent; words are not (German words live in
-    German ads), so it underestimates and sorts a large bitmap. For common words an ordered index
-    walk is always right, and search_ads says so."""
-    shares = _postgres_word_shares(session)
-    return bool(words) and min(shares.get(word, 0.0) for word in words) > COMMON_SHARE
-
-
 def _day_start(value: date) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
-def conditions(session: Session, filters: AdFilters) -> list[ColumnElement[bool]]:
+def conditions(session: Session, filters: AdFilters, with_text: bool = True, ad: Any = Ad) -> list[ColumnElement[bool]]:
+    """The filters as conditions on `ad` (the Ad model, or an alias of it in a subquery)."""
     where: list[ColumnElement[bool]] = []
-    if filters.q and filters.q.strip():
+    if with_text and filters.q and filters.q.strip():
         where.append(text_condition(session, filters.q))
     if filters.country:
-        where.append(Ad.country == filters.country.upper())
+        where.append(ad.country == filters.country.upper())
     if filters.platform:
-        where.append(Ad.platform == filters.platform.lower())
+        where.append(ad.platform == filters.platform.lower())
     if filters.region:
         where.append(
             exists(
                 select(Delivery.id).where(
-                    Delivery.ad_id == Ad.id, Delivery.dimension == "region", Delivery.key == filters.region
+                    Delivery.ad_id == ad.id, Delivery.dimension == "region", Delivery.key == filters.region
                 )
             )
         )
     if filters.sponsor_id is not None:
         s = filters.sponsor_id
-        where.append(or_(Ad.sponsor_id == s, Ad.payer_sponsor_id == s, Ad.page_sponsor_id == s))
+        where.append(or_(ad.sponsor_id == s, ad.payer_sponsor_id == s, ad.page_sponsor_id == s))
     if filters.election:
-        where.append(Ad.election_key == filters.election)
+        where.append(ad.election_key == filters.election)
     if filters.date_from:
         # Ads that were running at some point in [date_from, date_to].
-        where.append(or_(Ad.delivery_stop.is_(None), Ad.delivery_stop >= _day_start(filters.date_from)))
+        where.append(or_(ad.delivery_stop.is_(None), ad.delivery_stop >= _day_start(filters.date_from)))
     if filters.date_to:
         end = _day_start(filters.date_to).replace(hour=23, minute=59, second=59)
-        where.append(Ad.delivery_start <= end)
+        where.append(ad.delivery_start <= end)
     # Spend filters keep every ad whose spend range overlaps [spend_min, spend_max].
     if filters.spend_min is not None:
-        where.append(or_(Ad.spend_upper.is_(None), Ad.spend_upper >= filters.spend_min))
+        where.append(or_(ad.spend_upper.is_(None), ad.spend_upper >= filters.spend_min))
     if filters.spend_max is not None:
-        where.append(Ad.spend_lower <= filters.spend_max)
+        where.append(ad.spend_lower <= filters.spend_max)
     if filters.currency:
-        where.append(Ad.currency == filters.currency.upper())
+        where.append(ad.currency == filters.currency.upper())
     if filters.language:
-        where.append(Ad.languages.contains(filters.language.lower()))
+        where.append(ad.languages.contains(filters.language.lower()))
     if filters.compliance:
-        where.append(Ad.compliance == filters.compliance)
+        where.append(ad.compliance == filters.compliance)
     if filters.status:
-        where.append(Ad.status == filters.status)
+        where.append(ad.status == filters.status)
     if filters.undeclared_political is not None:
-        where.append(Ad.undeclared_political == (true() if filters.undeclared_political else false()))
+        where.append(ad.undeclared_political == (true() if filters.undeclared_political else false()))
     return where
 
 
@@ -259,14 +221,30 @@ def _sort_value(ad: Ad, sort: str) -> Any:
     return ad.delivery_start if sort in ("newest", "oldest") else ad.spend_lower
 
 
+def _order(sort: str, entity: Any = Ad) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    column, direction = SORTS[sort]
+    column = getattr(entity, column.key)
+    if direction == "desc":
+        return column.desc(), entity.id.desc()
+    return column.asc(), entity.id.asc()
+
+
+def _after(sort: str, cursor: str | None) -> list[ColumnElement[bool]]:
+    """The keyset condition: rows strictly after the cursor's (sort value, id) in sort order. A row
+    comparison, so PostgreSQL starts the index walk at the cursor instead of filtering up to it."""
+    if not cursor:
+        return []
+    column, direction = SORTS[sort]
+    value, last_id = decode_cursor(cursor, sort)
+    key = tuple_(column, Ad.id)
+    bound = tuple_(literal(value, column.type), literal(last_id, Ad.id.type))
+    return [key < bound if direction == "desc" else key > bound]
+
+
 def ordered_query(session: Session, filters: AdFilters, sort: str = "newest") -> Select[Any]:
     if sort not in SORTS:
         raise SearchError(f"sort: one of {', '.join(SORTS)}")
-    column, direction = SORTS[sort]
-    query = select(Ad).where(and_(true(), *conditions(session, filters)))
-    if direction == "desc":
-        return query.order_by(column.desc(), Ad.id.desc())
-    return query.order_by(column.asc(), Ad.id.asc())
+    return select(Ad).where(and_(true(), *conditions(session, filters))).order_by(*_order(sort))
 
 
 @dataclass
@@ -280,30 +258,96 @@ def search_ads(
 ) -> Page:
     """One page of ads; pass `next_cursor` back to continue exactly where this page stopped, even if
     new ads arrive in between (keyset paging: no offsets, no duplicates, no gaps)."""
-    query = ordered_query(session, filters, sort)
-    column, direction = SORTS[sort]
-    if cursor:
-        value, last_id = decode_cursor(cursor, sort)
-        if direction == "desc":
-            query = query.where(or_(column < value, and_(column == value, Ad.id < last_id)))
-        else:
-            query = query.where(or_(column > value, and_(column == value, Ad.id > last_id)))
-    ordered_walk = (
-        session.get_bind().dialect.name == "postgresql"
-        and bool(filters.q)
-        and bool(words := _WORD.findall(fold(filters.q or "")))
-        and _postgres_words_are_common(session, words)
-    )
-    if ordered_walk:
-        session.execute(text("SET LOCAL enable_bitmapscan = off"))
-        session.execute(text("SET LOCAL enable_sort = off"))
-    try:
+    if sort not in SORTS:
+        raise SearchError(f"sort: one of {', '.join(SORTS)}")
+    after = _after(sort, cursor)
+    words = query_words(filters.q)
+    rows: list[Ad] | None = None
+    if words and session.get_bind().dialect.name == "postgresql":
+        rows = _postgres_walk(session, filters, sort, after, words, limit + 1)
+        if rows is None:
+            rows = _postgres_indexed(session, filters, sort, after, limit + 1)
+    if rows is None:
+        query = ordered_query(session, filters, sort).where(*after)
         rows = list(session.scalars(query.limit(limit + 1)))
-    finally:
-        if ordered_walk:
-            session.execute(text("SET LOCAL enable_bitmapscan = on"))
-            session.execute(text("SET LOCAL enable_sort = on"))
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(sort, _sort_value(rows[-1], sort), rows[-1].id) if more and rows else None
     return Page(rows, next_cursor)
+
+
+# Planner settings for the two PostgreSQL attempts, set for one statement and then restored. They pin
+# the plan's shape so that no statistic (word frequencies are the fragile ones: they come from a sample,
+# and words are not independent of countries or languages) can turn a 5 ms page into a 500 ms one.
+# Parallel workers are off: for one page they cost more to start than they save, on a busy server.
+_WALK_SETTINGS = {"enable_sort": "off", "enable_bitmapscan": "off", "max_parallel_workers_per_gather": "0"}
+_INDEXED_SETTINGS = {"enable_indexscan": "off", "enable_seqscan": "off", "max_parallel_workers_per_gather": "0"}
+
+
+@contextmanager
+def _planner(session: Session, settings: dict[str, str]) -> Iterator[None]:
+    before = {name: session.execute(select(func.current_setting(name))).scalar_one() for name in settings}
+    for name, value in settings.items():
+        session.execute(select(func.set_config(name, value, true())))
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            session.execute(select(func.set_config(name, value, true())))
+
+
+def _postgres_walk(
+    session: Session, filters: AdFilters, sort: str, after: list[ColumnElement[bool]], words: list[str], want: int
+) -> list[Ad] | None:
+    """First attempt: read the filtered ads in sort order through a btree index, at most WALK_BUDGET of
+    them, and keep those containing the words. Common words fill the page after a few hundred rows.
+    None when the budget ran out first (the words are rare among these ads): then the index decides."""
+    order = _order(sort)
+    candidates = (
+        select(Ad, func.row_number().over(order_by=order).label("walked"))
+        .where(and_(true(), *_walk_range(filters, sort), *after))
+        .order_by(*order)
+        .limit(WALK_BUDGET)
+        .subquery("walk")
+    )
+    walked = aliased(Ad, candidates)
+    hit = and_(*word_checks(words, walked.search_text), *conditions(session, filters, with_text=False, ad=walked))
+    # The budget's last row comes back too, matching or not: it says the walk stopped short.
+    last = candidates.c.walked == WALK_BUDGET
+    query = (
+        select(walked, hit.label("hit"), last.label("last"))
+        .where(or_(hit, last))
+        .order_by(*_order(sort, walked))
+        .limit(want + 1)
+    )
+    with _planner(session, _WALK_SETTINGS):
+        result = session.execute(query).all()
+    rows = [ad for ad, matched, _ in result if matched][:want]
+    stopped_short = any(is_last for _, _, is_last in result)
+    return rows if len(rows) >= want or not stopped_short else None
+
+
+def _walk_range(filters: AdFilters, sort: str) -> list[ColumnElement[bool]]:
+    """What the walk's btree index answers by itself: one equality column leading an index that ends in
+    the sort key ((country|platform, delivery_start, id) or (country, spend_lower, id)), and a bound on
+    the sort key. The budget then counts index entries read, whatever the other filters keep."""
+    where: list[ColumnElement[bool]] = []
+    if filters.country:
+        where.append(Ad.country == filters.country.upper())
+    elif filters.platform and sort != "spend":
+        where.append(Ad.platform == filters.platform.lower())
+    if filters.date_to and sort != "spend":
+        where.append(Ad.delivery_start <= _day_start(filters.date_to).replace(hour=23, minute=59, second=59))
+    if filters.spend_max is not None and sort == "spend":
+        where.append(Ad.spend_lower <= filters.spend_max)
+    return where
+
+
+def _postgres_indexed(
+    session: Session, filters: AdFilters, sort: str, after: list[ColumnElement[bool]], want: int
+) -> list[Ad]:
+    """Second attempt: the GIN index finds the ads with every word (and the equality filters, when
+    btree_gin put their columns in the same index), so only true matches are read and sorted."""
+    query = ordered_query(session, filters, sort).where(*after).limit(want)
+    with _planner(session, _INDEXED_SETTINGS):
+        return list(session.scalars(query))

@@ -128,6 +128,8 @@ class Ad(Base):
         Index("ix_ads_ads_election", "election_key", "delivery_start"),
         Index("ix_ads_ads_compliance", "compliance", "delivery_start"),
         Index("ix_ads_ads_spend", "spend_lower", "id"),
+        # Search sorted by spend within a country walks this instead of filtering the global spend order.
+        Index("ix_ads_ads_country_spend", "country", "spend_lower", "id"),
     )
 
 
