@@ -133,27 +133,39 @@ def _densify_rows(signature: np.ndarray, empty_value: np.uint32) -> np.ndarray:
     return np.where(empty, filled, signature)
 
 
+def band_keys(sig: np.ndarray, num_perm: int, threshold: float) -> np.ndarray:
+    """One LSH key per text and band (len(sig) x bands, uint64): texts sharing a key are candidates."""
+    bands, rows = lsh_bands(num_perm, threshold)
+    keys = np.zeros((len(sig), bands), dtype=np.uint64)
+    for band in range(bands):
+        block = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
+        for column in range(rows):
+            keys[:, band] = (keys[:, band] ^ block[:, column]) * _MERSENNE_MULT
+    return keys
+
+
 def near_duplicate_groups(
     texts: pa.ChunkedArray | pa.Array, *, threshold: float, num_perm: int, shingle: int, min_chars: int, seed: int
 ) -> np.ndarray:
-    """A group id per input text (-1 for texts too short to judge); equal ids mean near-duplicates."""
+    """A group id per input text (-1 for texts too short to judge); equal ids mean near-duplicates.
+
+    Each LSH bucket links its texts to the one seen first (a star), and a link counts only when the
+    signatures agree on at least `threshold` of their positions. The Spark engine does the same with
+    the same functions, distributed, so both engines find the same groups.
+    """
     normal = normalise_text(texts)
     lengths = pc.fill_null(pc.utf8_length(normal), 0).to_numpy()
     eligible = np.flatnonzero(lengths >= max(min_chars, shingle))
     groups = np.full(len(normal), -1, dtype=np.int64)
     if len(eligible) == 0:
         return groups
+    # Unique texts in order of first appearance (Arrow's dictionary order).
     encoded = pc.dictionary_encode(normal.take(pa.array(eligible)))
     unique_texts = encoded.dictionary.to_pylist()
     text_of_post = encoded.indices.to_numpy()
     sig = signatures(unique_texts, num_perm, shingle, seed)
-    bands, rows = lsh_bands(num_perm, threshold)
     left_parts, right_parts = [], []
-    for band in range(bands):
-        block = sig[:, band * rows : (band + 1) * rows].astype(np.uint64)
-        key = np.zeros(len(sig), dtype=np.uint64)
-        for column in range(rows):
-            key = (key ^ block[:, column]) * _MERSENNE_MULT
+    for key in band_keys(sig, num_perm, threshold).T:
         member, rep = star_pairs(key)
         # LSH only proposes; the signature agreement estimates Jaccard and decides.
         similar = (sig[member] == sig[rep]).mean(axis=1) >= threshold

@@ -3,24 +3,27 @@
 Spark builds the co-action items, the pairs, the null model and the per-pair statistics with the
 same SQL as the DuckDB engine (coaction.pair_queries); only the small results (candidate pairs,
 cluster evidence) come back to the driver, where the shared code tests significance, runs Leiden
-and writes the summaries. Near-duplicate text and PDQ grouping use the shared NumPy code on the
-driver (it needs only the text and hash columns).
+and writes the summaries. Near-duplicate texts are grouped on the executors (spark_text.py); PDQ
+media grouping runs the shared NumPy index on the driver (it needs only the hash column).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from shieldwall.detect.actions import media_group_table, text_group_table
+from shieldwall.detect.actions import media_group_table
 from shieldwall.detect.canonical import TRACKING_RE, URL_RE
 from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, INTRA_CLUSTER_PAIRS_SQL, leiden_membership
 from shieldwall.detect.coaction import pair_queries, significant_edges, windows_table
 from shieldwall.detect.duck import connect
 from shieldwall.detect.pipeline import STAGES, DetectionResult, StageCallback, _replace, _span_seconds, summarise
 from shieldwall.detect.settings import DetectSettings
+from shieldwall.detect.spark_text import text_groups_view
 
 
 def _sql_string(value: str) -> str:
@@ -53,8 +56,14 @@ def canonical_url_sql(column: str) -> str:
 def spark_session(master: str) -> Any:
     from pyspark.sql import SparkSession
 
+    builder = SparkSession.builder
+    if master.startswith("local"):
+        # Python workers run our MinHash code: in local mode, the interpreter that has Shieldwall. On a
+        # cluster, the executors need `pip install shieldwall[detect]` (or the package in --py-files).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = builder.config("spark.pyspark.python", sys.executable)
     return (
-        SparkSession.builder.master(master)
+        builder.master(master)
         .appName("shieldwall-detect")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
@@ -200,7 +209,7 @@ def _action_selects(spark: Any, posts: pa.Table, settings: DetectSettings, view:
             "'yyyy-MM-dd HH:mm:ss'), ' UTC'), account_id, ts, post_id FROM p"
         )
     if "near_text" in wanted:
-        table("text_groups", text_group_table(posts, settings))
+        text_groups_view(spark, settings, posts.num_rows)
         selects.append(
             "SELECT 'near_text', concat('t', CAST(g.text_group AS STRING)), substring(p.text, 1, 280), "
             "p.account_id, p.ts, p.post_id FROM text_groups g JOIN p ON p.post_index = g.post_index"
