@@ -45,7 +45,9 @@ def media_group_table(posts: pa.Table, settings: DetectSettings) -> pa.Table:
 
 
 def build_actions(con: duckdb.DuckDBPyConnection, posts: pa.Table, settings: DetectSettings) -> None:
-    """Create table `acts(signal, item, label, account_id, ts, post_id)` from the posts.
+    """Create tables `acts(signal, item, label, account_id, ts, post_id)` and `accounts(name, code)`.
+
+    In `acts`, account_id is the account's integer code.
 
     `label` is what an analyst reads as evidence (the URL, the text, the hash); `item` is the key.
     """
@@ -116,12 +118,32 @@ def build_actions(con: duckdb.DuckDBPyConnection, posts: pa.Table, settings: Det
         )
     if not selects:
         raise ValueError("no signals selected")
+    # Accounts become integers numbered in name order (so code order is name order): the pair joins
+    # and groupings over millions of rows run on integers; `accounts` turns codes back into names.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE accounts AS SELECT account_id AS name, "
+        "CAST(row_number() OVER (ORDER BY account_id) - 1 AS INTEGER) AS code FROM (SELECT DISTINCT account_id FROM p)"
+    )
     # One row per account and item: repeated posting of the same item by one account is not co-action.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE acts AS "
         # Items become 64-bit hashes: URLs and texts are long, and only the label needs the text.
-        "SELECT signal, hash(item) AS item, first.label AS label, account_id, first.ts AS ts, "
+        "SELECT signal, hash(item) AS item, first.label AS label, c.code AS account_id, first.ts AS ts, "
         "first.post_id AS post_id FROM ("
         "SELECT signal, item, account_id, min(struct_pack(ts := ts, post_id := post_id, label := label)) AS first "
-        f"FROM ({' UNION ALL '.join(selects)}) WHERE item IS NOT NULL GROUP BY signal, item, account_id)"
+        f"FROM ({' UNION ALL '.join(selects)}) WHERE item IS NOT NULL GROUP BY signal, item, account_id) g "
+        "JOIN accounts c ON c.name = g.account_id"
     )
+
+
+def account_names(con: duckdb.DuckDBPyConnection) -> pa.Array:
+    """Names indexed by account code (see build_actions)."""
+    return con.sql("SELECT name FROM accounts ORDER BY code").to_arrow_table().column(0).combine_chunks()
+
+
+def with_names(table: pa.Table, names: pa.Array, columns: tuple[str, ...]) -> pa.Table:
+    """The table with account-code columns replaced by account names."""
+    for column in columns:
+        index = table.schema.get_field_index(column)
+        table = table.set_column(index, column, names.take(table.column(column)))
+    return table

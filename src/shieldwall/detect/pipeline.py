@@ -9,7 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shieldwall.detect.actions import build_actions
+from shieldwall.detect.actions import account_names, build_actions, with_names
 from shieldwall.detect.cluster import (
     EVIDENCE_ACTS_SQL,
     INTRA_CLUSTER_PAIRS_SQL,
@@ -46,21 +46,35 @@ def run_duckdb(posts: pa.Table, settings: DetectSettings, on_stage: StageCallbac
         stage(STAGES[0])
         build_pairs(con, settings)
         stage(STAGES[1])
-        edges = significant_edges(con, settings)
+        names = account_names(con)
+        edges = with_names(significant_edges(con, settings), names, ("src", "dst"))
         stage(STAGES[2])
-        return finish(con, posts, edges, settings, stage)
+        return finish(con, posts, edges, names, settings, stage)
     finally:
         con.close()
 
 
 def finish(
-    con: duckdb.DuckDBPyConnection, posts: pa.Table, edges: pa.Table, settings: DetectSettings, stage: StageCallback
+    con: duckdb.DuckDBPyConnection,
+    posts: pa.Table,
+    edges: pa.Table,
+    names: pa.Array,
+    settings: DetectSettings,
+    stage: StageCallback,
 ) -> DetectionResult:
     membership = leiden_membership(edges, settings)
-    _replace(con, "cm", membership)
     stage(STAGES[3])
-    _replace(con, "evidence_acts", con.sql(EVIDENCE_ACTS_SQL).to_arrow_table())
-    _replace(con, "intra_pairs", con.sql(INTRA_CLUSTER_PAIRS_SQL).to_arrow_table())
+    # The cluster queries join the coded pairs and acts: membership by code first, by name after.
+    _replace(con, "cm_named", membership)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE cm AS SELECT a.code AS account_id, m.cluster_id "
+        "FROM cm_named m JOIN accounts a ON a.name = m.account_id"
+    )
+    evidence_acts = with_names(con.sql(EVIDENCE_ACTS_SQL).to_arrow_table(), names, ("account_id",))
+    intra_pairs = with_names(con.sql(INTRA_CLUSTER_PAIRS_SQL).to_arrow_table(), names, ("src", "dst"))
+    _replace(con, "cm", membership)
+    _replace(con, "evidence_acts", evidence_acts)
+    _replace(con, "intra_pairs", intra_pairs)
     counts = {
         "co_action_items": int(con.execute("SELECT count(*) FROM acts").fetchall()[0][0]),
         "co_action_pairs": int(con.execute("SELECT count(*) FROM pairs").fetchall()[0][0]),
