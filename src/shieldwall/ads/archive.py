@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, text, update
@@ -40,8 +41,11 @@ class IngestStats:
 
 
 def _when(value: str | None) -> datetime | None:
-    if not value:
-        return None
+    return _parsed_when(value) if value else None
+
+
+@lru_cache(maxsize=100_000)
+def _parsed_when(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
 
 

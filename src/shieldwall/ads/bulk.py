@@ -1,45 +1,85 @@
-"""Bulk inserts: PostgreSQL's COPY (several times faster than multi-row INSERT), SQLite's executemany.
+"""Bulk inserts: PostgreSQL's COPY (several times faster than multi-row INSERT), SQLite's executemany on
+the driver's cursor. Both convert values column by column (only the JSON and datetime columns need
+it) instead of sending every value of every row through SQLAlchemy's per-row parameter handling.
 
-The COPY statement is composed with psycopg's identifier quoting from our own table definitions, and
-values travel separately from the SQL as always.
+The COPY statement is composed with psycopg's identifier quoting from our own table definitions; the
+INSERT is compiled by SQLAlchemy from the same definitions. Values always travel separately from SQL.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import orjson
 from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
 
+from shieldwall.store.base import UTCDateTime
 
-def _copy_value(value: Any, is_json: bool) -> Any:
-    if value is None:
-        return None
-    if is_json:
-        return orjson.dumps(value).decode()
-    if isinstance(value, datetime):
-        # What UTCDateTime does on the way in: naive UTC.
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-    return value
+
+def _json_text(value: Any) -> Any:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _naive_utc(value: Any) -> Any:
+    # What UTCDateTime does on the way in: naive UTC.
+    if value is None or not isinstance(value, datetime):
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _sqlite_datetime(value: Any) -> Any:
+    # SQLAlchemy's SQLite DateTime storage format, the one its reads and comparisons expect.
+    value = _naive_utc(value)
+    return value if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _converter(column: Any, sqlite: bool) -> Callable[[Any], Any] | None:
+    if isinstance(column.type, JSON):
+        return _json_text
+    if isinstance(column.type, UTCDateTime):
+        return _sqlite_datetime if sqlite else _naive_utc
+    return None
+
+
+def _columns(table: Table, rows: list[dict[str, Any]], sqlite: bool) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and one tuple per row, converted column by column."""
+    names = [c.name for c in table.columns if c.name in rows[0]]
+    getter = itemgetter(*names)
+    columns = list(zip(*(getter(row) for row in rows), strict=True)) if len(names) > 1 else None
+    if columns is None:
+        return names, [(row[names[0]],) for row in rows]
+    converted: list[Any] = []
+    for name, values in zip(names, columns, strict=True):
+        convert = _converter(table.c[name], sqlite)
+        converted.append(values if convert is None else [convert(v) for v in values])
+    return names, list(zip(*converted, strict=True))
 
 
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(table.insert(), rows)
+    dialect = session.get_bind().dialect
+    sqlite = dialect.name == "sqlite"
+    names, values = _columns(table, rows, sqlite)
+    dbapi_connection: Any = session.connection().connection.dbapi_connection
+    if sqlite:
+        compiled = table.insert().compile(dialect=dialect, column_keys=names)
+        order = [names.index(key) for key in compiled.positiontup or []]
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.executemany(str(compiled), [tuple(v[i] for i in order) for v in values])
+        finally:
+            cursor.close()
         return
     from psycopg import sql
 
-    columns = [c for c in table.columns if c.name in rows[0]]
-    json_flags = [isinstance(c.type, JSON) for c in columns]
-    names = [c.name for c in columns]
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(n) for n in names)
     )
-    dbapi_connection: Any = session.connection().connection.dbapi_connection
     with dbapi_connection.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row([_copy_value(row[n], j) for n, j in zip(names, json_flags, strict=True)])
+        for row in values:
+            copy.write_row(row)

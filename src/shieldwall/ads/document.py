@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -72,7 +73,15 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def search_text(doc: dict[str, Any]) -> str:
     parts = [doc.get("page_name"), doc.get("funding_entity"), doc.get("payer_name"), doc.get("body")]
     parts += [str(v) for v in (doc.get("extra") or {}).values() if isinstance(v, str)]
-    return " ".join(WORD.findall(fold(" ".join(p for p in parts if p))))
+    return " ".join(word for chunk in " ".join(p for p in parts if p).split() for word in _chunk_words(chunk))
+
+
+@lru_cache(maxsize=200_000)
+def _chunk_words(chunk: str) -> tuple[str, ...]:
+    """The folded words of one whitespace-free chunk. Folding maps each character on its own (case
+    folding, compatibility decomposition, dropping combining marks), so folding chunk by chunk is the
+    same as folding the whole text, and ads repeat their words: each is folded once."""
+    return tuple(WORD.findall(fold(chunk)))
 
 
 def fold(text: str) -> str:

@@ -6,6 +6,8 @@ optional "eu_transparency" object, and "removed_at" / "ad_status": "REMOVED" mar
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -65,21 +67,42 @@ def _date(record: dict[str, Any], key: str) -> str | None:
     value = clean_text(record.get(key))
     if value is None:
         return None
-    from datetime import UTC, datetime
+    canonical = _canonical_date(value)
+    if canonical is None:
+        raise RowError(key, f"not an ISO 8601 date ({value!r})")
+    return canonical
 
+
+@lru_cache(maxsize=100_000)
+def _canonical_date(value: str) -> str | None:
+    """ISO 8601 text as naive-UTC ISO with a Z; None when unreadable. Cached: a page of ads shares a
+    few thousand distinct start and stop times."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise RowError(key, f"not an ISO 8601 date ({value!r})") from None
+        return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
+@lru_cache(maxsize=10_000)
+def _bounds(lower: str | int | None, upper: str | int | None) -> tuple[int | None, int | None] | None:
+    return parse_range({"lower": lower, "upper": upper})
+
+
 def _range(record: dict[str, Any], key: str) -> list[int | None] | None:
-    if record.get(key) in (None, ""):
+    value = record.get(key)
+    if value in (None, ""):
         return None
-    parsed = parse_range(record[key])
+    lower = upper = None
+    if isinstance(value, dict):  # the API's {lower_bound, upper_bound}: a few dozen distinct pairs
+        lower = value.get("lower_bound", value.get("lower"))
+        upper = value.get("upper_bound", value.get("upper"))
+    if isinstance(value, dict) and all(v is None or type(v) in (str, int) for v in (lower, upper)):
+        parsed = _bounds(lower, upper)
+    else:
+        parsed = parse_range(value)
     if parsed is None:
         raise RowError(key, f"not a range ({record[key]!r})")
     if parsed[1] is not None and parsed[0] is not None and parsed[0] > parsed[1]:
