@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -31,8 +32,10 @@ def _naive_utc(value: Any) -> Any:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
+@lru_cache(maxsize=100_000)
 def _sqlite_datetime(value: Any) -> Any:
-    # SQLAlchemy's SQLite DateTime storage format, the one its reads and comparisons expect.
+    # SQLAlchemy's SQLite DateTime storage format, the one its reads and comparisons expect. Cached:
+    # a batch shares one observation time and a few thousand delivery dates.
     value = _naive_utc(value)
     return value if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
@@ -69,9 +72,11 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     if sqlite:
         compiled = table.insert().compile(dialect=dialect, column_keys=names)
         order = [names.index(key) for key in compiled.positiontup or []]
+        if order != list(range(len(names))):  # compiled in table order, as the tuples are: no-op
+            values = [tuple(v[i] for i in order) for v in values]
         cursor = dbapi_connection.cursor()
         try:
-            cursor.executemany(str(compiled), [tuple(v[i] for i in order) for v in values])
+            cursor.executemany(str(compiled), values)
         finally:
             cursor.close()
         return
