@@ -21,7 +21,9 @@ class Planted:
     amber_url: str = "http://secret-ops.example/leak"
 
 
-def plant_bank(database: Database, tmp_path: Path, name: str = "io-2026", **options: object) -> Planted:
+def plant_bank(
+    database: Database, tmp_path: Path, name: str = "io-2026", *, secret_key: str | None = None, **options: object
+) -> Planted:
     pdq, _ = pdq_of_image("seed.png", encode(picture(11)))
     url = indicator("[url:value = 'https://fake-news.example/story']", TLP.CLEAR, name="fake story")
     image = indicator(f"[file:hashes.PDQ = '{pdq}']", TLP.CLEAR, name="doctored ballot photo")
@@ -34,6 +36,6 @@ def plant_bank(database: Database, tmp_path: Path, name: str = "io-2026", **opti
         indicator("[x-text:value = 'Polling stations in Springfield are closed today, vote tomorrow']", TLP.CLEAR),
     ]
     with database.session() as session:
-        bank = create_bank(session, name, **options)
+        bank = create_bank(session, name, secret_key=secret_key, **options)
         import_stix_file(session, bank, write_bundle(tmp_path / f"{name}.json", objects))
     return Planted(image_pdq=pdq, url_id=url["id"], pdq_id=image["id"])

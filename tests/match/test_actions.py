@@ -30,7 +30,15 @@ def test_match_runs_label_review_and_signed_webhook(live_server: LiveServer, tmp
     database = live_server.app.state.database
     hub = seed_hub(database)
     with Receiver() as receiver, Receiver(status=500) as failing:
-        plant_bank(database, tmp_path, label="known IO", review=True, webhook_url=receiver.url, webhook_secret="k1")
+        plant_bank(
+            database,
+            tmp_path,
+            label="known IO",
+            review=True,
+            webhook_url=receiver.url,
+            webhook_secret="k1",
+            secret_key=live_server.settings.secret_key,
+        )
         plant_bank(database, tmp_path, name="second", webhook_url=failing.url)
         auth = {"Authorization": f"Bearer {hub.tokens['chirp']}"}
         response = httpx.post(

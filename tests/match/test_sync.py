@@ -44,9 +44,10 @@ def test_incremental_resumable_sync_with_revocation_and_deletion(live_server: Li
             taxii_api_root=f"{live_server.url}/taxii2/hub/",
             taxii_collection=hub.collection_id,
             taxii_token=hub.tokens["lab"],
+            secret_key=live_server.settings.secret_key,
         )
 
-    report = sync_bank(database, "hub")
+    report = sync_bank(database, "hub", secret_key=live_server.settings.secret_key)
     assert report.report.added == 3 and report.cursor
     assert values(database) == {f"wave-one.example/{i}" for i in range(3)}  # the RED one is not shared with lab
 
@@ -60,13 +61,13 @@ def test_incremental_resumable_sync_with_revocation_and_deletion(live_server: Li
         with database.session() as session:
             cursors.append(get_bank(session, "hub").taxii_cursor)
 
-    report = sync_bank(database, "hub", page_size=1, on_page=saved_cursor)
+    report = sync_bank(database, "hub", secret_key=live_server.settings.secret_key, page_size=1, on_page=saved_cursor)
     assert report.report.indicators == 3  # two new, one new version; the old ones are not fetched again
     # Each page's cursor is committed with the page: an interrupted sync resumes after the last full page.
     assert report.pages == 3 and cursors == sorted(set(cursors)) and len(cursors) == 3
     assert report.report.revoked == 1 and report.report.added == 2
     assert values(database) == {"wave-one.example/1", "wave-one.example/2", "wave-two-0.example", "wave-two-1.example"}
-    assert sync_bank(database, "hub").report.indicators == 0
+    assert sync_bank(database, "hub", secret_key=live_server.settings.secret_key).report.indicators == 0
 
     # A deleted indicator vanishes from the collection: the manifest reconciliation removes its signals.
     deleted = httpx.delete(
@@ -74,11 +75,11 @@ def test_incremental_resumable_sync_with_revocation_and_deletion(live_server: Li
         headers={"Authorization": f"Bearer {hub.tokens['chirp']}", "Accept": "application/taxii+json;version=2.1"},
     )
     assert deleted.status_code == 200, deleted.text
-    assert sync_bank(database, "hub").removed_missing == 1
+    assert sync_bank(database, "hub", secret_key=live_server.settings.secret_key).removed_missing == 1
     assert "wave-one.example/1" not in values(database)
 
     # The scheduled loop (two runs) from the CLI, starting over with --full.
-    env = {"SHIELDWALL_DATABASE_URL": database.url, "SHIELDWALL_DATA_DIR": str(tmp_path / "var")}
+    env = {"SHIELDWALL_DATABASE_URL": database.url, "SHIELDWALL_DATA_DIR": str(live_server.settings.data_dir)}
     result = CliRunner().invoke(
         app, ["match", "bank", "sync", "hub", "--full", "--every", "0.1s", "--runs", "2"], env=env
     )
@@ -105,9 +106,10 @@ def test_sighting_reported_to_the_exchange(live_server: LiveServer) -> None:
             taxii_api_root=f"{live_server.url}/taxii2/hub/",
             taxii_collection=hub.collection_id,
             taxii_token=hub.tokens["lab"],
+            secret_key=live_server.settings.secret_key,
             report_sightings=True,
         )
-    sync_bank(database, "hub")
+    sync_bank(database, "hub", secret_key=live_server.settings.secret_key)
     response = httpx.post(
         f"{live_server.url}/api/match",
         json={"urls": ["https://sighted.example/x/"]},

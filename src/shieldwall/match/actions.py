@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from shieldwall.match.banks import BankError, bank_secret
 from shieldwall.match.matcher import MatchHit
 from shieldwall.match.service import ItemResult
 from shieldwall.match.tables import ActionDelivery, Bank, MatchRecord, ReviewItem
@@ -87,7 +88,8 @@ class _Call:
     payload: dict[str, Any]
 
 
-def run_actions(database: Database, results: list[ItemResult], actor: str = "") -> ActionSummary:
+def run_actions(database: Database, results: list[ItemResult], actor: str = "", *, secret_key: str) -> ActionSummary:
+    """`secret_key` (the installation secret) opens the banks' sealed webhook keys and TAXII tokens."""
     summary = ActionSummary()
     calls: list[_Call] = []
     now = utcnow()
@@ -135,20 +137,20 @@ def run_actions(database: Database, results: list[ItemResult], actor: str = "") 
                     calls.append(_Call(record.id, "sighting", bank, sighting_of(hit, now, note)))
         # Plain copies: the calls below run after this transaction ends.
         session.expunge_all()
-    deliveries = [_deliver(call, summary) for call in calls]
+    deliveries = [_deliver(call, summary, secret_key) for call in calls]
     if deliveries:
         with database.session() as session:
             session.add_all(deliveries)
     return summary
 
 
-def _deliver(call: _Call, summary: ActionSummary) -> ActionDelivery:
+def _deliver(call: _Call, summary: ActionSummary, secret_key: str) -> ActionDelivery:
     if call.kind == "webhook":
-        delivery = _post_webhook(call)
+        delivery = _post_webhook(call, secret_key)
         summary.webhooks_ok += delivery.ok
         summary.webhooks_failed += not delivery.ok
     else:
-        delivery = _report_sighting(call)
+        delivery = _report_sighting(call, secret_key)
         summary.sightings_ok += delivery.ok
         summary.sightings_failed += not delivery.ok
     if delivery.error:
@@ -156,12 +158,18 @@ def _deliver(call: _Call, summary: ActionSummary) -> ActionDelivery:
     return delivery
 
 
-def _post_webhook(call: _Call) -> ActionDelivery:
+def _post_webhook(call: _Call, secret_key: str) -> ActionDelivery:
     body = json.dumps(call.payload, sort_keys=True).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "shieldwall-match"}
-    if call.bank.webhook_secret:
-        headers[SIGNATURE_HEADER] = sign(call.bank.webhook_secret, body)
-    delivery = ActionDelivery(match_id=call.match_id, kind="webhook", target=call.bank.webhook_url, detail={})
+    # ok is set here: column defaults only apply on insert, and the summary counts before that.
+    delivery = ActionDelivery(match_id=call.match_id, kind="webhook", target=call.bank.webhook_url, ok=False, detail={})
+    try:
+        secret = bank_secret(call.bank, "webhook_secret", secret_key)
+    except BankError as error:  # never send unsigned when a key is configured but cannot be opened
+        delivery.error = str(error)
+        return delivery
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(secret, body)
     try:
         response = httpx.post(call.bank.webhook_url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT)
         delivery.status_code = response.status_code
@@ -173,15 +181,15 @@ def _post_webhook(call: _Call) -> ActionDelivery:
     return delivery
 
 
-def _report_sighting(call: _Call) -> ActionDelivery:
+def _report_sighting(call: _Call, secret_key: str) -> ActionDelivery:
     from shieldwall.match.taxii import TaxiiError, open_collection
 
     target = f"{call.bank.taxii_api_root} {call.bank.taxii_collection}"
     delivery = ActionDelivery(
-        match_id=call.match_id, kind="sighting", target=target, detail={"sighting_id": call.payload["id"]}
+        match_id=call.match_id, kind="sighting", target=target, ok=False, detail={"sighting_id": call.payload["id"]}
     )
     try:
-        collection, _ = open_collection(call.bank)
+        collection, _ = open_collection(call.bank, secret_key)
         try:
             status = collection.add_objects({"objects": [call.payload]}, wait_for_completion=False)
         finally:
@@ -190,7 +198,7 @@ def _report_sighting(call: _Call) -> ActionDelivery:
         delivery.status_code = 202
         if not delivery.ok:
             delivery.error = f"the exchange refused the sighting: {status.failures}"
-    except TaxiiError as error:
+    except (TaxiiError, BankError) as error:
         delivery.error = str(error)
     except Exception as error:  # taxii2client/requests errors carry the HTTP status in the message
         delivery.error = f"{type(error).__name__}: {error}"

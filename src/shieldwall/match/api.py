@@ -166,7 +166,13 @@ async def api_match(request: Request, principal: Principal = Depends(current_pri
     if actions and principal.is_authenticated:
         from shieldwall.match.actions import run_actions
 
-        summary = await run_in_threadpool(run_actions, request.app.state.database, results, principal.email)
+        summary = await run_in_threadpool(
+            run_actions,
+            request.app.state.database,
+            results,
+            principal.email,
+            secret_key=request.app.state.settings.secret_key,
+        )
     return JSONResponse(
         {
             "items": len(results),

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from shieldwall.match.sealed import SealError, is_sealed, seal, unseal
 from shieldwall.match.signals import Signal
 from shieldwall.match.stix_signals import IndicatorSignals, indicators_in, read_indicator
 from shieldwall.match.tables import Bank, BankSignal
@@ -34,6 +35,9 @@ BANK_OPTIONS = (
     "review",
     "report_sightings",
 )
+# Stored sealed (see sealed.py): usable by us, unreadable from the database alone.
+SECRET_FIELDS = ("taxii_token", "webhook_secret")
+MAX_WEBHOOK_SECRET_BYTES = 64
 _CHUNK = 500
 
 
@@ -70,32 +74,67 @@ def value_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def create_bank(session: Session, name: str, **options: Any) -> Bank:
+def create_bank(session: Session, name: str, *, secret_key: str | None = None, **options: Any) -> Bank:
     name = name.strip()
     if not name or len(name) > 100 or any(c in name for c in "/\\?#"):
         raise BankError(f"bank name {name!r} must be 1-100 characters without / \\ ? #")
     if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
         raise BankError(f"a bank named {name!r} already exists")
     bank = Bank(name=name)
-    configure_bank(bank, **options)
+    configure_bank(bank, secret_key=secret_key, **options)
     session.add(bank)
     session.flush()
     return bank
 
 
-def configure_bank(bank: Bank, **options: Any) -> None:
+def configure_bank(bank: Bank, *, secret_key: str | None = None, **options: Any) -> None:
+    """Set options; secrets are sealed with `secret_key` (the installation secret), which they then need."""
     unknown = set(options) - set(BANK_OPTIONS)
     if unknown:
         raise BankError(f"unknown bank options: {', '.join(sorted(unknown))}")
+    if not secret_key and any(options.get(key) for key in SECRET_FIELDS):
+        raise BankError(f"bank {bank.name!r}: secrets are stored encrypted; configure_bank needs the secret_key")
     for key, value in options.items():
         if value is not None:
-            setattr(bank, key, value)
+            setattr(bank, key, _sealed(bank, key, value, secret_key) if key in SECRET_FIELDS and value else value)
+    if secret_key:
+        reseal(bank, secret_key)  # plain-text secrets left from before sealing existed: sealed on this write
     if bank.pdq_threshold is not None and not 0 <= bank.pdq_threshold <= 47:
         raise BankError("pdq_threshold must be between 0 and 47 bits")
     if bank.text_threshold is not None and not 0.0 < bank.text_threshold <= 1.0:
         raise BankError("text_threshold must be in (0, 1]")
     if bank.webhook_url and not bank.webhook_url.startswith(("http://", "https://")):
         raise BankError(f"webhook URL {bank.webhook_url!r} must start with http:// or https://")
+
+
+def reseal(bank: Bank, secret_key: str) -> list[str]:
+    """Seal the bank's plain-text secrets (rows written before sealing); returns the fields it sealed."""
+    sealed = []
+    for key in SECRET_FIELDS:
+        value = getattr(bank, key) or ""
+        if value and not is_sealed(value):
+            setattr(bank, key, _sealed(bank, key, value, secret_key))
+            sealed.append(key)
+    return sealed
+
+
+def _sealed(bank: Bank, key: str, plaintext: str, secret_key: str | None) -> str:
+    # The sealed webhook key must fit its String(200) column: Fernet turns 64 bytes into 194 characters.
+    if key == "webhook_secret" and len(plaintext.encode()) > MAX_WEBHOOK_SECRET_BYTES:
+        raise BankError(f"bank {bank.name!r}: webhook_secret must be at most {MAX_WEBHOOK_SECRET_BYTES} bytes")
+    return seal(secret_key or "", plaintext)
+
+
+def bank_secret(bank: Bank, key: str, secret_key: str) -> str:
+    """A bank's secret in plain text for use right now; a clear error if this installation cannot open it."""
+    try:
+        return unseal(secret_key, getattr(bank, key) or "")
+    except SealError as error:
+        option = "--" + key.replace("_", "-")
+        raise BankError(
+            f"bank {bank.name!r}: the stored {key} {error} (was secret.key in the data dir replaced or "
+            f"SHIELDWALL_SECRET_KEY changed?); set it again with `shieldwall match bank set {bank.name} {option} ...`"
+        ) from None
 
 
 def get_bank(session: Session, name: str) -> Bank:

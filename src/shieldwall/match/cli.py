@@ -57,6 +57,11 @@ def _database() -> Database:
     return Database(settings.database_url)
 
 
+def _secret_key() -> str:
+    """The installation secret that seals the banks' TAXII tokens and webhook keys."""
+    return load_settings().secret_key
+
+
 def _fail(message: str) -> None:
     console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     raise typer.Exit(2)
@@ -115,7 +120,7 @@ def run(
                 results.append(match_value(matcher, kind, value))
                 progress.advance(task)
         restrict(results, banks=set(bank) if bank else None, max_tlp=TLP.RED)
-        summary = run_actions(database, results, actor="cli") if actions else None
+        summary = run_actions(database, results, actor="cli", secret_key=_secret_key()) if actions else None
     finally:
         database.dispose()
     _print_results(results, as_json)
@@ -194,7 +199,7 @@ def bank_create(
     database = _database()
     try:
         with database.session() as session:
-            create_bank(session, name, **options)
+            create_bank(session, name, secret_key=_secret_key(), **options)
     except BankError as error:
         _fail(str(error))
     finally:
@@ -225,7 +230,7 @@ def bank_set(
     try:
         with database.session() as session:
             bank = get_bank(session, name)
-            configure_bank(bank, **options)
+            configure_bank(bank, secret_key=_secret_key(), **options)
             bank.revision += 1  # thresholds live in the matcher snapshot
     except BankError as error:
         _fail(str(error))
@@ -361,6 +366,33 @@ def bank_list() -> None:
     out.print(table)
 
 
+@bank_app.command("reseal")
+def bank_reseal() -> None:
+    """Encrypt TAXII tokens and webhook keys still stored in plain text (banks set up before sealing).
+
+    Each bank's secrets are also sealed on its next `bank set`; this does all banks now, in one transaction.
+    """
+    from sqlalchemy import select
+
+    from shieldwall.match.banks import SECRET_FIELDS, BankError, bank_secret, reseal
+    from shieldwall.match.tables import Bank
+
+    secret_key = _secret_key()
+    database = _database()
+    sealed: list[str] = []
+    try:
+        with database.session() as session:
+            for bank in session.scalars(select(Bank).order_by(Bank.name)):
+                for key in SECRET_FIELDS:
+                    bank_secret(bank, key, secret_key)  # sealed ones must open with this installation's secret
+                sealed += [f"{bank.name}: {key}" for key in reseal(bank, secret_key)]
+    except BankError as error:
+        _fail(str(error))
+    finally:
+        database.dispose()
+    console.print(f"sealed {len(sealed)} secrets" + "".join(f"\n  {line}" for line in sealed))
+
+
 @bank_app.command("import")
 def bank_import(
     name: str,
@@ -439,6 +471,7 @@ def bank_sync(
                     report = sync_bank(
                         database,
                         name,
+                        secret_key=_secret_key(),
                         token=token,
                         full=full,
                         reconcile=reconcile,

@@ -79,7 +79,13 @@ async def match_submit(request: Request, principal: Principal = Depends(current_
         _check_csrf(request, str(form.get("csrf", "")))
         from shieldwall.match.actions import run_actions
 
-        actions = await run_in_threadpool(run_actions, request.app.state.database, results, principal.email)
+        actions = await run_in_threadpool(
+            run_actions,
+            request.app.state.database,
+            results,
+            principal.email,
+            secret_key=request.app.state.settings.secret_key,
+        )
     previews = {
         name: f"data:image/{kind};base64," + base64.b64encode(data).decode()
         for name, data in files

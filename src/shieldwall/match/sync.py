@@ -37,6 +37,7 @@ def sync_bank(
     database: Database,
     bank_name: str,
     *,
+    secret_key: str,
     token: str | None = None,
     full: bool = False,
     reconcile: bool = True,
@@ -50,7 +51,7 @@ def sync_bank(
         session.expunge(bank)
     from taxii2client.v21 import as_pages
 
-    collection, recorder = open_collection(bank, token)
+    collection, recorder = open_collection(bank, secret_key, token)
     total = ImportReport()
     pages = 0
     filters = {"type": "indicator", **({"added_after": cursor} if cursor else {})}

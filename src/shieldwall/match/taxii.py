@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shieldwall.match.banks import bank_secret
 from shieldwall.match.tables import Bank
 
 
@@ -26,12 +27,13 @@ class CursorRecorder:
         return response
 
 
-def open_collection(bank: Bank, token: str | None = None) -> tuple[Any, CursorRecorder]:
+def open_collection(bank: Bank, secret_key: str, token: str | None = None) -> tuple[Any, CursorRecorder]:
+    """`secret_key` (the installation secret) opens the bank's sealed token; `token` overrides it."""
     from taxii2client.v21 import ApiRoot, Collection
 
     if not bank.taxii_api_root or not bank.taxii_collection:
         raise TaxiiError(f"bank {bank.name!r} has no TAXII source; set --taxii-api-root and --taxii-collection")
-    secret = token or bank.taxii_token
+    secret = token or bank_secret(bank, "taxii_token", secret_key)
     auth = {"user": "token", "password": secret} if secret else {}
     root_url = bank.taxii_api_root.rstrip("/") + "/"
     recorder = CursorRecorder()
