@@ -97,9 +97,9 @@ def test_aggregates_sum_ranges_never_midpoints(archive: Database) -> None:
     assert regions["Ohio"].upper == pytest.approx((lowers + 990) * 0.75)
 
 
-def test_common_words_take_the_probing_plan(archive: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search, "COMMON_MINIMUM", 0)  # every word counts as common
-    monkeypatch.setattr(search, "COMMON_SHARE", -1.0)
+@pytest.mark.parametrize("budget", [1, 10_000])
+def test_walk_and_index_plans_agree(archive: Database, monkeypatch: pytest.MonkeyPatch, budget: int) -> None:
+    monkeypatch.setattr(search, "WALK_BUDGET", budget)  # 1: the full-text index answers; 10,000: the walk
     assert sorted(ids(archive, AdFilters(q="klimaschutz"), limit=100), key=int) == [str(i) for i in range(3, 31, 3)]
     assert ids(archive, AdFilters(q="water", country="DE")) == []
 
@@ -135,14 +135,12 @@ def _expected(sort: str) -> list[str]:
 def test_common_word_filters_and_cursor_pages_are_the_same_on_every_plan(
     archive: Database, monkeypatch: pytest.MonkeyPatch, budget: int, sort: str
 ) -> None:
-    """A word in most ads, two filters, paged by cursor: the same pages whichever plan answers. On
-    PostgreSQL a budget of 1 or 3 rows makes the ordered walk give up (so the GIN index answers, at
-    once or after a partial page), 10,000 lets it finish; on SQLite the FTS5 and word-check plans."""
+    """A word in most ads, two filters, paged by cursor: the same pages whichever plan answers, on both
+    engines. A budget of 1 or 3 rows makes the ordered walk give up (so the full-text index answers,
+    at once or after a partial page); 10,000 lets the walk finish."""
     monkeypatch.setattr(search, "WALK_BUDGET", budget)
     filters = AdFilters(q="Water", country="US", spend_min=500)
     assert _all_pages(archive, filters, sort, limit=4) == _expected(sort)
-    monkeypatch.setattr(search, "COMMON_MINIMUM", 0)  # SQLite: every word counts as common
-    monkeypatch.setattr(search, "COMMON_SHARE", -1.0)
     assert _all_pages(archive, filters, sort, limit=3) == _expected(sort)
 
 
@@ -161,7 +159,7 @@ def test_search_index_is_made_by_the_migrations(database_url: str, database: Dat
     with database.session() as session:
         if database.engine.dialect.name == "sqlite":
             names = {r[0] for r in session.execute(text("SELECT name FROM sqlite_master"))}
-            assert {"ads_fts", "ads_fts_terms", "ads_fts_insert", "ads_fts_update", "ads_fts_delete"} <= names
+            assert {"ads_fts", "ads_fts_insert", "ads_fts_update", "ads_fts_delete"} <= names
         else:
             definition = session.execute(
                 text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_ads_ads_fulltext'")

@@ -97,6 +97,8 @@ ANALYZE_AFTER = 10_000
 
 def refresh_statistics(database: Database) -> None:
     with database.session() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(text("PRAGMA analysis_limit = 10000"))  # a sample, as PostgreSQL takes
         session.execute(text("ANALYZE ads_ads"))
         session.execute(text("ANALYZE ads_delivery"))
 

@@ -29,7 +29,6 @@ from sqlalchemy import (
     or_,
     select,
     table,
-    text,
     true,
     tuple_,
 )
@@ -111,12 +110,10 @@ def word_checks(words: list[str], search_text: Any = Ad.search_text) -> list[Col
 
 
 def text_condition(session: Session, q: str) -> ColumnElement[bool]:
-    """Every word of q must occur, as a whole folded word, through the full-text index.
-
-    PostgreSQL: the GIN index over to_tsvector('simple', search_text) (with the equality-filter
-    columns in the same index where btree_gin is available) finds candidates, the word checks confirm
-    them. SQLite: FTS5 for rare words; for common words the word checks alone, walking the filters'
-    index in sort order (FTS5's vocabulary gives exact counts, so this choice is not a guess)."""
+    """Every word of q must occur, as a whole folded word, through the full-text index: PostgreSQL's
+    GIN index over to_tsvector('simple', search_text) (with the equality-filter columns in the same
+    index where btree_gin is available) or SQLite's FTS5 finds candidates, the word checks confirm
+    them. search_ads tries an ordered walk without the index first (see WALK_BUDGET)."""
     words = query_words(q)
     if not words:
         return true()
@@ -124,28 +121,14 @@ def text_condition(session: Session, q: str) -> ColumnElement[bool]:
         simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
         tsquery = func.plainto_tsquery(simple, " ".join(words))
         return and_(func.to_tsvector(simple, Ad.search_text).op("@@")(tsquery), *word_checks(words))
-    if _is_common(session, words):
-        return and_(*word_checks(words))
     match = " ".join(f'"{w}"' for w in words)
     return and_(Ad.id.in_(select(FTS.c.rowid).where(FTS.c.ads_fts.op("MATCH")(match))), *word_checks(words))
 
 
-COMMON_SHARE = 0.02  # SQLite: a word in more than 2% of ads (and at least 2,000) is "common"
-COMMON_MINIMUM = 2_000
-# PostgreSQL: how many rows, in sort order, the first attempt reads before it gives the page up to the
-# full-text index. Reading one row costs about 2-4 microseconds from memory, so 2,000 rows stay near 6 ms;
-# a word that fills fewer than 50 of them is rare enough among the filtered ads for the index.
+# How many rows, in sort order, the first attempt reads before it gives the page up to the full-text
+# index. Reading one row costs a few microseconds from memory, so 2,000 rows stay near 5-10 ms; a word
+# that fills fewer than a page of them is rare enough among the filtered ads for the index.
 WALK_BUDGET = 2_000
-
-
-def _is_common(session: Session, words: list[str]) -> bool:
-    """SQLite: true when even the rarest word occurs in a large share of the archive (FTS5 vocabulary)."""
-    total = session.scalar(select(func.max(Ad.id))) or 0
-    counts = [
-        int(session.execute(text("SELECT doc FROM ads_fts_terms WHERE term = :term"), {"term": w}).scalar() or 0)
-        for w in words
-    ]
-    return min(counts) >= max(COMMON_MINIMUM, COMMON_SHARE * total)
 
 
 def _day_start(value: date) -> datetime:
@@ -267,6 +250,8 @@ def search_ads(
         rows = _postgres_walk(session, filters, sort, after, words, limit + 1)
         if rows is None:
             rows = _postgres_indexed(session, filters, sort, after, limit + 1)
+    elif words:
+        rows = _sqlite_walk(session, filters, sort, after, words, limit + 1)
     if rows is None:
         query = ordered_query(session, filters, sort).where(*after)
         rows = list(session.scalars(query.limit(limit + 1)))
@@ -341,6 +326,39 @@ def _walk_range(filters: AdFilters, sort: str) -> list[ColumnElement[bool]]:
     if filters.spend_max is not None and sort == "spend":
         where.append(Ad.spend_lower <= filters.spend_max)
     return where
+
+
+def _sqlite_walk(
+    session: Session, filters: AdFilters, sort: str, after: list[ColumnElement[bool]], words: list[str], want: int
+) -> list[Ad] | None:
+    """SQLite's first attempt, the same walk as on PostgreSQL: ids in sort order with a match flag,
+    read from the driver's cursor one by one, so SQLite stops stepping once the page is full (an outer
+    ORDER BY would make it read the whole budget first). None when the budget ran out: then FTS5."""
+    hit = and_(*word_checks(words), *conditions(session, filters, with_text=False))
+    query = (
+        select(Ad.id, hit.label("hit"))
+        .where(and_(true(), *_walk_range(filters, sort), *after))
+        .order_by(*_order(sort))
+        .limit(WALK_BUDGET)
+    )
+    found: list[int] = []
+    read = 0
+    # Core execution with a small fetch buffer: rows are stepped as they are read (an ORM result
+    # would fetch the whole budget up front).
+    result = session.connection().execute(query.execution_options(yield_per=64))
+    try:
+        for ad_id, matched in result:
+            read += 1
+            if matched:
+                found.append(ad_id)
+                if len(found) >= want:
+                    break
+    finally:
+        result.close()
+    if len(found) < want and read >= WALK_BUDGET:
+        return None
+    loaded = {ad.id: ad for ad in session.scalars(select(Ad).where(Ad.id.in_(found)))} if found else {}
+    return [loaded[ad_id] for ad_id in found]
 
 
 def _postgres_indexed(

@@ -1,7 +1,7 @@
 """search indexes: FTS5 on SQLite, btree_gin full text on PostgreSQL
 
-SQLite: the FTS5 index over ads_ads.search_text (external content, kept in step by triggers) and its
-vocabulary table, built here rather than on first search, and filled from the rows already stored.
+SQLite: the FTS5 index over ads_ads.search_text (external content, kept in step by triggers), built
+here rather than on first search, and filled from the rows already stored.
 PostgreSQL: where the btree_gin extension is available, the full-text GIN index also holds the
 equality-filter columns, so "words AND country AND platform" is answered inside one index without
 reading rows that only match some of them (shieldwall.ads.search falls back to it for rare words).
@@ -24,7 +24,6 @@ depends_on = None
 SQLITE_FTS = (
     "CREATE VIRTUAL TABLE ads_fts USING fts5(search_text, content='ads_ads', content_rowid='id',"
     " tokenize='unicode61 remove_diacritics 2')",
-    "CREATE VIRTUAL TABLE ads_fts_terms USING fts5vocab('ads_fts', 'row')",
     "CREATE TRIGGER ads_fts_insert AFTER INSERT ON ads_ads BEGIN"
     " INSERT INTO ads_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
     "CREATE TRIGGER ads_fts_delete AFTER DELETE ON ads_ads BEGIN"
@@ -38,7 +37,7 @@ SQLITE_FTS_DROP = (
     "DROP TRIGGER IF EXISTS ads_fts_update",
     "DROP TRIGGER IF EXISTS ads_fts_delete",
     "DROP TRIGGER IF EXISTS ads_fts_insert",
-    "DROP TABLE IF EXISTS ads_fts_terms",
+    "DROP TABLE IF EXISTS ads_fts_terms",  # made on first use before this revision; nothing reads it now
     "DROP TABLE IF EXISTS ads_fts",
 )
 FULLTEXT = "to_tsvector('simple'::regconfig, search_text)"
