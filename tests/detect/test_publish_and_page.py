@@ -19,6 +19,7 @@ from shieldwall.detect.outputs import RunInfo, write_outputs
 from shieldwall.detect.pipeline import run_duckdb
 from shieldwall.detect.runs import runs_dir
 from shieldwall.detect.settings import DetectSettings
+from shieldwall.detect.stix_export import SIGNAL_TECHNIQUES
 from shieldwall.detect.synthetic import SyntheticData, generate
 from shieldwall.stix.tlp import TLP
 from tests.detect.conftest import CliRun
@@ -125,3 +126,11 @@ def test_demo_run_in_chromium(live_server: LiveServer, chromium) -> None:  # typ
         chromium.find_element("css selector", "table.clusters tbody tr td:nth-child(2)").text + " accounts"
     )
     assert len(chromium.find_elements("css selector", "#c1 table.evidence tbody tr")) >= 2
+    # The techniques the cluster's signals suggest, linked to DISARM, as the reader sees them.
+    row = chromium.find_element("css selector", "table.clusters tbody tr")
+    signals = row.find_element("css selector", "td:nth-child(3)").text.split(", ")
+    expected = {SIGNAL_TECHNIQUES[s][0] for s in signals if s in SIGNAL_TECHNIQUES}
+    assert expected and set(row.find_element("css selector", "td.techniques").text.split(", ")) == expected
+    links = chromium.find_elements("css selector", "#c1 p.techniques a")
+    assert {link.text.split()[0] for link in links} == expected
+    assert all("DISARMframeworks" in str(link.get_attribute("href")) for link in links)

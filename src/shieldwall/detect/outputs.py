@@ -18,8 +18,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from shieldwall.detect.duck import connect
 from shieldwall.detect.pipeline import DetectionResult
-from shieldwall.detect.stix_export import build_bundle
+from shieldwall.detect.stix_export import build_bundle, techniques_for
 from shieldwall.detect.svg import network_svg, timeline_svg
+from shieldwall.stix.disarm_refs import TECHNIQUE_URL
 from shieldwall.stix.tlp import TLP
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -85,6 +86,8 @@ def report_context(clusters: pa.Table, edges: pa.Table, evidence: pa.Table, run:
         "evidence": evidence_by,
         "network_svg": network_svg(edges, membership),
         "timelines": {c["cluster_id"]: timeline_svg(evidence_by.get(c["cluster_id"], [])) for c in cluster_rows},
+        "techniques": {c["cluster_id"]: techniques_for(c["signals"]) for c in cluster_rows},
+        "technique_url": TECHNIQUE_URL,
     }
 
 

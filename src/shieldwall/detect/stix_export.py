@@ -28,6 +28,13 @@ SIGNAL_TECHNIQUES: dict[str, tuple[str, str]] = {
     "co_hashtags": ("T0049.002", "Flood Existing Hashtag"),
     "sync_timing": ("T0049.003", "Bots Amplify via Automated Forwarding and Reposting"),
 }
+
+
+def techniques_for(signals: list[str]) -> list[tuple[str, str]]:
+    """(DISARM id, name) of the techniques a cluster's signals point to, each once, in id order."""
+    return sorted({SIGNAL_TECHNIQUES[s] for s in signals if s in SIGNAL_TECHNIQUES})
+
+
 _FRAMEWORK_STAMP = "2024-11-22T00:00:00.000Z"  # fixed, so every export of a technique is the same version
 
 
