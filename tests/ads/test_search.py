@@ -165,3 +165,129 @@ def test_search_index_is_made_by_the_migrations(database_url: str, database: Dat
                 text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_ads_ads_fulltext'")
             ).scalar_one()
             assert "to_tsvector('simple'::regconfig, search_text)" in definition
+
+
+@pytest.fixture
+def mostly_american(database: Database, tmp_path: Path) -> Database:
+    """'vote' is in every US ad and in one German ad only: common overall, rare among German ads."""
+    us = [
+        meta_ad(f"us{i}", ad_creative_bodies=[f"Vote early {i}"], publisher_platforms=["facebook"]) for i in range(40)
+    ]
+    de = [
+        meta_ad(
+            f"de{i}",
+            ad_creative_bodies=["Vote Wahl" if i == 0 else "Wahl am Sonntag"],
+            ad_reached_countries=["DE"],
+            currency="EUR",
+            publisher_platforms=["instagram" if i == 0 else "facebook"],
+            bylines="Wahlverein",
+        )
+        for i in range(4)
+    ]
+    import_files(database, [write_meta(tmp_path / "ads.json", us + de)], "meta")
+    return database
+
+
+def _fts_rowids(database: Database, words: list[str], filters: AdFilters) -> set[int] | None:
+    """What SQLite's FTS5 table alone answers for words + facets (None on PostgreSQL)."""
+    from sqlalchemy import text
+
+    if database.engine.dialect.name != "sqlite":
+        return None
+    match = search.fts_match(words, search.facet_terms(filters))
+    with database.session() as session:
+        return {r[0] for r in session.execute(text("SELECT rowid FROM ads_fts WHERE ads_fts MATCH :m"), {"m": match})}
+
+
+def _ad_id(database: Database, platform_ad_id: str) -> int:
+    from sqlalchemy import select
+
+    from shieldwall.ads.tables import Ad
+
+    with database.session() as session:
+        return session.execute(select(Ad.id).where(Ad.platform_ad_id == platform_ad_id)).scalar_one()
+
+
+def test_word_common_overall_but_rare_among_filtered_ads(
+    mostly_american: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cases = [
+        (AdFilters(q="vote", country="DE"), ["de0"]),
+        (AdFilters(q="vote", country="de", platform="Meta", currency="eur"), ["de0"]),
+        (AdFilters(q="vote", country="DE", platform="google"), []),
+        (AdFilters(q="vote", country="DE", currency="USD"), []),
+        (AdFilters(q="vote", country="FR"), []),
+        (AdFilters(q="vote", country="DE", status="removed"), []),
+        (AdFilters(q="vote", country="DE", compliance="compliant", undeclared_political=True), []),
+        (AdFilters(q="wahl", country="DE", status="active"), ["de0", "de1", "de2", "de3"]),
+    ]
+    # Budget 1: every search gives the walk up at once and goes to the full-text index (FTS5 with the
+    # filters as facet tokens on SQLite); a large budget answers the same searches by the walk alone.
+    for budget in (1, 10_000):
+        monkeypatch.setattr(search, "WALK_BUDGET", budget)
+        for filters, expected in cases:
+            assert sorted(ids(mostly_american, filters, limit=100)) == expected, (budget, filters)
+    monkeypatch.setattr(search, "WALK_BUDGET", 1)
+    sponsor = _sponsor_of(mostly_american, "de0")
+    assert sorted(ids(mostly_american, AdFilters(q="wahl", sponsor_id=sponsor), limit=100)) == [
+        f"de{i}" for i in range(4)
+    ]
+    assert ids(mostly_american, AdFilters(q="early", sponsor_id=sponsor)) == []
+    # SQLite: FTS5 itself already leaves only the German ad with the word, not the 40 American ones.
+    de0 = _ad_id(mostly_american, "de0")
+    assert _fts_rowids(mostly_american, ["vote"], AdFilters(country="DE")) in ({de0}, None)
+    assert _fts_rowids(mostly_american, ["vote"], AdFilters(country="DE", platform="meta")) in ({de0}, None)
+    assert _fts_rowids(mostly_american, ["vote"], AdFilters(country="DE", platform="google")) in (set(), None)
+    # Facet tokens live in their own column: a word spelled like one finds nothing in the ads' text.
+    token = search.facet_terms(AdFilters(country="DE"))[0]
+    assert _fts_rowids(mostly_american, [token], AdFilters()) in (set(), None)
+
+
+def _sponsor_of(database: Database, platform_ad_id: str) -> int:
+    from sqlalchemy import select
+
+    from shieldwall.ads.tables import Ad
+
+    with database.session() as session:
+        sponsor = session.execute(select(Ad.sponsor_id).where(Ad.platform_ad_id == platform_ad_id)).scalar_one()
+    assert sponsor is not None
+    return sponsor
+
+
+def test_facets_follow_changes_removals_and_deletions(
+    mostly_american: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import delete
+
+    from shieldwall.ads.tables import Ad, AdVersion, Delivery
+
+    monkeypatch.setattr(search, "WALK_BUDGET", 1)  # through the full-text index every time
+    de0 = _ad_id(mostly_american, "de0")
+    # The German ad moves to France and another platform: an update of the facet columns.
+    moved = meta_ad(
+        "de0", ad_creative_bodies=["Vote Wahl"], ad_reached_countries=["FR"], currency="EUR",
+        publisher_platforms=["instagram"], bylines="Wahlverein",
+    )  # fmt: skip
+    removed = meta_ad(
+        "us3", ad_creative_bodies=["Vote early 3"], ad_status="REMOVED", removed_at="2024-09-20T00:00:00Z"
+    )
+    result = import_files(mostly_american, [write_meta(tmp_path / "b.json", [moved, removed])], "meta")
+    assert (result.stats.changed, result.stats.removed) == (1, 1)
+    assert ids(mostly_american, AdFilters(q="vote", country="DE")) == []
+    assert ids(mostly_american, AdFilters(q="vote", country="FR", currency="EUR")) == ["de0"]
+    assert _fts_rowids(mostly_american, ["vote"], AdFilters(country="DE")) in (set(), None)
+    assert _fts_rowids(mostly_american, ["vote"], AdFilters(country="FR")) in ({de0}, None)
+    # The removal changed the status facet.
+    assert ids(mostly_american, AdFilters(q="vote", status="removed"), limit=100) == ["us3"]
+    assert "us3" not in ids(mostly_american, AdFilters(q="vote", country="US", status="active"), limit=100)
+    # A deleted row leaves the index too.
+    with mostly_american.session() as session:
+        session.execute(delete(Delivery).where(Delivery.ad_id == de0))
+        session.execute(delete(AdVersion).where(AdVersion.ad_id == de0))
+        session.execute(delete(Ad).where(Ad.id == de0))
+    assert ids(mostly_american, AdFilters(q="vote", country="FR")) == []
+    assert _fts_rowids(mostly_american, ["vote"], AdFilters(country="FR")) in (set(), None)
+    assert _fts_rowids(mostly_american, ["wahl"], AdFilters()) in (
+        {_ad_id(mostly_american, f"de{i}") for i in (1, 2, 3)},
+        None,
+    )

@@ -1,8 +1,9 @@
 """Search the archive: full text plus filters, sorted and paged with stable keyset cursors.
 
-One function, two engines: SQLite's FTS5 (an external-content index kept in step by triggers) and
-PostgreSQL's tsvector with a GIN index, both created by the ads migrations. The 'simple' configuration and
-unicode61 tokenizer are used on purpose: ads come in every language, so no stemming.
+One function, two engines: SQLite's FTS5 (a contentless index of the text and of the equality-filter
+values as facet tokens, kept in step by triggers) and PostgreSQL's tsvector with a GIN index, both
+created by the ads migrations. The 'simple' configuration and unicode61 tokenizer are used on purpose:
+ads come in every language, so no stemming.
 """
 
 from __future__ import annotations
@@ -109,11 +110,47 @@ def word_checks(words: list[str], search_text: Any = Ad.search_text) -> list[Col
     return [spaced.contains(f" {word} ", autoescape=True) for word in words]
 
 
-def text_condition(session: Session, q: str) -> ColumnElement[bool]:
+def facet_terms(filters: AdFilters) -> list[str]:
+    """The equality filters as the facet tokens of SQLite's FTS5 table (its `facets` column, filled by
+    the triggers of the ads migrations): facet name + the value's UTF-8 bytes in hex, the value
+    normalised exactly as `conditions` compares it. Every ad passing these filters has these tokens, so
+    adding them to the MATCH only narrows the candidates; `conditions` still decides."""
+    values: list[tuple[str, str]] = []
+    if filters.country:
+        values.append(("country", filters.country.upper()))
+    if filters.platform:
+        values.append(("platform", filters.platform.lower()))
+    if filters.status:
+        values.append(("status", filters.status))
+    if filters.compliance:
+        values.append(("compliance", filters.compliance))
+    if filters.currency:
+        values.append(("currency", filters.currency.upper()))
+    if filters.election:
+        values.append(("election", filters.election))
+    if filters.sponsor_id is not None:  # any of the three sponsor columns: each has its token
+        values.append(("sponsor", str(filters.sponsor_id)))
+    if filters.undeclared_political is not None:
+        values.append(("undeclared", "1" if filters.undeclared_political else "0"))
+    return [name + value.encode("utf-8").hex() for name, value in values]
+
+
+def fts_match(words: list[str], facets: list[str]) -> str:
+    """An FTS5 query (passed as a bound parameter): every word as a quoted phrase in the ad's text and
+    every facet token in the facets column, so FTS5 intersects the posting lists itself."""
+
+    def quoted(term: str) -> str:
+        return '"' + term.replace('"', '""') + '"'
+
+    return " AND ".join([f"search_text : {quoted(w)}" for w in words] + [f"facets : {quoted(t)}" for t in facets])
+
+
+def text_condition(session: Session, q: str, filters: AdFilters | None = None) -> ColumnElement[bool]:
     """Every word of q must occur, as a whole folded word, through the full-text index: PostgreSQL's
     GIN index over to_tsvector('simple', search_text) (with the equality-filter columns in the same
-    index where btree_gin is available) or SQLite's FTS5 finds candidates, the word checks confirm
-    them. search_ads tries an ordered walk without the index first (see WALK_BUDGET)."""
+    index where btree_gin is available) or SQLite's FTS5 (with the equality filters as facet tokens in
+    the same index) finds candidates, the word checks confirm them. search_ads tries an ordered walk
+    without the index first (see WALK_BUDGET)."""
     words = query_words(q)
     if not words:
         return true()
@@ -121,7 +158,7 @@ def text_condition(session: Session, q: str) -> ColumnElement[bool]:
         simple: ColumnElement[Any] = literal_column("'simple'::regconfig")
         tsquery = func.plainto_tsquery(simple, " ".join(words))
         return and_(func.to_tsvector(simple, Ad.search_text).op("@@")(tsquery), *word_checks(words))
-    match = " ".join(f'"{w}"' for w in words)
+    match = fts_match(words, facet_terms(filters) if filters is not None else [])
     return and_(Ad.id.in_(select(FTS.c.rowid).where(FTS.c.ads_fts.op("MATCH")(match))), *word_checks(words))
 
 
@@ -139,7 +176,7 @@ def conditions(session: Session, filters: AdFilters, with_text: bool = True, ad:
     """The filters as conditions on `ad` (the Ad model, or an alias of it in a subquery)."""
     where: list[ColumnElement[bool]] = []
     if with_text and filters.q and filters.q.strip():
-        where.append(text_condition(session, filters.q))
+        where.append(text_condition(session, filters.q, filters))
     if filters.country:
         where.append(ad.country == filters.country.upper())
     if filters.platform:

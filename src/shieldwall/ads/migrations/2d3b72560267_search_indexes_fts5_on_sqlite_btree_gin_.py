@@ -1,7 +1,8 @@
 """search indexes: FTS5 on SQLite, btree_gin full text on PostgreSQL
 
-SQLite: the FTS5 index over ads_ads.search_text (external content, kept in step by triggers), built
-here rather than on first search, and filled from the rows already stored.
+SQLite: the FTS5 index over ads_ads.search_text and the equality-filter values as "facet" tokens
+(contentless, kept in step by triggers), built here rather than on first search, and filled from the
+rows already stored.
 PostgreSQL: where the btree_gin extension is available, the full-text GIN index also holds the
 equality-filter columns, so "words AND country AND platform" is answered inside one index without
 reading rows that only match some of them (shieldwall.ads.search falls back to it for rare words).
@@ -21,17 +22,47 @@ down_revision = 'b2f5baee5cb6'
 branch_labels = None
 depends_on = None
 
+# The equality filters, as tokens of a second FTS5 column, so that "words AND country AND platform" is
+# one intersection of posting lists inside FTS5 (what btree_gin gives PostgreSQL). A token is a facet
+# name and the value's UTF-8 bytes in hex (letters and digits only: one unicode61 token, whatever the
+# value holds; no name is a prefix of another, so tokens cannot collide). Queries name the column, so
+# facet tokens and ad words never meet. shieldwall.ads.search.facet_terms makes the same tokens from a
+# search's filters (tests/ads/test_search.py checks the two agree through real searches).
+FACET_COLUMNS = (
+    ("country", "country"),
+    ("platform", "platform"),
+    ("status", "status"),
+    ("compliance", "compliance"),
+    ("currency", "currency"),
+    ("election", "election_key"),
+    ("sponsor", "sponsor_id"),
+    ("sponsor", "payer_sponsor_id"),
+    ("sponsor", "page_sponsor_id"),
+    ("undeclared", "undeclared_political"),
+)
+
+
+def facets(row: str) -> str:
+    """The facets text of `row` (new, old or the table), as an SQL expression; NULL values give no token."""
+    return " || ".join(f"coalesce(' {name}' || nullif(hex({row}.{col}), ''), '')" for name, col in FACET_COLUMNS)
+
+
+FACET_UPDATES = ", ".join(col for _, col in FACET_COLUMNS)
+# Contentless (content=''): the facets column exists in no table, so FTS5 cannot read an external
+# content table; the triggers hand it every value, and 'delete' gets the old ones back.
 SQLITE_FTS = (
-    "CREATE VIRTUAL TABLE ads_fts USING fts5(search_text, content='ads_ads', content_rowid='id',"
+    "CREATE VIRTUAL TABLE ads_fts USING fts5(search_text, facets, content='',"
     " tokenize='unicode61 remove_diacritics 2')",
     "CREATE TRIGGER ads_fts_insert AFTER INSERT ON ads_ads BEGIN"
-    " INSERT INTO ads_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
+    f" INSERT INTO ads_fts(rowid, search_text, facets) VALUES (new.id, new.search_text, {facets('new')}); END",
     "CREATE TRIGGER ads_fts_delete AFTER DELETE ON ads_ads BEGIN"
-    " INSERT INTO ads_fts(ads_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text); END",
-    "CREATE TRIGGER ads_fts_update AFTER UPDATE OF search_text ON ads_ads BEGIN"
-    " INSERT INTO ads_fts(ads_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);"
-    " INSERT INTO ads_fts(rowid, search_text) VALUES (new.id, new.search_text); END",
-    "INSERT INTO ads_fts(ads_fts) VALUES ('rebuild')",
+    " INSERT INTO ads_fts(ads_fts, rowid, search_text, facets)"
+    f" VALUES ('delete', old.id, old.search_text, {facets('old')}); END",
+    f"CREATE TRIGGER ads_fts_update AFTER UPDATE OF search_text, {FACET_UPDATES} ON ads_ads BEGIN"
+    " INSERT INTO ads_fts(ads_fts, rowid, search_text, facets)"
+    f" VALUES ('delete', old.id, old.search_text, {facets('old')});"
+    f" INSERT INTO ads_fts(rowid, search_text, facets) VALUES (new.id, new.search_text, {facets('new')}); END",
+    f"INSERT INTO ads_fts(rowid, search_text, facets) SELECT id, search_text, {facets('ads_ads')} FROM ads_ads",
 )
 SQLITE_FTS_DROP = (
     "DROP TRIGGER IF EXISTS ads_fts_update",
