@@ -4,8 +4,8 @@ The threat model walks the campaign graph through the exchange by relationship e
 (`objects.related_many`, indexed on source_ref/target_ref) and reads the ends with `objects.latest_by_ids`,
 every time, through the sharing rule (no index of its own, nothing to warm). This measures
 `coverage.compute` for one election (40 campaigns, 200 technique mappings) as unrelated objects grow
-(detect-style indicators with `indicates` relationships, and 10 % notes, which the exchange cannot walk by
-their object_refs, so the page pages through the reader's visible notes): the first view after growth and
+(detect-style indicators with `indicates` relationships, and 10 % notes, which the campaign page finds
+through the exchange's object_refs index, `objects.referring_many`): the first view after growth and
 later views, against the peer a design without walks by ends would pay on every view: the exchange's paged
 read of the reader's visible relationships (`objects.query_objects`, limit 1000).
 
@@ -176,7 +176,7 @@ def _bench_backend(report: Report, backend: str, url: str, sizes: list[int]) -> 
         )
         report.line(
             f"campaign page with notes, {size:,} background objects ({size // 10:,} notes; {backend}): "
-            f"{campaign:,.0f} ms (reads every visible note: the exchange has no walk by object_refs); "
+            f"{campaign:,.0f} ms (notes found through the exchange's object_refs index); "
             f"vs smallest size {campaign / smallest[1]:.1f}x"
         )
     database.dispose()
