@@ -82,6 +82,8 @@ def test_explain_prints_one_clusters_evidence(cli_run: CliRun) -> None:
     clusters = pq.read_table(cli_run.outdir / "clusters.parquet").to_pylist()
     assert clusters[0]["accounts"][0] in result.output
     assert "chance alone" in result.output
+    first_technique = SIGNAL_TECHNIQUES[clusters[0]["signals"][0]][0]
+    assert "suggests DISARM:" in result.output and first_technique in result.output
     missing = runner.invoke(app, ["detect", "-o", str(cli_run.outdir), "--explain", "c999"])
     assert missing.exit_code == 1 and "no cluster" in missing.output
 

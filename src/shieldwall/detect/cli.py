@@ -172,6 +172,7 @@ def _print_clusters(clusters: list[dict[str, object]]) -> None:
 
 def _explain(outdir: Path, cluster_id: str) -> None:
     from shieldwall.detect.outputs import read_run
+    from shieldwall.detect.stix_export import techniques_for
 
     run, clusters, _, evidence = read_run(outdir)
     rows = [c for c in clusters.to_pylist() if c["cluster_id"] == cluster_id]
@@ -186,6 +187,9 @@ def _explain(outdir: Path, cluster_id: str) -> None:
         f"score {cluster['score']:.2f}, {cluster['first_seen']} to {cluster['last_seen']}"
     )
     out.print(cluster["explanation"])
+    techniques = techniques_for(cluster["signals"])
+    if techniques:
+        out.print("suggests DISARM: " + "; ".join(f"{tid} {name}" for tid, name in techniques))
     out.print("accounts: " + ", ".join(cluster["accounts"]))
     table = Table("signal", "item", "accounts", "first", "last", "posts")
     for e in (e for e in evidence.to_pylist() if e["cluster_id"] == cluster_id):
