@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from shieldwall.detect.canonical import canonical_url
-from shieldwall.stix.disarm_refs import placeholder_stix_id, technique_reference
+from shieldwall.stix.disarm_refs import minimal_attack_pattern, placeholder_stix_id
 from shieldwall.stix.tlp import TLP, marking_definition
 
 # Stable ids: the same finding exported twice gets the same STIX ids (uuid5 in a Shieldwall namespace).
@@ -33,9 +33,6 @@ SIGNAL_TECHNIQUES: dict[str, tuple[str, str]] = {
 def techniques_for(signals: list[str]) -> list[tuple[str, str]]:
     """(DISARM id, name) of the techniques a cluster's signals point to, each once, in id order."""
     return sorted({SIGNAL_TECHNIQUES[s] for s in signals if s in SIGNAL_TECHNIQUES})
-
-
-_FRAMEWORK_STAMP = "2024-11-22T00:00:00.000Z"  # fixed, so every export of a technique is the same version
 
 
 def _id(kind: str, *parts: str) -> str:
@@ -169,25 +166,12 @@ def _techniques_used(
     cluster: dict[str, Any], run_id: str, campaign_id: str, now: str, marking: list[str]
 ) -> list[dict[str, Any]]:
     """The DISARM attack-patterns of the cluster's signals (public, TLP:CLEAR) and `uses` relationships."""
-    signals_by_technique: dict[str, list[str]] = {}
-    for signal in sorted(cluster["signals"]):
-        if signal in SIGNAL_TECHNIQUES:
-            signals_by_technique.setdefault(SIGNAL_TECHNIQUES[signal][0], []).append(signal)
-    names = dict(SIGNAL_TECHNIQUES.values())
     out: list[dict[str, Any]] = []
-    for external_id, signals in signals_by_technique.items():
+    for external_id, name in techniques_for(cluster["signals"]):
+        signals = sorted(s for s in cluster["signals"] if SIGNAL_TECHNIQUES.get(s, ("",))[0] == external_id)
         pattern_id = placeholder_stix_id(external_id)
         out.append(
-            {
-                "type": "attack-pattern",
-                "spec_version": "2.1",
-                "id": pattern_id,
-                "created": _FRAMEWORK_STAMP,
-                "modified": _FRAMEWORK_STAMP,
-                "name": names[external_id],
-                "external_references": [technique_reference(external_id)],
-                "object_marking_refs": [TLP.CLEAR.marking_id],
-            }
+            {**minimal_attack_pattern(pattern_id, external_id, name), "object_marking_refs": [TLP.CLEAR.marking_id]}
         )
         relationship_id = _id("relationship", run_id, cluster["cluster_id"], external_id)
         out.append(

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from shieldwall.exchange import directory, objects
 from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import Collection
-from shieldwall.stix.disarm_refs import technique_reference
+from shieldwall.stix.disarm_refs import minimal_attack_pattern
 from shieldwall.stix.tlp import TLP
 from shieldwall.threatmodel.elections import publish_election
 from shieldwall.threatmodel.graph import NARRATIVE_TYPE, Seen, load_visible
@@ -87,13 +87,7 @@ def technique_stix(session: Session, technique: Technique) -> dict[str, Any]:
         .where(Membership.technique_id == technique.id)
     ).all()
     return {
-        "type": "attack-pattern",
-        "spec_version": "2.1",
-        "id": technique.stix_id,
-        "created": "2024-11-22T00:00:00.000Z",
-        "modified": "2024-11-22T00:00:00.000Z",
-        "name": technique.name,
-        "external_references": [technique_reference(technique.external_id)],
+        **minimal_attack_pattern(technique.stix_id, technique.external_id, technique.name),
         "kill_chain_phases": [{"kill_chain_name": "disarm", "phase_name": p} for p in phases],
     }
 
