@@ -56,14 +56,12 @@ def canonical_url_sql(column: str) -> str:
 def spark_session(master: str) -> Any:
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder
     if master.startswith("local"):
         # Python workers run our MinHash code: in local mode, the interpreter that has Shieldwall. On a
         # cluster, the executors need `pip install shieldwall[detect]` (or the package in --py-files).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = builder.config("spark.pyspark.python", sys.executable)
     return (
-        builder.master(master)
+        SparkSession.builder.master(master)
         .appName("shieldwall-detect")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
