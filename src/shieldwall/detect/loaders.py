@@ -125,7 +125,7 @@ def _read_csv(path: Path, *, strict: bool) -> tuple[pa.Table, Callable[[int], in
     table = _rename_csv(table, header)
     # Records are counted, not lines: a quoted newline or a skipped record would shift the numbers, so
     # map record numbers to real lines with one scan of the file, only when that can happen.
-    record_lines = _record_lines(path, delimiter, len(header), records=-1 if bad_records else table.num_rows)
+    record_lines = _record_lines(path, delimiter, len(header), records=None if bad_records else table.num_rows)
     structural: list[RowProblem] = []
     if record_lines is None:
         raw = _numbered(table, first_line=2)
@@ -142,14 +142,17 @@ def _read_csv(path: Path, *, strict: bool) -> tuple[pa.Table, Callable[[int], in
     return raw, None, structural
 
 
-def _record_lines(path: Path, delimiter: str, width: int, records: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Start line and field count of every record, or None when every record is exactly one line."""
+def _record_lines(path: Path, delimiter: str, width: int, records: int | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Start line and field count of every record, or None when every record is exactly one line.
+
+    `records` is how many records the parser kept, None when it skipped some (then the lines must be found).
+    """
     with open(path, "rb") as handle:
         data = handle.read()
     # As many non-blank lines after the header as records parsed: every record takes at least one
     # line, so none can span two (counted in C, no scan of the rows).
     lines_after_header = data.count(b"\n") - (1 if data.endswith(b"\n") else 0)
-    if lines_after_header == records and b"\n\n" not in data and b"\n\r\n" not in data:
+    if records is not None and lines_after_header == records and b"\n\n" not in data and b"\n\r\n" not in data:
         return None
     if b'"' not in data and not _has_wrong_widths(data, delimiter, width):
         return None
