@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import AuditEntry
+from shieldwall.stix.tlp import TLP
 from shieldwall.store.base import utcnow
 
 
@@ -35,3 +36,17 @@ def record(
             detail=detail or {},
         )
     )
+
+
+def as_dict(entry: AuditEntry) -> dict[str, Any]:
+    """One entry as the API and `shieldwall exchange audit --json` show it (TLP by label)."""
+    return {
+        "at": entry.at,
+        "member_id": entry.member_id,
+        "org_id": entry.org_id,
+        "action": entry.action,
+        "target": entry.target,
+        "tlp": None if entry.tlp is None else TLP(entry.tlp).label,
+        "sealed": entry.sealed,
+        "detail": entry.detail,
+    }

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from shieldwall.config import load_settings
 from shieldwall.exchange import directory
+from shieldwall.exchange.audit import as_dict as audit_dict
 from shieldwall.exchange.audit import record
 from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import AuditEntry
@@ -168,17 +169,7 @@ def audit(
         entries = list(session.scalars(statement))
     if as_json:
         for e in entries:
-            line = {
-                "at": e.at.isoformat(),
-                "member_id": e.member_id,
-                "org_id": e.org_id,
-                "action": e.action,
-                "target": e.target,
-                "tlp": None if e.tlp is None else TLP(e.tlp).label,
-                "sealed": e.sealed,
-                "detail": e.detail,
-            }
-            print(json.dumps(line))
+            print(json.dumps({**audit_dict(e), "at": e.at.isoformat()}))
         return
     table = Table("at", "member", "org", "action", "target", "tlp", "sealed", "detail")
     for e in entries:

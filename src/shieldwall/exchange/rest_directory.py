@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shieldwall.exchange import directory
+from shieldwall.exchange.audit import as_dict as audit_dict
 from shieldwall.exchange.audit import record
 from shieldwall.exchange.deps import db_session, require_admin, require_member, token_cache
 from shieldwall.exchange.policy import Principal
@@ -320,16 +321,4 @@ def audit(
     statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(min(max(limit, 1), 1000))
     if not principal.is_operator:
         statement = statement.where(AuditEntry.org_id == principal.org_id, AuditEntry.sealed.is_(False))
-    return [
-        {
-            "at": e.at,
-            "member_id": e.member_id,
-            "org_id": e.org_id,
-            "action": e.action,
-            "target": e.target,
-            "tlp": None if e.tlp is None else TLP(e.tlp).label,
-            "sealed": e.sealed,
-            "detail": e.detail,
-        }
-        for e in session.scalars(statement)
-    ]
+    return [audit_dict(e) for e in session.scalars(statement)]
