@@ -71,14 +71,7 @@ def split_url(raw: str) -> tuple[str, str]:
     if plain is not None and (plain["query"] is None or plain["query"].isascii()):
         host = plain["host"].lower()
         short_host = host[4:] if host.startswith("www.") and host.count(".") > 1 else host
-        path = plain["path"] or ""
-        if "/." in path:
-            path = _remove_dot_segments(path)
-        path = path.rstrip("/")
-        query = plain["query"]
-        if query:
-            query = _canonical_query(query)
-        return (f"{short_host}{path}?{query}" if query else f"{short_host}{path}"), host
+        return _joined(short_host, plain["path"] or "", plain["query"]), host
     parts = _URL.fullmatch(text)
     if parts is None:
         raise UrlError(f"not a URL: {raw!r}")
@@ -96,13 +89,17 @@ def split_url(raw: str) -> tuple[str, str]:
     path = parts["path"]
     if "%" in path or not path.isascii():
         path = quote(unquote(path), safe=_PATH_SAFE)
+    return _joined(short_host, path, parts["query"]), host
+
+
+def _joined(short_host: str, path: str, query: str | None) -> str:
+    """Host, path without dot segments or trailing slash, and the canonical query: the shared last step."""
     if "/." in path:
         path = _remove_dot_segments(path)
     path = path.rstrip("/")
-    query = parts["query"]
     if query:
         query = _canonical_query(query)
-    return (f"{short_host}{path}?{query}" if query else f"{short_host}{path}"), host
+    return f"{short_host}{path}?{query}" if query else f"{short_host}{path}"
 
 
 def _canonical_query(query: str) -> str:
