@@ -19,7 +19,7 @@ from shieldwall.store.db import Database
 from tests.match.receiver import Receiver
 from tests.match.stixdata import indicator
 from tests.match.test_sync import hub_collection
-from tests.support.hub import seed_hub
+from tests.support.hub import Hub, seed_hub
 from tests.support.live import LiveServer
 
 WEBHOOK_KEY = "whk-3f9a-very-private"
@@ -46,14 +46,20 @@ def signal_values(database: Database) -> set[str]:
         return set(session.scalars(select(BankSignal.value)))
 
 
+def hub_with_url_indicator(live_server: LiveServer, url: str) -> Hub:
+    """A seeded hub where 'chirp' has shared one URL indicator."""
+    hub = seed_hub(live_server.app.state.database)
+    publisher = hub_collection(live_server, hub, "chirp")
+    publisher.add_objects({"objects": [indicator(f"[url:value = '{url}']", TLP.GREEN)]})
+    publisher.close()
+    return hub
+
+
 def test_sealed_token_syncs_and_nothing_prints_it(live_server: LiveServer) -> None:
     database: Database = live_server.app.state.database
     data_dir = live_server.settings.data_dir
-    hub = seed_hub(database)
+    hub = hub_with_url_indicator(live_server, "http://sealed-sync.example/a")
     token = hub.tokens["lab"]
-    publisher = hub_collection(live_server, hub, "chirp")
-    publisher.add_objects({"objects": [indicator("[url:value = 'http://sealed-sync.example/a']", TLP.GREEN)]})
-    publisher.close()
     root = f"{live_server.url}/taxii2/hub/"
     code, output = cli(
         database,
@@ -140,11 +146,8 @@ def test_sealed_webhook_key_signs_and_a_wrong_secret_sends_nothing(database: Dat
 def test_plain_text_rows_from_before_sealing_still_work_and_get_sealed(live_server: LiveServer) -> None:
     database: Database = live_server.app.state.database
     data_dir = live_server.settings.data_dir
-    hub = seed_hub(database)
+    hub = hub_with_url_indicator(live_server, "http://old-row.example/a")
     token = hub.tokens["lab"]
-    publisher = hub_collection(live_server, hub, "chirp")
-    publisher.add_objects({"objects": [indicator("[url:value = 'http://old-row.example/a']", TLP.GREEN)]})
-    publisher.close()
     with Receiver() as receiver:
         # Rows as the code before this change wrote them: secrets in plain text.
         with database.session() as session:
