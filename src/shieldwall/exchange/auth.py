@@ -61,6 +61,7 @@ def principal_for_member(session: Session, member: Member) -> Principal:
         trust_group_ids=frozenset(groups),
         role=member.role,
         is_operator=member.is_operator,
+        is_ad_editor=member.is_ad_editor,
         email=member.email,
         org_name=org.name,
         org_slug=org.slug,

@@ -31,6 +31,7 @@ class Principal:
     trust_group_ids: frozenset[int] = field(default_factory=frozenset)
     role: str = "reader"
     is_operator: bool = False
+    is_ad_editor: bool = False
     email: str = ""
     org_name: str = ""
     org_slug: str = ""
@@ -41,11 +42,12 @@ class Principal:
 
     @property
     def can_write(self) -> bool:
-        return self.is_authenticated and self.role in ("admin", "analyst")
+        # Guest organisations read TLP:CLEAR only; they never write.
+        return self.is_authenticated and self.org_is_member and self.role in ("admin", "analyst")
 
     @property
     def is_admin(self) -> bool:
-        return self.is_authenticated and self.role == "admin"
+        return self.is_authenticated and self.org_is_member and self.role == "admin"
 
 
 ANONYMOUS = Principal()

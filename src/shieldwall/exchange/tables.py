@@ -48,6 +48,8 @@ class Member(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     # The hub operator runs the hub: reads the audit log, including sealed sources. Not a data reader.
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    # May write to the political-ad archive (imports, corrections); the hub operator may too.
+    is_ad_editor: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -124,6 +126,31 @@ class StixObject(Base):
         Index("ix_ex_objects_stix_id", "stix_id"),
         Index("ix_ex_objects_type_added", "stix_type", "date_added"),
     )
+
+
+class ObjectOwner(Base):
+    """Who owns a STIX id: the organisation that first published it (the hub's, for anonymous submissions,
+    whose sealed source alone may add versions). Only the owner's writers version, revoke or delete it; a
+    deleted id stays deleted for everyone else."""
+
+    __tablename__ = "ex_object_owners"
+    stix_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("ex_organisations.id"))
+    sealed_org_id: Mapped[int | None] = mapped_column(ForeignKey("ex_organisations.id"))
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie carries a random id; only its hash is stored, so signing out (or a
+    password change) ends the session for good."""
+
+    __tablename__ = "ex_web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("ex_members.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ObjectAudience(Base):

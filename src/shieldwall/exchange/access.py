@@ -1,0 +1,144 @@
+"""Who may call a route, declared on the route itself, in one vocabulary for every capability.
+
+Every route takes its principal from one of the rules below (`principal = Depends(access.writer("owner"))`,
+or `dependencies=[Depends(access.anyone())]` when it needs nobody). The rule names who may call (the
+caller kinds) and which object-level check the handler applies to what the route names. `check_declared`
+refuses to build an application with a route that declares no rule, and `route_table` lists them all (the
+security section of the README and `shieldwall admin routes` show it).
+
+Caller kinds, weakest first:
+- anyone: visitors included (reads still go through the exchange's policy: a visitor sees TLP:CLEAR);
+- member: anyone signed in (a guest organisation's members included);
+- writer: a member of a member organisation with the analyst or admin role (guests never write);
+- admin: an organisation admin (of a member organisation);
+- ad_editor: a member marked as an ad-library editor, or the hub operator;
+- operator: the hub operator.
+
+Object checks (what the handler does with the thing a route names):
+- none: the route names no stored thing;
+- visible: the thing is read through `policy.visible_to`; what the caller may not read answers 404;
+- owner: as visible, and only the owner organisation's writers change it (others: 404 when hidden, else 403);
+- own: only the caller's own account or organisation is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+
+from shieldwall.exchange.deps import ApiError, current_principal
+from shieldwall.exchange.policy import Principal
+
+CALLERS = ("anyone", "member", "writer", "admin", "ad_editor", "operator")
+CHECKS = ("none", "visible", "owner", "own")
+
+
+def _api_refusal(status: int, message: str) -> Exception:
+    return ApiError(status, message, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+
+
+@dataclass(frozen=True)
+class Via:
+    """How a family of routes finds its principal and words a refusal (JSON API, TAXII, web pages)."""
+
+    resolve: Callable[[Request], Principal] = current_principal
+    refuse: Callable[[int, str], Exception] = _api_refusal
+
+
+API = Via()
+
+
+@dataclass(frozen=True)
+class Access:
+    """A route's declared rule; calling it (as a FastAPI dependency) enforces the caller kind."""
+
+    caller: str
+    check: str = "none"
+    via: Via = API
+
+    def __post_init__(self) -> None:
+        if self.caller not in CALLERS or self.check not in CHECKS:
+            raise ValueError(f"unknown access rule {self.caller!r}/{self.check!r}")
+
+    def __call__(self, request: Request) -> Principal:
+        principal = self.via.resolve(request)
+        refusal = refusal_for(principal, self.caller)
+        if refusal is not None:
+            raise self.via.refuse(*refusal)
+        return principal
+
+
+def refusal_for(principal: Principal, caller: str) -> tuple[int, str] | None:
+    """(status, message) when principal is not of the caller kind, else None."""
+    if caller == "anyone":
+        return None
+    if not principal.is_authenticated:
+        return 401, "authentication required"
+    if caller == "member":
+        return None
+    if caller == "operator":
+        return None if principal.is_operator else (403, "this needs the hub operator")
+    if caller == "ad_editor":
+        if principal.is_operator or principal.is_ad_editor:
+            return None
+        return 403, "this needs the ad-library editor role (ask the hub operator)"
+    if not principal.org_is_member:
+        return 403, "guest organisations read TLP:CLEAR only and may not write"
+    if caller == "writer":
+        return None if principal.can_write else (403, "your role may not write; ask an admin for the analyst role")
+    return None if principal.is_admin else (403, "this needs the admin role in your organisation")
+
+
+def anyone(check: str = "none", via: Via = API) -> Access:
+    return Access("anyone", check, via)
+
+
+def member(check: str = "none", via: Via = API) -> Access:
+    return Access("member", check, via)
+
+
+def writer(check: str = "none", via: Via = API) -> Access:
+    return Access("writer", check, via)
+
+
+def admin(check: str = "own", via: Via = API) -> Access:
+    return Access("admin", check, via)
+
+
+def ad_editor(check: str = "none", via: Via = API) -> Access:
+    return Access("ad_editor", check, via)
+
+
+def operator(check: str = "none", via: Via = API) -> Access:
+    return Access("operator", check, via)
+
+
+def declared_rule(route: APIRoute) -> Access | None:
+    """The rule a route declares (found among its dependencies, at any depth)."""
+    stack: list[Any] = list(route.dependant.dependencies)
+    while stack:
+        dependant = stack.pop()
+        if isinstance(dependant.call, Access):
+            return dependant.call
+        stack.extend(dependant.dependencies)
+    return None
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str, Access | None]]:
+    """(methods, path, rule) for every API route and page of app."""
+    rows = []
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            rows.append((",".join(sorted(route.methods)), route.path, declared_rule(route)))
+    return sorted(rows, key=lambda row: (row[1], row[0]))
+
+
+def check_declared(app: FastAPI) -> None:
+    missing = [f"{methods} {path}" for methods, path, rule in route_table(app) if rule is None]
+    if missing:
+        raise RuntimeError("routes without a declared access rule (see shieldwall.exchange.access): " + "; ".join(missing))
+
