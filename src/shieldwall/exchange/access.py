@@ -19,6 +19,9 @@ Object checks (what the handler does with the thing a route names):
 - visible: the thing is read through `policy.visible_to`; what the caller may not read answers 404;
 - owner: as visible, and only the owner organisation's writers change it (others: 404 when hidden, else 403);
 - own: only the caller's own account or organisation is named.
+
+Pages use `via=PAGE` (bad credentials browse as a visitor, a page that needs a member redirects to the
+sign-in page); TAXII routes use the TAXII module's `via` so refusals are TAXII error objects.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.routing import APIRoute
 
 from shieldwall.exchange.deps import ApiError, current_principal
-from shieldwall.exchange.policy import Principal
+from shieldwall.exchange.policy import ANONYMOUS, Principal
 
 CALLERS = ("anyone", "member", "writer", "admin", "ad_editor", "operator")
 CHECKS = ("none", "visible", "owner", "own")
@@ -50,6 +53,26 @@ class Via:
 
 
 API = Via()
+
+
+class LoginRequired(Exception):
+    """A page needs a signed-in member: the app answers with a redirect to the sign-in page."""
+
+
+def _page_principal(request: Request) -> Principal:
+    # A page never fails on bad credentials: whoever cannot be identified browses as a visitor.
+    try:
+        return current_principal(request)
+    except HTTPException:
+        request.state.principal = ANONYMOUS
+        return ANONYMOUS
+
+
+def _page_refusal(status: int, message: str) -> Exception:
+    return LoginRequired() if status == 401 else HTTPException(status, message)
+
+
+PAGE = Via(_page_principal, _page_refusal)
 
 
 @dataclass(frozen=True)
@@ -140,5 +163,6 @@ def route_table(app: FastAPI) -> list[tuple[str, str, Access | None]]:
 def check_declared(app: FastAPI) -> None:
     missing = [f"{methods} {path}" for methods, path, rule in route_table(app) if rule is None]
     if missing:
-        raise RuntimeError("routes without a declared access rule (see shieldwall.exchange.access): " + "; ".join(missing))
+        listed = "; ".join(missing)
+        raise RuntimeError(f"routes without a declared access rule (see shieldwall.exchange.access): {listed}")
 

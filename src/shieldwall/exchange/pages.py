@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shieldwall.exchange import objects as store
+from shieldwall.exchange.access import LoginRequired
 from shieldwall.exchange.auth import check_password, csrf_token, sign_session
 from shieldwall.exchange.deps import SESSION_COOKIE, current_principal, db_session, settings
 from shieldwall.exchange.policy import Principal, visible_to
@@ -34,10 +35,6 @@ from shieldwall.store.base import utcnow
 from shieldwall.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-
-class LoginRequired(Exception):
-    pass
 
 
 def page_principal(request: Request) -> Principal:
