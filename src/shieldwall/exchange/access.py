@@ -9,6 +9,7 @@ security section of the README and `shieldwall admin routes` show it).
 Caller kinds, weakest first:
 - anyone: visitors included (reads still go through the exchange's policy: a visitor sees TLP:CLEAR);
 - member: anyone signed in (a guest organisation's members included);
+- partner: a member of a member organisation, any role (feedback such as opinions; guests never write);
 - writer: a member of a member organisation with the analyst or admin role (guests never write);
 - admin: an organisation admin (of a member organisation);
 - ad_editor: a member marked as an ad-library editor, or the hub operator;
@@ -36,7 +37,7 @@ from fastapi.routing import APIRoute
 from shieldwall.exchange.deps import ApiError, current_principal
 from shieldwall.exchange.policy import ANONYMOUS, Principal
 
-CALLERS = ("anyone", "member", "writer", "admin", "ad_editor", "operator")
+CALLERS = ("anyone", "member", "partner", "writer", "admin", "ad_editor", "operator")
 CHECKS = ("none", "visible", "owner", "own")
 
 
@@ -111,6 +112,8 @@ def refusal_for(principal: Principal, caller: str) -> tuple[int, str] | None:
         return 403, "this needs the ad-library editor role (ask the hub operator)"
     if not principal.org_is_member:
         return 403, "guest organisations read TLP:CLEAR only and may not write"
+    if caller == "partner":
+        return None
     if caller == "writer":
         return None if principal.can_write else (403, "your role may not write; ask an admin for the analyst role")
     return None if principal.is_admin else (403, "this needs the admin role in your organisation")
@@ -122,6 +125,10 @@ def anyone(check: str = "none", via: Via = API) -> Access:
 
 def member(check: str = "none", via: Via = API) -> Access:
     return Access("member", check, via)
+
+
+def partner(check: str = "none", via: Via = API) -> Access:
+    return Access("partner", check, via)
 
 
 def writer(check: str = "none", via: Via = API) -> Access:

@@ -16,11 +16,13 @@ import orjson
 from sqlalchemy import ColumnElement, Table, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from shieldwall.exchange import ownership
 from shieldwall.exchange.audit import record
 from shieldwall.exchange.policy import Principal, visible_to
 from shieldwall.exchange.tables import (
     Collection,
     ObjectAudience,
+    ObjectOwner,
     ObjectRef,
     Organisation,
     SealedSource,
@@ -29,7 +31,7 @@ from shieldwall.exchange.tables import (
     TrustGroupMember,
 )
 from shieldwall.stix import timestamps
-from shieldwall.stix.tlp import TLP, tlp_of, with_tlp
+from shieldwall.stix.tlp import TLP, granular_tlp, tlp_of, with_tlp
 from shieldwall.stix.validate import validate_objects
 
 # Properties whose text is worth finding in a search.
@@ -75,7 +77,7 @@ def _anonymise(obj: dict[str, Any], hub_identity: str, source_identity: str) -> 
     if obj.get("id") == source_identity:
         return None
     text = orjson.dumps(obj).decode()
-    if source_identity in text:
+    if source_identity and source_identity in text:
         obj = json.loads(text.replace(source_identity, hub_identity))
     obj = dict(obj)
     obj["created_by_ref"] = hub_identity
@@ -89,6 +91,18 @@ def hub_identity_id(session: Session) -> str:
     return hub
 
 
+def lock_collection(session: Session, collection: Collection) -> None:
+    """Serialise writers of one collection until commit, before date_added is stamped.
+
+    A poller reads "everything added after the last date_added I saw": that is complete only if rows become
+    visible in date_added order, i.e. no transaction commits a smaller date_added after a larger one is visible.
+    A no-op write takes the collection's row lock on PostgreSQL (held to commit) and SQLite's write lock (the
+    transaction's first statement, so its snapshot cannot go stale)."""
+    session.execute(
+        update(Collection).where(Collection.id == collection.id).values(default_tlp=Collection.default_tlp)
+    )
+
+
 def _next_date_added(session: Session, collection_id: str) -> int:
     last = session.scalar(select(func.max(StixObject.date_added)).where(StixObject.collection_id == collection_id))
     # Strictly after the newest row, so paging by date_added never skips or repeats one.
@@ -100,10 +114,12 @@ def _audience_rows(
 ) -> list[dict[str, int | None]]:
     orgs = set(sharing.org_ids)
     groups = set(sharing.trust_group_ids)
+    # An anonymous source gains nothing: its organisation is not added to the audience.
+    source_org = 0 if sharing.anonymous else principal.org_id or 0
     if level == TLP.AMBER:
         if not orgs and not groups and collection.trust_group_id is not None:
             groups.add(collection.trust_group_id)
-        orgs.add(principal.org_id or 0)
+        orgs.add(source_org)
         return [{"org_id": o, "trust_group_id": None, "member_id": None} for o in sorted(orgs) if o] + [
             {"org_id": None, "trust_group_id": g, "member_id": None} for g in sorted(groups)
         ]
@@ -114,11 +130,12 @@ def _audience_rows(
             orgs.update(
                 session.scalars(select(TrustGroupMember.org_id).where(TrustGroupMember.group_id.in_(groups))).all()
             )
-        orgs.add(principal.org_id or 0)
+        orgs.add(source_org)
         return [{"org_id": o, "trust_group_id": None, "member_id": None} for o in sorted(orgs) if o]
     if level == TLP.RED:
         members = set(sharing.member_ids)
-        members.add(principal.member_id or 0)
+        if not sharing.anonymous:
+            members.add(principal.member_id or 0)
         return [{"org_id": None, "trust_group_id": None, "member_id": m} for m in sorted(members) if m]
     return []
 
@@ -130,8 +147,10 @@ def ingest(
     objects: Sequence[Any],
     sharing: Sharing = Sharing(),
 ) -> IngestResult:
-    """Validate and store a submission. Invalid objects are reported and skipped; the rest is stored in the
-    caller's transaction (all or nothing for the valid part). Re-posting a stored version is a success."""
+    """Validate and store a submission. Invalid objects, and objects the submitter may not write (another's id,
+    a reserved id, a spoofed attribution, a reference to what it may not read: see `ownership`), are reported
+    and skipped; the rest is stored in the caller's transaction (all or nothing for the valid part).
+    Re-posting a stored version is a success."""
     if principal.org_id is None or principal.member_id is None:
         raise PermissionError("only members can share")
     result = IngestResult()
@@ -141,25 +160,41 @@ def ingest(
     if not valid:
         return result
 
-    source_identity = session.scalar(select(Organisation.identity_id).where(Organisation.id == principal.org_id))
-    hub_identity = hub_identity_id(session) if sharing.anonymous else ""
-    prepared: list[tuple[dict[str, Any], str, TLP]] = []
+    who = ownership.submitter_for(session, principal, sharing.anonymous)
+    marked: list[tuple[dict[str, Any], TLP]] = []
     for obj in valid:
         if sharing.anonymous:
-            anonymised = _anonymise(obj, hub_identity, source_identity or "")
+            anonymised = _anonymise(obj, who.hub_identity, who.own_identity)
             if anonymised is None:
                 continue
             obj = anonymised
+        # The strictest of the object's own marking (granular ones included: a part marked RED makes the whole
+        # object RED, since the hub cannot hand out half an object) and the sharing choice; else the default.
         own = tlp_of(obj)
-        # The strictest of the object's own marking and the sharing choice; the collection default otherwise.
-        chosen = [level for level in (own, sharing.tlp) if level is not None]
+        chosen = [level for level in (own, granular_tlp(obj), sharing.tlp) if level is not None]
         level = max(chosen) if chosen else TLP(collection.default_tlp)
         if own != level:
             obj = with_tlp(obj, level)
-        prepared.append((obj, timestamps.version_of(obj), level))
+        marked.append((obj, level))
+    levels_used = {level for _, level in marked}
+    if sharing.anonymous:
+        if TLP.RED in levels_used and not sharing.member_ids:
+            raise SharingError("an anonymous TLP:RED submission must name its recipients")
+        if levels_used & {TLP.AMBER, TLP.AMBER_STRICT} and not (
+            sharing.org_ids or sharing.trust_group_ids or collection.trust_group_id
+        ):
+            raise SharingError(
+                "an anonymous TLP:AMBER submission must name organisations or trust groups (its source is not "
+                "added to the audience)"
+            )
 
-    if any(level == TLP.RED for _, _, level in prepared) and not sharing.member_ids and sharing.anonymous:
-        raise SharingError("an anonymous TLP:RED submission must name its recipients")
+    lock_collection(session, collection)
+    screening = ownership.screen(session, who, [obj for obj, _ in marked])
+    result.failures.extend(screening.failures)
+    for obj in screening.acknowledged:
+        result.successes.append({"id": obj["id"], "version": str(obj.get("modified") or obj.get("created") or "")})
+    accepted = {id(obj) for obj in screening.accepted}
+    prepared = [(obj, timestamps.version_of(obj), level) for obj, level in marked if id(obj) in accepted]
 
     ids = sorted({obj["id"] for obj, _, _ in prepared})
     existing: dict[tuple[str, str], tuple[int, bool]] = {}
@@ -179,6 +214,7 @@ def ingest(
     new_rows: list[dict[str, Any]] = []
     levels: list[TLP] = []
     seen_in_batch: set[tuple[str, str]] = set()
+    restored: set[str] = set()
     first_versions: set[str] = {stix_id for stix_id, _ in existing}
     for obj, version, level in prepared:
         key = (obj["id"], version)
@@ -189,8 +225,14 @@ def ingest(
         if key in seen_in_batch or (key in existing and not existing[key][1]):
             continue  # the same version again: idempotent
         seen_in_batch.add(key)
-        if key in existing:  # a deleted version posted again comes back
-            session.execute(update(StixObject).where(StixObject.pk == existing[key][0]).values(is_deleted=False))
+        if key in existing:  # a deleted version posted again by its owner comes back, as newly added
+            session.execute(
+                update(StixObject)
+                .where(StixObject.pk == existing[key][0])
+                .values(is_deleted=False, date_added=date_added, is_latest=False)
+            )
+            restored.add(obj["id"])
+            date_added += 1
             continue
         is_latest = version > latest.get(obj["id"], "")
         if is_latest:
@@ -218,6 +260,8 @@ def ingest(
         levels.append(level)
         first_versions.add(obj["id"])
         date_added += 1
+    if restored:
+        refresh_latest(session, collection.id, restored)
     if not new_rows:
         return result
 
@@ -466,15 +510,25 @@ def audit_reads(session: Session, principal: Principal, rows: Sequence[Any]) -> 
 
 
 def delete_versions(session: Session, principal: Principal, query: Query) -> int | None:
-    """Delete the matching versions the principal may delete (its own organisation's, or any for the hub
-    operator). None when nothing matching is visible (so existence does not leak), else how many went."""
+    """Delete the matching versions the principal may delete (its own organisation's ids, with a writer's role,
+    or any for the hub operator). None when nothing matching is visible (so existence does not leak), else how
+    many went. An id whose every version is gone stays deleted: nobody but its owner may bring it back."""
     rows = list(session.scalars(select(StixObject).where(*_conditions(principal, query))))
     if not rows:
         return None
+    owners = dict(
+        session.execute(
+            select(ObjectOwner.stix_id, ObjectOwner.org_id).where(
+                ObjectOwner.stix_id.in_(sorted({r.stix_id for r in rows})), ObjectOwner.sealed_org_id.is_(None)
+            )
+        )
+        .tuples()
+        .all()
+    )
     mine = [
         r
         for r in rows
-        if principal.is_operator or (r.publisher_org_id is not None and r.publisher_org_id == principal.org_id)
+        if principal.is_operator or (principal.can_write and owners.get(r.stix_id) == principal.org_id)
     ]
     if not mine:
         return 0
@@ -482,29 +536,44 @@ def delete_versions(session: Session, principal: Principal, query: Query) -> int
         row.is_deleted = True
         row.is_latest = False
     session.flush()
-    # The newest remaining version of each touched object becomes "latest" again.
-    for stix_id, collection_id in {(r.stix_id, r.collection_id) for r in mine}:
-        newest = session.scalar(
-            select(StixObject)
-            .where(
-                StixObject.stix_id == stix_id,
-                StixObject.collection_id == collection_id,
-                StixObject.is_deleted.is_(False),
-            )
-            .order_by(StixObject.modified.desc())
-            .limit(1)
+    touched: dict[str, set[str]] = {}
+    for r in mine:
+        touched.setdefault(r.collection_id, set()).add(r.stix_id)
+    for collection_id, stix_ids in touched.items():
+        refresh_latest(session, collection_id, stix_ids)
+    all_ids = sorted({r.stix_id for r in mine})
+    remaining = set(
+        session.scalars(
+            select(StixObject.stix_id).where(StixObject.stix_id.in_(all_ids), StixObject.is_deleted.is_(False))
         )
-        if newest is not None:
-            newest.is_latest = True
+    )
+    ownership.mark_deleted(session, [i for i in all_ids if i not in remaining])
     record(
         session,
         principal,
         "delete",
         target=mine[0].collection_id,
         tlp=max(r.tlp for r in mine),
-        detail={"ids": sorted({r.stix_id for r in mine}), "versions": len(mine)},
+        detail={"ids": all_ids, "versions": len(mine)},
     )
     return len(mine)
+
+
+def refresh_latest(session: Session, collection_id: str, stix_ids: Iterable[str]) -> None:
+    """Make the newest remaining version of each id its "latest" again (after a delete or a restore)."""
+    for stix_id in sorted(set(stix_ids)):
+        versions = session.execute(
+            select(StixObject.pk, StixObject.modified, StixObject.is_deleted).where(
+                StixObject.stix_id == stix_id, StixObject.collection_id == collection_id
+            )
+        ).all()
+        live = [(modified, pk) for pk, modified, deleted in versions if not deleted]
+        newest = max(live)[1] if live else None
+        session.execute(
+            update(StixObject)
+            .where(StixObject.stix_id == stix_id, StixObject.collection_id == collection_id)
+            .values(is_latest=StixObject.pk == newest if newest is not None else False)
+        )
 
 
 def related(session: Session, principal: Principal, stix_id: str, limit: int = 200) -> list[StixObject]:

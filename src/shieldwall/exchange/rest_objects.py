@@ -14,10 +14,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shieldwall.exchange import directory
+from shieldwall.exchange import access, directory
 from shieldwall.exchange import objects as store
 from shieldwall.exchange.audit import record
-from shieldwall.exchange.deps import db_session, require_member, require_writer
+from shieldwall.exchange.deps import db_session
 from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import Collection, Opinion, Organisation, Sighting, StixObject
 from shieldwall.stix import timestamps
@@ -72,7 +72,7 @@ def writable_collection(session: Session, principal: Principal, alias_or_id: str
 def share(
     body: ShareIn,
     request: Request,
-    principal: Principal = Depends(require_writer),
+    principal: Principal = Depends(access.writer("owner")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Share STIX objects. Invalid objects are listed with their id and reason; the valid rest is stored."""
@@ -164,7 +164,7 @@ def search(
     added_before: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
     cursor: str | None = None,
-    principal: Principal = Depends(require_member),
+    principal: Principal = Depends(access.member("visible")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Search everything you may see (latest versions, newest first), with a stable cursor."""
@@ -186,7 +186,7 @@ def export(
     organisation: str | None = None,
     added_after: str | None = None,
     added_before: str | None = None,
-    principal: Principal = Depends(require_member),
+    principal: Principal = Depends(access.member("visible")),
 ) -> StreamingResponse:
     """Everything a search finds that you may see, as one STIX 2.1 bundle, streamed page by page."""
     database = request.app.state.database
@@ -218,7 +218,7 @@ def export(
 @router.get("/objects/{stix_id}")
 def get_object(
     stix_id: str,
-    principal: Principal = Depends(require_member),
+    principal: Principal = Depends(access.member("visible")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """The latest version you may see, its versions, relationships, and sighting/opinion aggregates."""
@@ -280,7 +280,7 @@ def sightings_view(session: Session, principal: Principal, stix_id: str, obj: St
 def add_sighting(
     stix_id: str,
     body: SightingIn,
-    principal: Principal = Depends(require_writer),
+    principal: Principal = Depends(access.writer("visible")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Record "seen on our platform" as a STIX sighting (kept with the hub; publishers see the aggregate)."""
@@ -351,7 +351,7 @@ def opinions_view(session: Session, principal: Principal, stix_id: str, obj: Sti
 def set_opinion(
     stix_id: str,
     body: OpinionIn,
-    principal: Principal = Depends(require_member),
+    principal: Principal = Depends(access.partner("visible")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Agree, disagree or flag a false positive. One opinion per member per object; the latest wins."""

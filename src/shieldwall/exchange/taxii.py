@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shieldwall import __version__
+from shieldwall.exchange import access
 from shieldwall.exchange import objects as store
 from shieldwall.exchange.deps import ApiError, current_principal, db_session, settings
 from shieldwall.exchange.policy import Principal, visible_to
@@ -73,6 +74,17 @@ def taxii_principal(request: Request) -> Principal:
             str(error.detail),
             dict(error.headers or {}),
         ) from None
+
+
+def _taxii_refusal(status: int, message: str) -> Exception:
+    titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+    headers = {"WWW-Authenticate": 'Basic realm="taxii", Bearer'} if status == 401 else None
+    return TaxiiError(status, titles.get(status, "Refused"), message, headers)
+
+
+TAXII = access.Via(taxii_principal, _taxii_refusal)
+READ = access.anyone("visible", via=TAXII)
+WRITE = access.writer("owner", via=TAXII)
 
 
 def _reader_collections(session: Session, principal: Principal) -> list[Collection]:
@@ -196,7 +208,7 @@ def _envelope(page: store.Page, key: str, items: list[Any]) -> dict[str, Any]:
 
 
 @router.get("/")
-def discovery(request: Request) -> Response:
+def discovery(request: Request, _: Principal = Depends(READ)) -> Response:
     _check_accept(request)
     s = settings(request)
     base = str(request.base_url).rstrip("/")
@@ -212,7 +224,7 @@ def discovery(request: Request) -> Response:
 
 
 @router.get(f"/{API_ROOT}/")
-def api_root(request: Request) -> Response:
+def api_root(request: Request, _: Principal = Depends(READ)) -> Response:
     _check_accept(request)
     return taxii_response(
         {
@@ -227,7 +239,7 @@ def api_root(request: Request) -> Response:
 @router.get(f"/{API_ROOT}/collections/")
 def collections(
     request: Request,
-    principal: Principal = Depends(taxii_principal),
+    principal: Principal = Depends(READ),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     items = [_collection_resource(principal, c) for c in _reader_collections(session, principal)]
@@ -237,7 +249,7 @@ def collections(
 @router.get(f"/{API_ROOT}/collections/{{collection_id}}/")
 def collection(
     collection_id: str,
-    principal: Principal = Depends(taxii_principal),
+    principal: Principal = Depends(READ),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     return taxii_response(_collection_resource(principal, _collection(session, principal, collection_id)))
@@ -247,7 +259,7 @@ def collection(
 def get_objects(
     collection_id: str,
     request: Request,
-    principal: Principal = Depends(taxii_principal),
+    principal: Principal = Depends(READ),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     col = _collection(session, principal, collection_id)
@@ -267,7 +279,7 @@ def _objects_response(page: store.Page) -> Response:
 
 @router.post(f"/{API_ROOT}/collections/{{collection_id}}/objects/")
 async def add_objects(
-    collection_id: str, request: Request, principal: Principal = Depends(taxii_principal)
+    collection_id: str, request: Request, principal: Principal = Depends(WRITE)
 ) -> Response:
     content_type = request.headers.get("content-type", "").replace(" ", "")
     if not content_type.startswith("application/taxii+json"):
@@ -349,7 +361,7 @@ def get_object(
     collection_id: str,
     object_id: str,
     request: Request,
-    principal: Principal = Depends(taxii_principal),
+    principal: Principal = Depends(READ),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     col = _collection(session, principal, collection_id)
@@ -384,7 +396,7 @@ def delete_object(
     collection_id: str,
     object_id: str,
     request: Request,
-    principal: Principal = Depends(taxii_principal),
+    principal: Principal = Depends(WRITE),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     col = _collection(session, principal, collection_id)
@@ -406,7 +418,7 @@ def versions(
     collection_id: str,
     object_id: str,
     request: Request,
-    principal: Principal = Depends(taxii_principal),
+    principal: Principal = Depends(READ),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     col = _collection(session, principal, collection_id)
@@ -426,7 +438,7 @@ def versions(
 def manifest(
     collection_id: str,
     request: Request,
-    principal: Principal = Depends(taxii_principal),
+    principal: Principal = Depends(READ),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     col = _collection(session, principal, collection_id)
@@ -446,7 +458,7 @@ def manifest(
 @router.get(f"/{API_ROOT}/status/{{status_id}}/")
 def status(
     status_id: str,
-    principal: Principal = Depends(taxii_principal),
+    principal: Principal = Depends(READ),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     row = session.get(StatusRow, status_id)

@@ -83,3 +83,13 @@ def with_tlp(obj: dict[str, Any], level: TLP) -> dict[str, Any]:
     """A copy of obj marked with level, replacing any TLP marking it had."""
     refs = [r for r in obj.get("object_marking_refs", ()) if r not in MARKING_TO_TLP]
     return {**obj, "object_marking_refs": [level.marking_id, *refs]}
+
+
+def granular_tlp(obj: dict[str, Any]) -> TLP | None:
+    """The strictest TLP among an object's granular markings (a part of it marked), or None."""
+    levels = [
+        MARKING_TO_TLP[ref]
+        for marking in obj.get("granular_markings") or ()
+        if isinstance(marking, dict) and (ref := marking.get("marking_ref")) in MARKING_TO_TLP
+    ]
+    return max(levels) if levels else None
