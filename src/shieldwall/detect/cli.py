@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from shieldwall.detect.errors import MalformedInput
 from shieldwall.detect.settings import DEFAULT_WINDOWS, SIGNALS, DetectSettings
+from shieldwall.exchange.directory import HUB_SLUG
 from shieldwall.stix.tlp import TLP
 
 console = Console(stderr=True)
@@ -29,6 +31,9 @@ def detect(
     posts: list[Path] = typer.Argument(None, help="Posts files: CSV, JSONL, Parquet, Twitter JSON, IO archive CSV."),
     outdir: Path = typer.Option(..., "-o", "--outdir", help="Where to write clusters, edges, bundle and report."),
     tlp: str = typer.Option("amber", help="TLP 2.0 marking for the bundle: clear, green, amber, amber+strict, red."),
+    org: str = typer.Option(
+        HUB_SLUG, "--org", help="Slug of the organisation the run belongs to (its TLP decides who else reads it)."
+    ),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first malformed row instead of skipping it."),
     engine: str = typer.Option("duckdb", help="duckdb (one machine) or spark."),
     master: str = typer.Option("local[2]", help="Spark master URL (with --engine spark)."),
@@ -51,6 +56,8 @@ def detect(
         level = TLP.parse(tlp)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--tlp") from None
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", org):
+        raise typer.BadParameter(f"{org!r} is not an organisation slug", param_hint="--org")
     # Heavy modules (DuckDB, igraph, SciPy) load only when detection runs, not on every `shieldwall` call.
     from shieldwall.detect.engine import ENGINES, run_engine
     from shieldwall.detect.loaders import load_posts
@@ -114,6 +121,7 @@ def detect(
             started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
             engine=engine,
             tlp=level.label,
+            org=org,
             posts=table.num_rows,
             rows_skipped=report.rows_skipped,
             problems=[str(p) for p in report.problems],

@@ -39,6 +39,7 @@ class RunInfo:
     problems: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    org: str | None = None  # the owner organisation's slug; None: the hub operator's (detect.runs)
 
 
 def write_outputs(result: DetectionResult, outdir: Path, run: RunInfo, tlp: TLP) -> dict[str, Path]:

@@ -1,20 +1,26 @@
 """The /detect page: finished runs under the data dir and one run's report (network, timelines, evidence).
 
-Runs marked TLP:CLEAR are shown to everyone; anything stricter only to signed-in members.
+Each run is read under the exchange's TLP rule for its owner organisation (see detect.runs.readable_by):
+a run the caller may not read answers 404 and is left out of the list, like one that does not exist.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from shieldwall.detect.outputs import read_run, report_context
-from shieldwall.detect.runs import StoredRun, list_runs
-from shieldwall.exchange.deps import current_principal
-from shieldwall.stix.tlp import TLP
+from shieldwall.detect.runs import OUTPUT_FILES, chunks, open_output, visible_runs
+from shieldwall.exchange import access
+from shieldwall.exchange.policy import Principal
 from shieldwall.web.templating import render
+
+READ = access.anyone("visible", via=access.PAGE)
+# The stand-alone report is our own escaped HTML; it still runs no script and loads nothing.
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
 
 def install(app: FastAPI) -> None:
@@ -22,14 +28,10 @@ def install(app: FastAPI) -> None:
     app.add_api_route("/detect/runs/{name}/{filename}", run_file, methods=["GET"], include_in_schema=False)
 
 
-def _visible_runs(request: Request) -> list[StoredRun]:
-    principal = current_principal(request)
-    runs = list_runs(request.app.state.settings.data_dir)
-    return [r for r in runs if r.tlp == TLP.CLEAR or principal.is_authenticated]
-
-
-def detect_page(request: Request, run: str | None = None, cluster: str | None = None) -> Any:
-    runs = _visible_runs(request)
+def detect_page(
+    request: Request, run: str | None = None, cluster: str | None = None, principal: Principal = Depends(READ)
+) -> Any:
+    runs = visible_runs(request.app.state.settings.data_dir, principal)
     chosen = next((r for r in runs if r.name == run), None) if run else (runs[0] if runs else None)
     if run and chosen is None:
         return render(request, "detect/page.html", {"runs": runs, "chosen": None, "missing": run}, status_code=404)
@@ -40,11 +42,16 @@ def detect_page(request: Request, run: str | None = None, cluster: str | None = 
     return render(request, "detect/page.html", context)
 
 
-ALLOWED_FILES = {"report.html", "bundle.json", "clusters.csv", "edges.csv", "evidence.csv"}
-
-
-def run_file(request: Request, name: str, filename: str) -> Any:
-    runs = {r.name: r for r in _visible_runs(request)}
-    if name not in runs or filename not in ALLOWED_FILES:
+def run_file(request: Request, name: str, filename: str, principal: Principal = Depends(READ)) -> Response:
+    run = next((r for r in visible_runs(request.app.state.settings.data_dir, principal) if r.name == name), None)
+    opened = open_output(run, filename) if run is not None else None
+    if opened is None:
         return HTMLResponse("Not found", status_code=404)
-    return FileResponse(runs[name].path / filename)
+    handle, size = opened
+    headers = {"Content-Length": str(size), "X-Content-Type-Options": "nosniff"}
+    if filename == "report.html":
+        headers["Content-Security-Policy"] = REPORT_CSP
+    else:
+        safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", name)  # a header carries Latin-1 without quotes
+        headers["Content-Disposition"] = f'attachment; filename="{safe_name}-{filename}"'
+    return StreamingResponse(chunks(handle), media_type=OUTPUT_FILES[filename], headers=headers)
