@@ -6,7 +6,10 @@ Other capabilities publish and read through these functions (or over TAXII), nev
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -390,17 +393,42 @@ class Page:
 PAGE_COLUMNS = [column for column in StixObject.__table__.columns if column.name != "search_text"]
 
 
+# Cursors are opaque: the row key inside is masked and authenticated with a key derived from the installation
+# secret, so a cursor neither reveals how many rows (hidden ones included) the hub holds nor can be forged.
+_cursor_key = secrets.token_bytes(32)
+
+
+def configure_cursors(secret: str) -> None:
+    """Derive the cursor key from the installation secret, so cursors outlive a restart and every worker."""
+    global _cursor_key
+    _cursor_key = hashlib.sha256(b"shieldwall-cursor\0" + secret.encode()).digest()
+
+
+def _mac(data: bytes) -> bytes:
+    return hmac.new(_cursor_key, data, hashlib.sha256).digest()
+
+
 def encode_cursor(date_added: int, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{date_added}:{pk}".encode()).decode().rstrip("=")
+    stamp = date_added.to_bytes(8, "big", signed=True)
+    masked = (pk ^ int.from_bytes(_mac(b"pk" + stamp)[:8], "big")).to_bytes(8, "big")
+    body = stamp + masked
+    return base64.urlsafe_b64encode(body + _mac(b"c" + body)[:10]).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
+    invalid = ValueError("invalid 'next' cursor: use the one the previous page returned")
+    if len(cursor) > 64:
+        raise invalid
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        date_added, pk = base64.urlsafe_b64decode(padded.encode()).decode().split(":")
-        return int(date_added), int(pk)
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError(f"invalid 'next' cursor {cursor!r}") from None
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode())
+    except (ValueError, UnicodeEncodeError):
+        raise invalid from None
+    body, tag = raw[:16], raw[16:]
+    if len(raw) != 26 or not hmac.compare_digest(tag, _mac(b"c" + body)[:10]):
+        raise invalid
+    stamp = body[:8]
+    pk = int.from_bytes(body[8:], "big") ^ int.from_bytes(_mac(b"pk" + stamp)[:8], "big")
+    return int.from_bytes(stamp, "big", signed=True), pk
 
 
 def _conditions(principal: Principal, query: Query) -> list[ColumnElement[bool]]:
