@@ -25,6 +25,9 @@ class Settings:
     rate_limit_per_minute: int = 600
     page_size_default: int = 100
     page_size_max: int = 1000
+    # Hosts and networks (comma-separated: "hooks.internal, 10.0.5.0/24") that webhooks may reach although
+    # they are not public addresses; empty: only public addresses.
+    webhook_allow: str = ""
 
     def resolved(self) -> Settings:
         """Fill values that depend on others: the SQLite file and a stable secret under data_dir."""
@@ -50,6 +53,8 @@ def _coerce(name: str, raw: Any) -> Any:
         return int(raw)
     if kind == "Path":
         return Path(raw)
+    if isinstance(raw, list):  # a TOML list for a comma-separated setting
+        return ",".join(str(item) for item in raw)
     return str(raw)
 
 

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import httpx
+import pytest
 
 from shieldwall.exchange.webhooks import SIGNATURE_HEADER, verify
 from shieldwall.stix.tlp import TLP
 from tests.support.hub import Hub, indicator
 from tests.support.live import LiveServer
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """The receivers run on loopback, which the operator must allowlist for webhooks to reach it."""
+    server = LiveServer(database_url, tmp_path / "data", webhook_allow="127.0.0.1").start()
+    yield server
+    server.stop()
 
 
 class Receiver:

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 
 
 def install(app: FastAPI) -> None:
-    from shieldwall.exchange import pages, rest_directory, rest_objects, taxii, webhooks
+    from shieldwall.exchange import outbound, pages, rest_directory, rest_objects, taxii, webhooks
 
     taxii.install(app)
     app.include_router(rest_directory.router)
@@ -15,7 +15,9 @@ def install(app: FastAPI) -> None:
     app.include_router(webhooks.router)
     app.include_router(pages.router)
     pages.install_handlers(app)
-    app.state.notify_new_objects = webhooks.Notifier(app.state.database)
+    # A malformed allowlist stops the app here, naming the entry, rather than at the first delivery.
+    app.state.webhook_allow = outbound.Allowlist.parse(app.state.settings.webhook_allow)
+    app.state.notify_new_objects = webhooks.Notifier(app.state.database, allow=app.state.webhook_allow)
     limit = app.state.settings.max_body_bytes
 
     @app.middleware("http")

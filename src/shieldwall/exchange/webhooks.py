@@ -3,6 +3,9 @@
 A notice names the objects (id, type, TLP, version) and where to fetch them over TAXII; it carries no
 content, so a leaked webhook endpoint leaks no intelligence. Delivery runs on a background thread with
 retries, and every attempt is recorded.
+
+Targets go through `outbound`: checked at registration and again at every delivery (public addresses
+only unless the operator allowlists them, no redirects), and results are reported in fixed words.
 """
 
 from __future__ import annotations
@@ -15,15 +18,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
 import orjson
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shieldwall.exchange import access, outbound
 from shieldwall.exchange.audit import record
-from shieldwall.exchange.deps import db_session, require_admin
+from shieldwall.exchange.deps import db_session, settings
 from shieldwall.exchange.policy import Principal, visible_to
 from shieldwall.exchange.tables import Organisation, StixObject, TrustGroupMember, Webhook, WebhookDelivery
 from shieldwall.stix import timestamps
@@ -32,6 +35,7 @@ from shieldwall.store.base import utcnow
 from shieldwall.store.db import Database
 
 SIGNATURE_HEADER = "X-Shieldwall-Signature"
+MAX_HOOKS_PER_ORG = 20
 router = APIRouter(prefix="/api/v1", tags=["webhooks"])
 
 
@@ -50,9 +54,17 @@ def org_principal(session: Session, org: Organisation) -> Principal:
 
 
 class Notifier:
-    def __init__(self, database: Database, taxii_base: str = "", attempts: int = 3, backoff: float = 0.5) -> None:
+    def __init__(
+        self,
+        database: Database,
+        taxii_base: str = "",
+        attempts: int = 3,
+        backoff: float = 0.5,
+        allow: outbound.Allowlist | None = None,
+    ) -> None:
         self.database = database
         self.taxii_base = taxii_base
+        self.allow = allow or outbound.Allowlist()
         self.attempts = attempts
         self.backoff = backoff
         self.threads: list[threading.Thread] = []
@@ -102,48 +114,60 @@ class Notifier:
             self._post(hook_id, url, secret, body, ids)
 
     def _post(self, hook_id: int, url: str, secret: str, body: bytes, ids: list[str]) -> None:
-        status, error, attempts = None, "", 0
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body)}
+        result, attempts = outbound.Outcome(None, outbound.FAILED), 0
         for attempt in range(1, self.attempts + 1):
             attempts = attempt
-            try:
-                response = httpx.post(
-                    url,
-                    content=body,
-                    timeout=10,
-                    headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, body)},
-                )
-                status = response.status_code
-                if response.is_success:
-                    error = ""
-                    break
-                error = f"HTTP {status}"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
+            # The target is checked again on every attempt: its DNS answer may have changed since registration.
+            result = outbound.post(url, body, headers, self.allow)
+            if result.ok or not _worth_retrying(result):
+                break
             time.sleep(self.backoff * attempt)
         with self.database.session() as session:
             session.add(
                 WebhookDelivery(
                     webhook_id=hook_id,
                     object_ids=ids,
-                    status_code=status,
+                    status_code=result.status,
                     attempts=attempts,
-                    error=error,
-                    delivered_at=utcnow() if not error else None,
+                    error=result.error,
+                    delivered_at=utcnow() if result.ok else None,
                 )
             )
 
 
+def _worth_retrying(result: outbound.Outcome) -> bool:
+    """Refusals and redirects will not change by themselves; timeouts and server errors may."""
+    if result.status is not None:
+        return result.status >= 500
+    return result.error != outbound.REFUSED
+
+
 class WebhookIn(BaseModel):
-    url: str = Field(pattern=r"^https?://", max_length=2000)
+    url: str = Field(min_length=8, max_length=2000, description="http:// or https:// URL at a public address")
 
 
 def webhook_json(hook: Webhook) -> dict[str, Any]:
     return {"id": hook.id, "url": hook.url, "active": hook.is_active, "created_at": hook.created_at}
 
 
+def allowlist(request: Request) -> outbound.Allowlist:
+    allow = getattr(request.app.state, "webhook_allow", None)
+    if allow is None:
+        allow = request.app.state.webhook_allow = outbound.Allowlist.parse(settings(request).webhook_allow)
+    return allow
+
+
+def _own_hook(session: Session, principal: Principal, hook_id: int) -> Webhook:
+    hook = session.get(Webhook, hook_id)
+    if hook is None or hook.org_id != principal.org_id:
+        raise HTTPException(404, f"no webhook {hook_id} of your organisation")
+    return hook
+
+
 @router.get("/webhooks")
 def list_webhooks(
-    principal: Principal = Depends(require_admin), session: Session = Depends(db_session, scope="function")
+    principal: Principal = Depends(access.admin("own")), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     return [webhook_json(h) for h in session.scalars(select(Webhook).where(Webhook.org_id == principal.org_id))]
 
@@ -151,26 +175,35 @@ def list_webhooks(
 @router.post("/webhooks", status_code=201)
 def create_webhook(
     body: WebhookIn,
-    principal: Principal = Depends(require_admin),
+    request: Request,
+    principal: Principal = Depends(access.admin("own")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    """Register a URL. The signing secret is in this response only: verify `X-Shieldwall-Signature` with it."""
-    hook = Webhook(org_id=principal.org_id, url=body.url, secret=secrets.token_urlsafe(32))
+    """Register a URL. The signing secret is in this response only: verify `X-Shieldwall-Signature` with it.
+
+    The URL must be http(s) and resolve to public addresses only (unless the hub operator allowlists it);
+    it is checked again at every delivery, and redirects are not followed."""
+    try:
+        target = outbound.check_url(body.url, allowlist(request))
+    except outbound.OutboundRefused as refused:
+        raise HTTPException(422, f"url: {refused}") from None
+    active = select(func.count()).where(Webhook.org_id == principal.org_id, Webhook.is_active.is_(True))
+    if (session.scalar(active) or 0) >= MAX_HOOKS_PER_ORG:
+        raise HTTPException(422, f"your organisation has {MAX_HOOKS_PER_ORG} webhooks already; delete one first")
+    hook = Webhook(org_id=principal.org_id, url=target.url, secret=secrets.token_urlsafe(32))
     session.add(hook)
     session.flush()
-    record(session, principal, "create-webhook", target=body.url[:200])
+    record(session, principal, "create-webhook", target=target.url[:200])
     return {**webhook_json(hook), "secret": hook.secret}
 
 
 @router.get("/webhooks/{hook_id}/deliveries")
 def deliveries(
     hook_id: int,
-    principal: Principal = Depends(require_admin),
+    principal: Principal = Depends(access.admin("owner")),
     session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
-    hook = session.get(Webhook, hook_id)
-    if hook is None or hook.org_id != principal.org_id:
-        raise HTTPException(404, f"no webhook {hook_id} of your organisation")
+    _own_hook(session, principal, hook_id)
     rows = session.scalars(
         select(WebhookDelivery)
         .where(WebhookDelivery.webhook_id == hook_id)
@@ -178,19 +211,23 @@ def deliveries(
         .limit(100)
     )
     return [
-        {"objects": d.object_ids, "status_code": d.status_code, "attempts": d.attempts, "error": d.error} for d in rows
+        {
+            "objects": d.object_ids,
+            "status_code": d.status_code,
+            "attempts": d.attempts,
+            "error": outbound.safe_message(d.error),
+        }
+        for d in rows
     ]
 
 
 @router.delete("/webhooks/{hook_id}")
 def delete_webhook(
     hook_id: int,
-    principal: Principal = Depends(require_admin),
+    principal: Principal = Depends(access.admin("owner")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    hook = session.get(Webhook, hook_id)
-    if hook is None or hook.org_id != principal.org_id:
-        raise HTTPException(404, f"no webhook {hook_id} of your organisation")
+    hook = _own_hook(session, principal, hook_id)
     hook.is_active = False
     record(session, principal, "delete-webhook", target=hook.url[:200])
     return webhook_json(hook)
