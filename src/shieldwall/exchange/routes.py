@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
 
 
 def install(app: FastAPI) -> None:
-    from shieldwall.exchange import outbound, pages, rest_directory, rest_objects, taxii, webhooks
+    from shieldwall.exchange import limits, outbound, pages, rest_directory, rest_objects, taxii, webhooks
 
     taxii.install(app)
     app.include_router(rest_directory.router)
@@ -18,13 +17,5 @@ def install(app: FastAPI) -> None:
     # A malformed allowlist stops the app here, naming the entry, rather than at the first delivery.
     app.state.webhook_allow = outbound.Allowlist.parse(app.state.settings.webhook_allow)
     app.state.notify_new_objects = webhooks.Notifier(app.state.database, allow=app.state.webhook_allow)
-    limit = app.state.settings.max_body_bytes
-
-    @app.middleware("http")
-    async def body_limit(request: Request, call_next):
-        # TAXII enforces its own limit (as a TAXII error); everything else is refused here.
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit and not request.url.path.startswith("/taxii2/"):
-            return JSONResponse({"detail": f"the body is {declared} bytes; at most {limit} are accepted"}, 413)
-        response: Response = await call_next(request)
-        return response
+    # Every body, chunked or not, TAXII included, is counted against the limit as it streams.
+    limits.install(app, app.state.settings.max_body_bytes)
