@@ -28,6 +28,9 @@ class Settings:
     # Hosts and networks (comma-separated: "hooks.internal, 10.0.5.0/24") that webhooks may reach although
     # they are not public addresses; empty: only public addresses.
     webhook_allow: str = ""
+    # Sign-in: after this many failures in the window, per account and per client address, refuse for a while.
+    login_failures_allowed: int = 5
+    login_failure_window_seconds: int = 900
 
     def resolved(self) -> Settings:
         """Fill values that depend on others: the SQLite file and a stable secret under data_dir."""

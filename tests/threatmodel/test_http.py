@@ -180,11 +180,11 @@ def test_campaign_page_mapping_heat_map_navigator_and_briefing(live_server: Live
 
 
 def test_forms_need_the_pages_csrf_token(live_server: LiveServer, live_hub: Hub) -> None:
-    from shieldwall.exchange.auth import sign_session
+    from shieldwall.exchange.auth import start_session
 
     with live_server.app.state.database.session() as session:
         disarm.ensure_tactics(session)
-    cookie = sign_session(live_server.settings.secret_key, live_hub.member_ids["chirp"])
+        cookie = start_session(session, live_hub.member_ids["chirp"])
     browser = httpx.Client(base_url=live_server.url, cookies={"shieldwall_session": cookie}, timeout=30)
     form = {"country": "FR", "level": "presidential", "name": "Présidentielle", "date": "2032-04-11"}
     assert browser.post("/elections", data=form, follow_redirects=False).status_code == 403

@@ -1,24 +1,29 @@
 """API tokens and web sessions.
 
 Tokens are 32 random bytes shown once; only their SHA-256 is stored (they carry enough entropy that a
-slow hash adds nothing). Passwords use scrypt. Sessions are HMAC-signed cookies naming the member.
+slow hash adds nothing). Passwords use scrypt. A web session is a random id in the cookie and a row
+(`WebSession`, keyed by the id's SHA-256) on the server, so signing out, a password change or
+deactivation ends it for good; anything else in the cookie means "signed out".
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from shieldwall.exchange.policy import Principal
-from shieldwall.exchange.tables import ApiToken, Member, Organisation, TrustGroupMember
+from shieldwall.exchange.tables import ApiToken, Member, Organisation, TrustGroupMember, WebSession
 from shieldwall.store.base import utcnow
 
 TOKEN_PREFIX = "swt_"
@@ -34,16 +39,29 @@ def hash_token(token: str) -> str:
 
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1)
+    digest = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=2**14, r=8, p=1)
     return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
 
+@cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def check_password(password: str, stored: str | None) -> bool:
-    if not stored or not stored.startswith("scrypt$"):
-        return False
-    _, salt_b64, digest_b64 = stored.split("$")
-    digest = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt_b64), n=2**14, r=8, p=1)
-    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
+    """Whether password matches stored. Costs one scrypt whatever stored is (None, malformed, another
+    scheme): an unknown or password-less account answers as slowly as a known one."""
+    parts = (stored or "").split("$")
+    known = len(parts) == 3 and parts[0] == "scrypt"
+    try:
+        salt, expected = (base64.b64decode(parts[1]), base64.b64decode(parts[2])) if known else (b"", b"")
+    except (ValueError, binascii.Error):
+        known = False
+    if not known:
+        _, salt_b64, _ = _dummy_hash().split("$")
+        salt, expected = base64.b64decode(salt_b64), b""
+    digest = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, n=2**14, r=8, p=1)
+    return known and hmac.compare_digest(digest, expected)
 
 
 class AuthError(Exception):
@@ -137,20 +155,54 @@ def issue_token(
     return token, row
 
 
-def sign_session(secret: str, member_id: int, ttl_seconds: int = 12 * 3600) -> str:
-    payload = f"{member_id}.{int(time.time()) + ttl_seconds}"
-    mac = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-    return f"{payload}.{mac}"
+SESSION_TTL = timedelta(hours=12)
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
-def read_session(secret: str, cookie: str | None) -> int | None:
-    if not cookie or cookie.count(".") != 2:
+def start_session(session: Session, member_id: int, ttl: timedelta = SESSION_TTL) -> str:
+    """A new web session for member; returns the cookie value (shown to the browser only)."""
+    now = utcnow()
+    # The member's expired sessions are of no use to anyone: drop them while we are here.
+    session.execute(delete(WebSession).where(WebSession.member_id == member_id, WebSession.expires_at <= now))
+    cookie = secrets.token_urlsafe(32)
+    session.add(WebSession(id_hash=hash_token(cookie), member_id=member_id, created_at=now, expires_at=now + ttl))
+    session.flush()
+    return cookie
+
+
+def _live_session(session: Session, cookie: str | None, now: datetime) -> WebSession | None:
+    # Only the shape we issue is looked up: garbage, old signed cookies and non-ASCII text are "signed out".
+    if not cookie or not _SESSION_ID.fullmatch(cookie):
         return None
-    member_id, expires, mac = cookie.split(".")
-    expected = hmac.new(secret.encode(), f"{member_id}.{expires}".encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(mac, expected) or not expires.isdigit() or int(expires) < time.time():
+    row = session.get(WebSession, hash_token(cookie))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
-    return int(member_id) if member_id.isdigit() else None
+    return row
+
+
+def member_for_session(session: Session, cookie: str | None, now: datetime | None = None) -> Member | None:
+    """The active member a session cookie speaks for, or None (signed out)."""
+    row = _live_session(session, cookie, now or utcnow())
+    if row is None:
+        return None
+    member = session.get(Member, row.member_id)
+    return member if member is not None and member.is_active else None
+
+
+def end_session(session: Session, cookie: str | None) -> None:
+    row = _live_session(session, cookie, utcnow())
+    if row is not None:
+        row.revoked_at = utcnow()
+
+
+def end_member_sessions(session: Session, member_id: int) -> int:
+    """Revoke every live session of member (password change, deactivation); returns how many."""
+    result = session.execute(
+        update(WebSession)
+        .where(WebSession.member_id == member_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def csrf_token(secret: str, cookie: str) -> str:

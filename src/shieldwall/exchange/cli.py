@@ -102,6 +102,39 @@ def create_member(
         _fail(error)
 
 
+@admin.command("set-password")
+def set_password(
+    email: str,
+    password: str = typer.Option(
+        ..., prompt=True, hide_input=True, confirmation_prompt=True, help="Asked for when not given."
+    ),
+) -> None:
+    """Set a member's web password; every web session they have ends at once."""
+    database = _database()
+    try:
+        with database.session() as session:
+            member = directory.member_by_email(session, email)
+            ended = directory.set_password(session, member, password)
+            record(session, CONSOLE, "cli:set-password", target=member.email, detail={"sessions_ended": ended})
+    except directory.DirectoryError as error:
+        _fail(error)
+    err.print(f"password set; {ended} web session(s) ended")
+
+
+@admin.command("deactivate-member")
+def deactivate_member(email: str) -> None:
+    """Stop a member from signing in or using tokens; their web sessions end at once."""
+    database = _database()
+    try:
+        with database.session() as session:
+            member = directory.member_by_email(session, email)
+            ended = directory.deactivate_member(session, member)
+            record(session, CONSOLE, "cli:deactivate-member", target=member.email, detail={"sessions_ended": ended})
+    except directory.DirectoryError as error:
+        _fail(error)
+    err.print(f"{email} deactivated; {ended} web session(s) ended (tokens stop working within seconds)")
+
+
 @admin.command("create-token")
 def create_token(
     email: str, name: str = typer.Option("api"), days: int = typer.Option(90, help="0: no expiry")

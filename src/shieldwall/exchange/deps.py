@@ -13,10 +13,9 @@ from fastapi import HTTPException, Request
 from sqlalchemy.orm import Session
 
 from shieldwall.config import Settings
-from shieldwall.exchange.auth import AuthError, TokenCache, grant_for_token, principal_for_member, read_session
+from shieldwall.exchange.auth import AuthError, TokenCache, grant_for_token, member_for_session, principal_for_member
 from shieldwall.exchange.policy import ANONYMOUS, Principal
 from shieldwall.exchange.ratelimit import RateLimiter
-from shieldwall.exchange.tables import Member
 from shieldwall.store.db import Database
 
 SESSION_COOKIE = "shieldwall_session"
@@ -102,11 +101,12 @@ def current_principal(request: Request) -> Principal:
             )
         request.state.principal = principal
         return principal
-    member_id = read_session(settings(request).secret_key, request.cookies.get(SESSION_COOKIE))
-    if member_id is not None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        # A server-side session: signed out, revoked, expired or garbage cookies all browse as a visitor.
         with database(request).session() as session:
-            member = session.get(Member, member_id)
-            if member is not None and member.is_active:
+            member = member_for_session(session, cookie)
+            if member is not None:
                 principal = principal_for_member(session, member)
     request.state.principal = principal
     return principal

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shieldwall.exchange.auth import hash_password, issue_token
+from shieldwall.exchange.auth import end_member_sessions, hash_password, issue_token
+from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import (
     ORG_KINDS,
     ROLES,
@@ -105,6 +106,44 @@ def create_member(
     session.add(member)
     session.flush()
     return member
+
+
+MIN_PASSWORD = 8
+
+
+def set_password(session: Session, member: Member, password: str) -> int:
+    """A new password; every web session of the member ends (returns how many were live)."""
+    if len(password) < MIN_PASSWORD:
+        raise DirectoryError(f"the password needs at least {MIN_PASSWORD} characters")
+    member.password_hash = hash_password(password)
+    return end_member_sessions(session, member.id)
+
+
+def deactivate_member(session: Session, member: Member) -> int:
+    """The member can no longer sign in or use a token; their web sessions end at once."""
+    member.is_active = False
+    return end_member_sessions(session, member.id)
+
+
+def organisations_for(session: Session, principal: Principal) -> list[Organisation]:
+    """The organisations principal may know of: every one for members of member organisations (they
+    choose whom to share with) and the operator, its own for a guest organisation, none for a visitor."""
+    if not principal.is_authenticated or principal.org_id is None:
+        return []
+    statement = select(Organisation).order_by(Organisation.name)
+    if not (principal.org_is_member or principal.is_operator):
+        statement = statement.where(Organisation.id == principal.org_id)
+    return list(session.scalars(statement))
+
+
+def trust_groups_for(session: Session, principal: Principal, *, operator_sees_all: bool = False) -> list[TrustGroup]:
+    """The trust groups principal's organisation belongs to (every one for the operator, when asked)."""
+    if not principal.is_authenticated:
+        return []
+    statement = select(TrustGroup).order_by(TrustGroup.name)
+    if not (operator_sees_all and principal.is_operator):
+        statement = statement.where(TrustGroup.id.in_(sorted(principal.trust_group_ids)))
+    return list(session.scalars(statement))
 
 
 def create_trust_group(

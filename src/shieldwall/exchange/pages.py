@@ -13,10 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from shieldwall.exchange import access, directory
 from shieldwall.exchange import objects as store
-from shieldwall.exchange.access import LoginRequired
-from shieldwall.exchange.auth import check_password, csrf_token, sign_session
-from shieldwall.exchange.deps import SESSION_COOKIE, current_principal, db_session, settings
+from shieldwall.exchange.access import PAGE, LoginRequired
+from shieldwall.exchange.auth import SESSION_TTL, check_password, csrf_token, end_session, start_session
+from shieldwall.exchange.deps import SESSION_COOKIE, db_session, settings
 from shieldwall.exchange.policy import Principal, visible_to
 from shieldwall.exchange.rest_objects import (
     ShareWith,
@@ -28,27 +29,14 @@ from shieldwall.exchange.rest_objects import (
     summary,
     writable_collection,
 )
-from shieldwall.exchange.tables import Collection, Member, Opinion, Organisation, Sighting, StixObject, TrustGroup
+from shieldwall.exchange.tables import Collection, Member, Opinion, Sighting, StixObject
+from shieldwall.exchange.throttle import LoginThrottle
 from shieldwall.stix import timestamps
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.base import utcnow
 from shieldwall.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-
-def page_principal(request: Request) -> Principal:
-    try:
-        return current_principal(request)
-    except HTTPException:
-        return Principal()
-
-
-def signed_in(request: Request) -> Principal:
-    principal = page_principal(request)
-    if not principal.is_authenticated:
-        raise LoginRequired()
-    return principal
 
 
 def check_csrf(request: Request, token: str) -> None:
@@ -65,36 +53,63 @@ def csrf_for(request: Request) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/") -> Response:
-    return render(request, "exchange/login.html", {"next": next, "error": None, "principal": page_principal(request)})
+def login_form(request: Request, next: str = "/", principal: Principal = Depends(access.anyone(via=PAGE))) -> Response:
+    return render(request, "exchange/login.html", {"next": next, "error": None, "principal": principal})
 
 
-@router.post("/login")
+def login_throttle(request: Request) -> LoginThrottle:
+    throttle = getattr(request.app.state, "login_throttle", None)
+    if throttle is None:
+        config = settings(request)
+        throttle = LoginThrottle(config.login_failures_allowed, float(config.login_failure_window_seconds))
+        request.app.state.login_throttle = throttle
+    return throttle
+
+
+@router.post("/login", dependencies=[Depends(access.anyone(via=PAGE))])
 def login(
     request: Request,
-    email: str = Form(...),
-    password: str = Form(...),
-    next: str = Form("/"),
+    email: str = Form(..., max_length=254),
+    password: str = Form(..., max_length=1024),
+    next: str = Form("/", max_length=2000),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    member = session.scalar(select(Member).where(Member.email == email.strip().lower()))
-    if member is None or not member.is_active or not check_password(password, member.password_hash):
+    account = email.strip().lower()
+    keys = [("account", account), ("address", request.client.host if request.client else "")]
+    throttle = login_throttle(request)
+    wait = throttle.retry_after(keys)
+    if wait > 0:
+        # The same answer for any account, existing or not, right password or not.
+        minutes = math.ceil(wait / 60)
+        error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+        refused = render(request, "exchange/login.html", {"next": next, "error": error, "principal": Principal()}, 429)
+        refused.headers["Retry-After"] = str(math.ceil(wait))
+        return refused
+    member = session.scalar(select(Member).where(Member.email == account))
+    # check_password costs one scrypt even without an account, so unknown e-mails answer as slowly.
+    password_ok = check_password(password, member.password_hash if member is not None else None)
+    if member is None or not member.is_active or not password_ok:
+        throttle.failed(keys)
         context = {"next": next, "error": "Wrong e-mail or password.", "principal": Principal()}
         return render(request, "exchange/login.html", context, status_code=401)
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    throttle.succeeded(("account", account))
+    target = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        sign_session(settings(request).secret_key, member.id),
+        start_session(session, member.id),
         httponly=True,
         samesite="lax",
-        max_age=12 * 3600,
+        secure=request.url.scheme == "https",
+        max_age=int(SESSION_TTL.total_seconds()),
     )
     return response
 
 
-@router.post("/logout")
-def logout() -> Response:
+@router.post("/logout", dependencies=[Depends(access.anyone(via=PAGE))])
+def logout(request: Request, session: Session = Depends(db_session, scope="function")) -> Response:
+    # The session ends on the server: a copy of the cookie kept elsewhere no longer works.
+    end_session(session, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -137,8 +152,11 @@ def bar_chart(points: list[tuple[str, int]], width: int = 720, height: int = 160
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, session: Session = Depends(db_session, scope="function")) -> Response:
-    principal = page_principal(request)
+def dashboard(
+    request: Request,
+    principal: Principal = Depends(access.anyone("visible", via=PAGE)),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
     orgs = organisations_by_id(session)
     recent = store.query_objects(session, principal, store.Query(), limit=12, newest_first=True)
     by_tlp = dict(
@@ -170,8 +188,9 @@ def dashboard(request: Request, session: Session = Depends(db_session, scope="fu
         "by_tlp": [(TLP(level), int(by_tlp.get(int(level), 0))) for level in TLP],
         "by_type": by_type,
         "chart": bar_chart(daily_counts(session, principal)),
-        "organisations": len(orgs),
-        "groups": session.scalar(select(func.count()).select_from(TrustGroup)) or 0,
+        # The directory's size only for those who may list it (members of member organisations).
+        "organisations": len(orgs) if principal.is_authenticated and principal.org_is_member else None,
+        "groups": len(principal.trust_group_ids),
         "feedback": feedback,
         "principal": principal,
     }
@@ -191,12 +210,17 @@ def browse(
     added_after: str = "",
     added_before: str = "",
     cursor: str | None = None,
+    principal: Principal = Depends(access.anyone("visible", via=PAGE)),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    principal = page_principal(request)
     error = None
     rows: list[dict[str, Any]] = []
     next_cursor = None
+    # Publishers can be chosen by those who may list organisations; for others the filter does not exist
+    # (naming a slug must not tell whether such an organisation is on the hub).
+    publishers = directory.organisations_for(session, principal) if principal.org_is_member else []
+    if not publishers:
+        organisation = ""
     try:
         query = search_query(session, q, [type], [tlp], organisation or None, added_after or None, added_before or None)
         page = store.query_objects(session, principal, query, limit=50, cursor=cursor, newest_first=True)
@@ -224,7 +248,7 @@ def browse(
         "error": error,
         "types": types,
         "levels": list(TLP),
-        "organisations": session.scalars(select(Organisation).order_by(Organisation.name)).all(),
+        "organisations": publishers,
         "next_url": f"/objects?{urlencode({**filters, 'cursor': next_cursor})}" if next_cursor else None,
         "principal": principal,
     }
@@ -274,8 +298,12 @@ def relationship_graph(center: str, center_label: str, relations: list[dict[str,
 
 
 @router.get("/objects/{stix_id}", response_class=HTMLResponse)
-def object_page(request: Request, stix_id: str, session: Session = Depends(db_session, scope="function")) -> Response:
-    principal = page_principal(request)
+def object_page(
+    request: Request,
+    stix_id: str,
+    principal: Principal = Depends(access.anyone("visible", via=PAGE)),
+    session: Session = Depends(db_session, scope="function"),
+) -> Response:
     versions = store.get_versions(session, principal, None, stix_id)
     if not versions:
         context = {"status_code": 404, "message": f"No object {stix_id} that you may see.", "principal": principal}
@@ -313,7 +341,7 @@ def feedback(
     verdict: str = Form(""),
     explanation: str = Form(""),
     count: int = Form(0),
-    principal: Principal = Depends(signed_in),
+    principal: Principal = Depends(access.member("visible", via=PAGE)),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     from shieldwall.exchange.rest_objects import OpinionIn, SightingIn, add_sighting, set_opinion
@@ -339,8 +367,9 @@ def share_context(session: Session, principal: Principal, request: Request, **ex
     ]
     return {
         "collections": collections,
-        "groups": session.scalars(select(TrustGroup).order_by(TrustGroup.name)).all(),
-        "organisations": session.scalars(select(Organisation).order_by(Organisation.name)).all(),
+        # Only the groups the caller's organisation is in: the others' names are not the caller's to know.
+        "groups": directory.trust_groups_for(session, principal),
+        "organisations": directory.organisations_for(session, principal),
         "levels": list(TLP),
         "csrf": csrf_for(request),
         "principal": principal,
@@ -353,7 +382,7 @@ def share_context(session: Session, principal: Principal, request: Request, **ex
 @router.get("/upload", response_class=HTMLResponse)
 def upload_form(
     request: Request,
-    principal: Principal = Depends(signed_in),
+    principal: Principal = Depends(access.writer("own", via=PAGE)),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     return render(request, "exchange/upload.html", share_context(session, principal, request))
@@ -370,7 +399,7 @@ async def upload(
     trust_groups: list[str] = Form([]),
     members: str = Form(""),
     anonymous: bool = Form(False),
-    principal: Principal = Depends(signed_in),
+    principal: Principal = Depends(access.writer("owner", via=PAGE)),
 ) -> Response:
     check_csrf(request, csrf)
     limit = settings(request).max_body_bytes
@@ -427,5 +456,5 @@ def install_handlers(app: Any) -> None:
         # API clients get JSON; people get a page.
         if request.url.path.startswith(("/api/", "/taxii2/")) or "text/html" not in request.headers.get("accept", ""):
             return await http_exception_handler(request, exc)
-        context = {"status_code": exc.status_code, "message": exc.detail, "principal": page_principal(request)}
+        context = {"status_code": exc.status_code, "message": exc.detail, "principal": PAGE.resolve(request)}
         return render(request, "error.html", context, status_code=exc.status_code)

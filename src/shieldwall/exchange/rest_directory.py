@@ -1,4 +1,10 @@
-"""REST API: organisations, members, API tokens, trust groups, collections, audit log."""
+"""REST API: organisations, members, API tokens, trust groups, collections, audit log.
+
+The directory is shown only to those entitled: a visitor sees nothing; a guest organisation's member
+its own organisation; members of member organisations the list of organisations, but the members of
+their own organisation only; a trust group only to its organisations (the hub operator sees them all).
+What the caller may not see answers 404, as if it did not exist.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shieldwall.exchange import directory
+from shieldwall.exchange import access, directory
 from shieldwall.exchange.audit import as_dict as audit_dict
 from shieldwall.exchange.audit import record
-from shieldwall.exchange.deps import db_session, require_admin, require_member, token_cache
+from shieldwall.exchange.deps import db_session, token_cache
 from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import (
     ApiToken,
@@ -28,11 +34,6 @@ from shieldwall.stix.tlp import TLP
 from shieldwall.store.base import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
-
-
-def _operator(principal: Principal) -> None:
-    if not principal.is_operator:
-        raise HTTPException(403, "only the hub operator may do this")
 
 
 def _bad(error: Exception) -> HTTPException:
@@ -51,7 +52,7 @@ def org_json(org: Organisation) -> dict[str, Any]:
 
 
 @router.get("/me")
-def me(principal: Principal = Depends(require_member)) -> dict[str, Any]:
+def me(principal: Principal = Depends(access.member("own"))) -> dict[str, Any]:
     return {
         "email": principal.email,
         "role": principal.role,
@@ -71,18 +72,17 @@ class OrganisationIn(BaseModel):
 
 @router.get("/organisations")
 def organisations(
-    principal: Principal = Depends(require_member), session: Session = Depends(db_session, scope="function")
+    principal: Principal = Depends(access.member("visible")), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
-    return [org_json(o) for o in session.scalars(select(Organisation).order_by(Organisation.name))]
+    return [org_json(o) for o in directory.organisations_for(session, principal)]
 
 
 @router.post("/organisations", status_code=201)
 def create_organisation(
     body: OrganisationIn,
-    principal: Principal = Depends(require_member),
+    principal: Principal = Depends(access.operator()),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    _operator(principal)
     try:
         org = directory.create_org(
             session, body.name, body.kind, body.country, is_member=body.is_member, slug=body.slug
@@ -91,11 +91,6 @@ def create_organisation(
         raise _bad(error) from None
     record(session, principal, "create-organisation", target=org.slug)
     return org_json(org)
-
-
-def _own_or_operator(principal: Principal, org: Organisation) -> None:
-    if not (principal.is_operator or (principal.org_id == org.id and principal.is_admin)):
-        raise HTTPException(403, "only an admin of this organisation (or the hub operator) may do this")
 
 
 class MemberIn(BaseModel):
@@ -111,11 +106,11 @@ def member_json(m: Member) -> dict[str, Any]:
 
 @router.get("/organisations/{slug}/members")
 def members(
-    slug: str, principal: Principal = Depends(require_member), session: Session = Depends(db_session, scope="function")
+    slug: str,
+    principal: Principal = Depends(access.member("own")),
+    session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
-    org = _org(session, slug)
-    if principal.org_id != org.id and not principal.is_operator:
-        raise HTTPException(403, "members of another organisation are not listed")
+    org = _own_org(session, principal, slug)
     return [
         member_json(m) for m in session.scalars(select(Member).where(Member.org_id == org.id).order_by(Member.email))
     ]
@@ -125,11 +120,11 @@ def members(
 def add_member(
     slug: str,
     body: MemberIn,
-    principal: Principal = Depends(require_member),
+    principal: Principal = Depends(access.admin("own")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    org = _org(session, slug)
-    _own_or_operator(principal, org)
+    """An admin adds a member to their own organisation (the hub operator, to any)."""
+    org = _own_org(session, principal, slug)
     try:
         member = directory.create_member(
             session, org, body.email, body.name or body.email, body.role, password=body.password
@@ -140,11 +135,40 @@ def add_member(
     return member_json(member)
 
 
+@router.delete("/organisations/{slug}/members/{member_id}")
+def deactivate_member(
+    slug: str,
+    member_id: int,
+    request: Request,
+    principal: Principal = Depends(access.admin("own")),
+    session: Session = Depends(db_session, scope="function"),
+) -> dict[str, Any]:
+    """Deactivate a member of your organisation: no more sign-in or token use; their web sessions end now."""
+    org = _own_org(session, principal, slug)
+    member = session.get(Member, member_id)
+    if member is None or member.org_id != org.id:
+        raise HTTPException(404, f"no member {member_id} in {slug!r}")
+    if member.id == principal.member_id:
+        raise HTTPException(422, "you may not deactivate yourself; ask another admin")
+    directory.deactivate_member(session, member)
+    session.info.setdefault("after_commit", []).append(token_cache(request).clear)
+    record(session, principal, "deactivate-member", target=member.email)
+    return member_json(member)
+
+
 def _org(session: Session, slug: str) -> Organisation:
     try:
         return directory.org_by_slug(session, slug)
     except directory.DirectoryError as error:
         raise HTTPException(404, str(error)) from None
+
+
+def _own_org(session: Session, principal: Principal, slug: str) -> Organisation:
+    """The caller's own organisation (any, for the hub operator); another one answers as if missing."""
+    org = session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if org is None or not (principal.is_operator or org.id == principal.org_id):
+        raise HTTPException(404, f"no organisation {slug!r} of yours")
+    return org
 
 
 class TokenIn(BaseModel):
@@ -166,7 +190,7 @@ def token_json(t: ApiToken) -> dict[str, Any]:
 
 @router.get("/tokens")
 def tokens(
-    principal: Principal = Depends(require_member), session: Session = Depends(db_session, scope="function")
+    principal: Principal = Depends(access.member("own")), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     rows = session.scalars(select(ApiToken).where(ApiToken.member_id == principal.member_id).order_by(ApiToken.id))
     return [token_json(t) for t in rows]
@@ -175,7 +199,7 @@ def tokens(
 @router.post("/tokens", status_code=201)
 def issue_token(
     body: TokenIn,
-    principal: Principal = Depends(require_member),
+    principal: Principal = Depends(access.member("own")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     """Issue a token for yourself. The token is in this response only; the hub keeps its hash."""
@@ -195,7 +219,7 @@ def issue_token(
 def revoke_token(
     token_id: int,
     request: Request,
-    principal: Principal = Depends(require_member),
+    principal: Principal = Depends(access.member("own")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
     row = session.get(ApiToken, token_id)
@@ -232,19 +256,18 @@ def group_json(session: Session, g: TrustGroup) -> dict[str, Any]:
 
 @router.get("/trust-groups")
 def trust_groups(
-    principal: Principal = Depends(require_member), session: Session = Depends(db_session, scope="function")
+    principal: Principal = Depends(access.member("visible")), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
-    rows = session.scalars(select(TrustGroup).order_by(TrustGroup.name))
-    return [group_json(session, g) for g in rows if principal.is_operator or g.id in principal.trust_group_ids]
+    rows = directory.trust_groups_for(session, principal, operator_sees_all=True)
+    return [group_json(session, g) for g in rows]
 
 
 @router.post("/trust-groups", status_code=201)
 def create_trust_group(
     body: TrustGroupIn,
-    principal: Principal = Depends(require_member),
+    principal: Principal = Depends(access.operator()),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    _operator(principal)
     try:
         ids = [directory.org_by_slug(session, s).id for s in body.organisations]
         group = directory.create_trust_group(session, body.name, body.description, ids, slug=body.slug)
@@ -259,10 +282,9 @@ def add_group_member(
     slug: str,
     org_slug: str,
     request: Request,
-    principal: Principal = Depends(require_member),
+    principal: Principal = Depends(access.operator()),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    _operator(principal)
     group, org = _group(session, slug), _org(session, org_slug)
     directory.add_to_group(session, group, org.id)
     session.info.setdefault("after_commit", []).append(token_cache(request).clear)
@@ -275,10 +297,9 @@ def remove_group_member(
     slug: str,
     org_slug: str,
     request: Request,
-    principal: Principal = Depends(require_member),
+    principal: Principal = Depends(access.operator()),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
-    _operator(principal)
     group, org = _group(session, slug), _org(session, org_slug)
     directory.remove_from_group(session, group, org.id)
     session.info.setdefault("after_commit", []).append(token_cache(request).clear)
@@ -295,7 +316,7 @@ def _group(session: Session, slug: str) -> TrustGroup:
 
 @router.get("/collections")
 def collections(
-    principal: Principal = Depends(require_member), session: Session = Depends(db_session, scope="function")
+    principal: Principal = Depends(access.member("visible")), session: Session = Depends(db_session, scope="function")
 ) -> list[dict[str, Any]]:
     rows = session.scalars(select(Collection).order_by(Collection.alias))
     return [
@@ -314,7 +335,7 @@ def collections(
 @router.get("/audit")
 def audit(
     limit: int = 100,
-    principal: Principal = Depends(require_admin),
+    principal: Principal = Depends(access.admin("own")),
     session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
     """Your organisation's audit entries (admins); every entry, sealed ones included, for the hub operator."""
