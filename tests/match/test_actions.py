@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from shieldwall.match.actions import SIGNATURE_HEADER, sign, verify
 from shieldwall.match.tables import ActionDelivery, MatchRecord, ReviewItem
-from tests.match.fixtures import plant_bank
+from tests.match.fixtures import plant_bank, principal_of
 from tests.match.receiver import Receiver
 from tests.support.hub import seed_hub
 from tests.support.live import LiveServer
@@ -29,17 +29,20 @@ def test_signature_round_trip_and_tampering() -> None:
 def test_match_runs_label_review_and_signed_webhook(live_server: LiveServer, tmp_path: Path) -> None:
     database = live_server.app.state.database
     hub = seed_hub(database)
+    chirp = principal_of(database, hub.member_ids["chirp"])
     with Receiver() as receiver, Receiver(status=500) as failing:
+        # Chirp's own banks: webhooks speak for the bank's owner, so only its own matches call them.
         plant_bank(
             database,
             tmp_path,
+            owner=chirp,
             label="known IO",
             review=True,
             webhook_url=receiver.url,
             webhook_secret="k1",
             secret_key=live_server.settings.secret_key,
         )
-        plant_bank(database, tmp_path, name="second", webhook_url=failing.url)
+        plant_bank(database, tmp_path, name="second", owner=chirp, webhook_url=failing.url)
         auth = {"Authorization": f"Bearer {hub.tokens['chirp']}"}
         response = httpx.post(
             f"{live_server.url}/api/match", json={"urls": ["https://fake-news.example/story"]}, headers=auth

@@ -15,6 +15,7 @@ from shieldwall.match.sync import sync_bank
 from shieldwall.match.tables import ActionDelivery, BankSignal
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.db import Database
+from tests.match.fixtures import principal_of
 from tests.match.stixdata import indicator
 from tests.support.hub import Hub, seed_hub
 from tests.support.live import LiveServer
@@ -108,6 +109,7 @@ def test_sighting_reported_to_the_exchange(live_server: LiveServer) -> None:
             taxii_token=hub.tokens["lab"],
             secret_key=live_server.settings.secret_key,
             report_sightings=True,
+            owner=principal_of(database, hub.member_ids["lab"]),  # sightings speak for the bank's owner
         )
     sync_bank(database, "hub", secret_key=live_server.settings.secret_key)
     response = httpx.post(

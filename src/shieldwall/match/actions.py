@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from shieldwall.exchange.policy import Principal
 from shieldwall.match.banks import BankError, bank_secret
 from shieldwall.match.matcher import MatchHit
 from shieldwall.match.service import ItemResult
@@ -88,8 +89,23 @@ class _Call:
     payload: dict[str, Any]
 
 
-def run_actions(database: Database, results: list[ItemResult], actor: str = "", *, secret_key: str) -> ActionSummary:
-    """`secret_key` (the installation secret) opens the banks' sealed webhook keys and TAXII tokens."""
+def may_act_for_bank(principal: Principal | None, bank: Bank) -> bool:
+    """Webhooks and sightings speak for the bank's owner (its URL, its TAXII token): only the owner's own
+    matches (or the console's) may trigger them, so one organisation's content never reaches another's."""
+    return principal is None or (bank.org_id is not None and bank.org_id == principal.org_id)
+
+
+def run_actions(
+    database: Database, results: list[ItemResult], principal: Principal | None = None, *, secret_key: str
+) -> ActionSummary:
+    """Run the banks' actions on `results`, which must hold only hits `principal` may see.
+
+    `principal` is who matched (None: the operator's console); records and review items belong to its
+    organisation (from the console: to the bank's). `secret_key` (the installation secret) opens the banks'
+    sealed webhook keys and TAXII tokens."""
+    if principal is not None and not principal.can_write:
+        raise ValueError("running a bank's actions needs a writer of a member organisation")
+    actor = principal.email if principal is not None else "cli"
     summary = ActionSummary()
     calls: list[_Call] = []
     now = utcnow()
@@ -100,6 +116,7 @@ def run_actions(database: Database, results: list[ItemResult], actor: str = "", 
                 bank = banks.get(hit.bank_id)
                 if bank is None or not (bank.label or bank.review or bank.webhook_url or bank.report_sightings):
                     continue
+                org_id = principal.org_id if principal is not None else bank.org_id
                 record = MatchRecord(
                     bank_id=bank.id,
                     item=result.item,
@@ -109,17 +126,21 @@ def run_actions(database: Database, results: list[ItemResult], actor: str = "", 
                     signal_value=hit.signal_value,
                     source_id=hit.source_id,
                     tlp=hit.tlp,
+                    on_hub=hit.on_hub,
                     distance=hit.distance,
                     label=bank.label,
                     matched_at=now,
                     matched_by=actor,
+                    org_id=org_id,
                 )
                 session.add(record)
                 session.flush()
                 summary.recorded += 1
                 if bank.review:
-                    session.add(ReviewItem(match_id=record.id))
+                    session.add(ReviewItem(match_id=record.id, org_id=org_id))
                     summary.reviews += 1
+                if not may_act_for_bank(principal, bank):
+                    continue
                 if bank.webhook_url:
                     payload = {
                         "event": "match",
@@ -135,6 +156,8 @@ def run_actions(database: Database, results: list[ItemResult], actor: str = "", 
                 if bank.report_sightings and hit.source_id.startswith("indicator--"):
                     note = f"Matched by bank {bank.name!r}: {hit.signal_type} {hit.how} (distance {hit.distance:g})"
                     calls.append(_Call(record.id, "sighting", bank, sighting_of(hit, now, note)))
+        # Write the last review items before detaching: expunging drops pending (unflushed) rows.
+        session.flush()
         # Plain copies: the calls below run after this transaction ends.
         session.expunge_all()
     deliveries = [_deliver(call, summary, secret_key) for call in calls]

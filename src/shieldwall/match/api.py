@@ -1,8 +1,9 @@
 """POST /api/match: one item or a batch, as JSON (urls, domains, accounts, texts, hashes) or as a
 multipart upload of files (plus the same fields as form values). Each item gets its own result or error.
 
-Signed-in members see matches at every TLP and trigger the banks' actions; anonymous callers see only
-matches against TLP:CLEAR signals and trigger nothing.
+Each hit is shown only when the caller may read the signal's source on the hub right now (visibility.py):
+visitors see only TLP:CLEAR-derived hits. Analysts and admins of member organisations trigger the banks'
+actions on what they see; everyone else triggers nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
-from shieldwall.exchange.deps import ApiError, current_principal, require_member
+from shieldwall.exchange import access
+from shieldwall.exchange.deps import ApiError
 from shieldwall.exchange.policy import Principal
 from shieldwall.match.files import DEFAULT_MAX_FILE_BYTES
 from shieldwall.match.service import ItemResult, match_file, match_value, matchers, restrict
+from shieldwall.match.tables import Bank
+from shieldwall.match.visibility import keep_visible, readable_banks, visible_counts
 from shieldwall.stix.tlp import TLP
 
 router = APIRouter(tags=["match"])
@@ -64,7 +68,9 @@ def values_from_json(body: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def max_tlp_for(principal: Principal) -> TLP:
-    return TLP.RED if principal.is_authenticated else TLP.CLEAR
+    """The strictest level the caller could see at all (visitors and guests: CLEAR); each hit is still shown
+    only if the caller may read its source (visibility.py)."""
+    return TLP.RED if principal.is_authenticated and principal.org_is_member else TLP.CLEAR
 
 
 async def collect_request(
@@ -100,16 +106,38 @@ async def collect_request(
 
 
 def run_match(
-    request: Request, values: list[tuple[str, str]], files: list[tuple[str, bytes]], banks: set[str] | None = None
+    request: Request,
+    principal: Principal,
+    values: list[tuple[str, str]],
+    files: list[tuple[str, bytes]],
+    banks: set[str] | None = None,
 ) -> list[ItemResult]:
-    matcher = matchers.get(request.app.state.database)
-    unknown = sorted((banks or set()) - set(matcher.bank_names.values()))
-    if unknown:
-        known = ", ".join(sorted(matcher.bank_names.values())) or "none yet"
-        raise ApiError(422, f"no bank named {', '.join(unknown)} (banks: {known})")
+    """Match, then keep only the chosen banks' hits that principal may read."""
+    database = request.app.state.database
+    matcher = matchers.get(database)
+    if banks:
+        with database.session() as session:
+            known = {bank.name for bank in readable_banks(session, principal)}
+        unknown = sorted(banks - known)
+        if unknown:  # a bank the caller may not read is named exactly like one that does not exist
+            names = ", ".join(sorted(known)) or "none yet"
+            raise ApiError(422, f"no bank named {', '.join(unknown)} (banks: {names})")
     limit = min(DEFAULT_MAX_FILE_BYTES, request.app.state.settings.max_body_bytes)
     results = [match_file(matcher, name, data, limit) for name, data in files]
-    return results + [match_value(matcher, kind, value) for kind, value in values]
+    results += [match_value(matcher, kind, value) for kind, value in values]
+    restrict(results, banks=banks)
+    with database.session() as session:
+        keep_visible(session, principal, results)
+    return results
+
+
+def run_actions_for(request: Request, principal: Principal, results: list[ItemResult]) -> Any:
+    """The banks' actions on what principal saw; only writers of member organisations trigger them."""
+    from shieldwall.match.actions import run_actions
+
+    if not principal.can_write:
+        return None
+    return run_actions(request.app.state.database, results, principal, secret_key=request.app.state.settings.secret_key)
 
 
 _STRINGS = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
@@ -154,25 +182,14 @@ OPENAPI_BODY = {
 
 
 @router.post("/api/match", openapi_extra=OPENAPI_BODY)
-async def api_match(request: Request, principal: Principal = Depends(current_principal)) -> JSONResponse:
+async def api_match(request: Request, principal: Principal = Depends(access.anyone("visible"))) -> JSONResponse:
     values, files, banks, actions = await collect_request(request)
     if not values and not files:
         raise ApiError(422, "nothing to match: send urls, domains, accounts, texts, hashes or files")
     if len(values) + len(files) > MAX_ITEMS:
         raise ApiError(413, f"at most {MAX_ITEMS} items per request; split the batch")
-    results = await run_in_threadpool(run_match, request, values, files, banks)
-    restrict(results, banks=banks, max_tlp=max_tlp_for(principal))
-    summary = None
-    if actions and principal.is_authenticated:
-        from shieldwall.match.actions import run_actions
-
-        summary = await run_in_threadpool(
-            run_actions,
-            request.app.state.database,
-            results,
-            principal.email,
-            secret_key=request.app.state.settings.secret_key,
-        )
+    results = await run_in_threadpool(run_match, request, principal, values, files, banks)
+    summary = await run_in_threadpool(run_actions_for, request, principal, results) if actions else None
     return JSONResponse(
         {
             "items": len(results),
@@ -185,35 +202,43 @@ async def api_match(request: Request, principal: Principal = Depends(current_pri
     )
 
 
+def bank_view(bank: Bank, principal: Principal, counts: dict[int, dict[str, int]]) -> dict[str, Any]:
+    """A bank as principal may see it: its source and actions only for its own organisation's members."""
+    view: dict[str, Any] = {"name": bank.name, "description": bank.description, "signals": counts.get(bank.id, {})}
+    if bank.org_id is None or bank.org_id != principal.org_id:
+        return view
+    return {
+        **view,
+        "pdq_threshold": bank.pdq_threshold,
+        "text_threshold": bank.text_threshold,
+        "source": {"taxii_api_root": bank.taxii_api_root, "collection": bank.taxii_collection}
+        if bank.taxii_api_root
+        else None,
+        "cursor": bank.taxii_cursor or None,
+        "last_synced_at": bank.last_synced_at.isoformat() if bank.last_synced_at else None,
+        "actions": {
+            "label": bank.label or None,
+            "webhook": bool(bank.webhook_url),
+            "review": bank.review,
+            "sightings": bank.report_sightings,
+        },
+    }
+
+
 @router.get("/api/match/banks")
-def api_banks(request: Request, principal: Principal = Depends(require_member)) -> JSONResponse:
-    """The banks with their signal counts per type, thresholds and actions (members only)."""
-    from sqlalchemy import select
-
-    from shieldwall.match.banks import bank_counts
-    from shieldwall.match.tables import Bank
-
+def api_banks(request: Request, principal: Principal = Depends(access.member("visible"))) -> JSONResponse:
+    """The banks the caller may know of, with counts of the signals it may see (settings: owners only)."""
     with request.app.state.database.session() as session:
-        counts = bank_counts(session)
-        banks = [
-            {
-                "name": b.name,
-                "description": b.description,
-                "signals": counts.get(b.id, {}),
-                "pdq_threshold": b.pdq_threshold,
-                "text_threshold": b.text_threshold,
-                "source": {"taxii_api_root": b.taxii_api_root, "collection": b.taxii_collection}
-                if b.taxii_api_root
-                else None,
-                "cursor": b.taxii_cursor or None,
-                "last_synced_at": b.last_synced_at.isoformat() if b.last_synced_at else None,
-                "actions": {
-                    "label": b.label or None,
-                    "webhook": bool(b.webhook_url),
-                    "review": b.review,
-                    "sightings": b.report_sightings,
-                },
-            }
-            for b in session.scalars(select(Bank).order_by(Bank.name))
-        ]
-    return JSONResponse({"banks": banks})
+        banks = readable_banks(session, principal)
+        counts = visible_counts(session, principal, [b.id for b in banks])
+        return JSONResponse({"banks": [bank_view(b, principal, counts) for b in banks]})
+
+
+@router.get("/api/match/banks/{name}")
+def api_bank(request: Request, name: str, principal: Principal = Depends(access.member("visible"))) -> JSONResponse:
+    """One bank; 404 when it does not exist or the caller may not read it."""
+    with request.app.state.database.session() as session:
+        bank = next((b for b in readable_banks(session, principal) if b.name == name), None)
+        if bank is None:
+            raise ApiError(404, f"no bank named {name!r}")
+        return JSONResponse(bank_view(bank, principal, visible_counts(session, principal, [bank.id])))

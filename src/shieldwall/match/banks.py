@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from shieldwall.exchange.policy import Principal
 from shieldwall.match.sealed import SealError, is_sealed, seal, unseal
 from shieldwall.match.signals import Signal
 from shieldwall.match.stix_signals import IndicatorSignals, indicators_in, read_indicator
@@ -43,6 +44,14 @@ _CHUNK = 500
 
 class BankError(ValueError):
     pass
+
+
+class BankNotFound(BankError):
+    """The bank does not exist, or the caller may not know it does (answered as 404)."""
+
+
+class BankForbidden(BankError):
+    """The caller may read the bank but not change it (answered as 403)."""
 
 
 @dataclass
@@ -74,13 +83,18 @@ def value_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def create_bank(session: Session, name: str, *, secret_key: str | None = None, **options: Any) -> Bank:
+def create_bank(
+    session: Session, name: str, *, owner: Principal | None = None, secret_key: str | None = None, **options: Any
+) -> Bank:
+    """A bank owned by `owner`'s organisation; without an owner, one of the hub's own (the operator's console)."""
+    if owner is not None and not owner.can_write:
+        raise BankForbidden(f"{owner.email or 'this account'} may not create banks (needs the analyst or admin role)")
     name = name.strip()
     if not name or len(name) > 100 or any(c in name for c in "/\\?#"):
         raise BankError(f"bank name {name!r} must be 1-100 characters without / \\ ? #")
     if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
         raise BankError(f"a bank named {name!r} already exists")
-    bank = Bank(name=name)
+    bank = Bank(name=name, org_id=owner.org_id if owner else None, created_by=owner.member_id if owner else None)
     configure_bank(bank, secret_key=secret_key, **options)
     session.add(bank)
     session.flush()
@@ -145,6 +159,24 @@ def get_bank(session: Session, name: str) -> Bank:
     return bank
 
 
+def bank_for(session: Session, principal: Principal | None, name: str, *, change: bool = False) -> Bank:
+    """The bank named `name` as `principal` may use it (None: the operator's console, which may do anything).
+
+    A bank the principal may not read is reported exactly like one that does not exist; only the owner
+    organisation's writers change it (the hub's own banks change only at the console)."""
+    if principal is None:
+        return get_bank(session, name)
+    from shieldwall.match.visibility import readable_banks
+
+    readable = {bank.name: bank for bank in readable_banks(session, principal)}
+    bank = readable.get(name)
+    if bank is None:
+        raise BankNotFound(f"no bank named {name!r} (banks: {', '.join(sorted(readable)) or 'none yet'})")
+    if change and not (principal.can_write and bank.org_id is not None and bank.org_id == principal.org_id):
+        raise BankForbidden(f"bank {name!r} may be changed only by its organisation's analysts and admins")
+    return bank
+
+
 def bank_counts(session: Session) -> dict[int, dict[str, int]]:
     rows = session.execute(
         select(BankSignal.bank_id, BankSignal.signal_type, func.count()).group_by(
@@ -164,8 +196,11 @@ def apply_indicators(
     *,
     default_tlp: TLP = TLP.AMBER,
     now: datetime | None = None,
+    on_hub: bool = False,
 ) -> ImportReport:
-    """Add, replace or remove the signals of these indicators (newest version of each wins)."""
+    """Add, replace or remove the signals of these indicators (newest version of each wins).
+
+    `on_hub`: they come from this hub's own TAXII server, so the hub's policy decides who sees them."""
     now = now or utcnow()
     report = ImportReport(indicators=len(objects))
     latest: dict[str, IndicatorSignals] = {}
@@ -210,6 +245,7 @@ def apply_indicators(
                 "valid_until": parsed.valid_until,
                 "name": s.name,
                 "added_at": now,
+                "on_hub": on_hub,
             }
             for s in parsed.signals
         ]
@@ -306,6 +342,7 @@ def add_signals(
             "valid_until": None,
             "name": s.name or name,
             "added_at": now,
+            "on_hub": False,
         }
         for (kind, digest), s in wanted.items()
         if (kind, digest) not in held

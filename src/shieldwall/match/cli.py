@@ -5,7 +5,9 @@
     shieldwall match bank import election-2026 findings.json
     shieldwall match bank sync election-2026 --every 15m
 
-`shieldwall match FILES...` is short for `shieldwall match run FILES...`.
+`shieldwall match FILES...` is short for `shieldwall match run FILES...`. The console reads the database
+directly, so it sees and may change every bank; `--as EMAIL` acts for that member instead (their
+organisation owns the banks they create, and they see and change only what the hub lets them).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from shieldwall.config import load_settings
+from shieldwall.exchange.policy import Principal
 from shieldwall.match.banks import BANK_OPTIONS
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.db import Database
@@ -67,6 +70,30 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+AS_HELP = "Act for this member (e-mail): only what they may read or change is used; their organisation owns new banks."
+
+
+def as_option() -> Any:
+    return typer.Option(None, "--as", envvar="SHIELDWALL_MATCH_AS", help=AS_HELP)
+
+
+def _acting(database: Database, email: str | None) -> Principal | None:
+    """The member the command acts for, or None for the operator's console."""
+    if not email:
+        return None
+    from shieldwall.exchange import directory
+    from shieldwall.exchange.auth import principal_for_member
+
+    with database.session() as session:
+        try:
+            member = directory.member_by_email(session, email)
+        except directory.DirectoryError as error:
+            _fail(f"--as: {error}")
+        if not member.is_active:
+            _fail(f"--as: member {email!r} is deactivated")
+        return principal_for_member(session, member)
+
+
 @match_app.command("run")
 def run(
     files: list[Path] = typer.Argument(None, help="Images (JPEG/PNG/WebP), other files, or UTF-8 text files."),
@@ -81,12 +108,14 @@ def run(
     max_bytes: int = typer.Option(
         None, "--max-bytes", help="Largest file accepted (default 8 MiB, or SHIELDWALL_MATCH_MAX_FILE_BYTES)."
     ),
+    acting_as: str = as_option(),
 ) -> None:
     """Match files and values against the banks; one bad item never stops the others."""
     from shieldwall.match.actions import run_actions
-    from shieldwall.match.banks import BankError, get_bank
+    from shieldwall.match.banks import BankError, bank_for
     from shieldwall.match.files import DEFAULT_MAX_FILE_BYTES
     from shieldwall.match.service import ItemResult, load_matcher, match_file, match_value, restrict
+    from shieldwall.match.visibility import keep_visible
 
     values = [
         (k, v)
@@ -98,10 +127,11 @@ def run(
         _fail("nothing to match: give files or --url/--domain/--account/--text/--pdq")
     database = _database()
     try:
+        principal = _acting(database, acting_as)
         with database.session() as session:
             try:
                 for name in bank or []:
-                    get_bank(session, name)
+                    bank_for(session, principal, name)
             except BankError as bank_error:
                 _fail(str(bank_error))
             matcher = load_matcher(session)
@@ -119,8 +149,13 @@ def run(
             for kind, value in values:
                 results.append(match_value(matcher, kind, value))
                 progress.advance(task)
-        restrict(results, banks=set(bank) if bank else None, max_tlp=TLP.RED)
-        summary = run_actions(database, results, actor="cli", secret_key=_secret_key()) if actions else None
+        restrict(results, banks=set(bank) if bank else None)
+        with database.session() as session:
+            keep_visible(session, principal, results)
+        if actions and principal is not None and not principal.can_write:
+            console.print(f"[yellow]no actions:[/yellow] {acting_as} may not write (needs the analyst or admin role)")
+            actions = False
+        summary = run_actions(database, results, principal, secret_key=_secret_key()) if actions else None
     finally:
         database.dispose()
     _print_results(results, as_json)
@@ -191,15 +226,17 @@ def bank_create(
     webhook_secret: str = typer.Option(None, help="HMAC-SHA256 key for the webhook signature."),
     review: bool = typer.Option(None, "--review/--no-review", help="Action: queue matches for human review."),
     report_sightings: bool = typer.Option(None, "--sightings/--no-sightings", help="Action: report STIX sightings."),
+    acting_as: str = as_option(),
 ) -> None:
-    """Create a bank."""
+    """Create a bank (with --as: owned by that member's organisation; without: one of the hub's own)."""
     from shieldwall.match.banks import BankError, create_bank
 
     options = _bank_options(**{k: v for k, v in locals().items() if k in BANK_OPTIONS})
     database = _database()
     try:
+        owner = _acting(database, acting_as)
         with database.session() as session:
-            create_bank(session, name, secret_key=_secret_key(), **options)
+            create_bank(session, name, owner=owner, secret_key=_secret_key(), **options)
     except BankError as error:
         _fail(str(error))
     finally:
@@ -221,15 +258,17 @@ def bank_set(
     webhook_secret: str = typer.Option(None),
     review: bool = typer.Option(None, "--review/--no-review"),
     report_sightings: bool = typer.Option(None, "--sightings/--no-sightings"),
+    acting_as: str = as_option(),
 ) -> None:
     """Change a bank's settings and actions."""
-    from shieldwall.match.banks import BankError, configure_bank, get_bank
+    from shieldwall.match.banks import BankError, bank_for, configure_bank
 
     options = _bank_options(**{k: v for k, v in locals().items() if k in BANK_OPTIONS})
     database = _database()
     try:
+        principal = _acting(database, acting_as)
         with database.session() as session:
-            bank = get_bank(session, name)
+            bank = bank_for(session, principal, name, change=True)
             configure_bank(bank, secret_key=_secret_key(), **options)
             bank.revision += 1  # thresholds live in the matcher snapshot
     except BankError as error:
@@ -251,9 +290,10 @@ def bank_add(
     list_type: str = typer.Option(None, "--type", help="Signal type of --from-list: url, domain, account, pdq, md5..."),
     label: str = typer.Option("", "--name", help="Name shown with these signals' matches."),
     tlp: str = typer.Option("amber", help="TLP of these signals."),
+    acting_as: str = as_option(),
 ) -> None:
     """Add signals by hand or from a plain list (one transaction; any bad value stops it, naming the line)."""
-    from shieldwall.match.banks import BankError, add_signals, get_bank
+    from shieldwall.match.banks import BankError, add_signals, bank_for
     from shieldwall.match.service import signal_from_value
 
     given = [("url", url), ("domain", domain), ("account", account), ("text", text), ("pdq", pdq)]
@@ -284,8 +324,10 @@ def bank_add(
         _fail(str(error))
     database = _database()
     try:
+        principal = _acting(database, acting_as)
         with database.session() as session:
-            added = add_signals(session, get_bank(session, name), signals, tlp=level, name=label)
+            bank = bank_for(session, principal, name, change=True)
+            added = add_signals(session, bank, signals, tlp=level, name=label)
     except BankError as error:
         _fail(str(error))
     finally:
@@ -294,16 +336,21 @@ def bank_add(
 
 
 @bank_app.command("delete")
-def bank_delete(name: str, yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation.")) -> None:
+def bank_delete(
+    name: str,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    acting_as: str = as_option(),
+) -> None:
     """Delete a bank with its signals, match records and reviews."""
-    from shieldwall.match.banks import BankError, get_bank
+    from shieldwall.match.banks import BankError, bank_for
 
     if not yes:
         typer.confirm(f"Delete bank {name!r} with its signals and match history?", abort=True)
     database = _database()
     try:
+        principal = _acting(database, acting_as)
         with database.session() as session:
-            bank = get_bank(session, name)
+            bank = bank_for(session, principal, name, change=True)
             _delete_bank_rows(session, bank.id)
     except BankError as error:
         _fail(str(error))
@@ -327,18 +374,16 @@ def _delete_bank_rows(session: Any, bank_id: int) -> None:
 
 
 @bank_app.command("list")
-def bank_list() -> None:
-    """List the banks with their signal counts and actions."""
-    from sqlalchemy import select
-
-    from shieldwall.match.banks import bank_counts
-    from shieldwall.match.tables import Bank
+def bank_list(acting_as: str = as_option()) -> None:
+    """List the banks with their signal counts and actions (with --as: those the member may know of)."""
+    from shieldwall.match.visibility import readable_banks, visible_counts
 
     database = _database()
     try:
+        principal = _acting(database, acting_as)
         with database.session() as session:
-            banks = list(session.scalars(select(Bank).order_by(Bank.name)))
-            counts = bank_counts(session)
+            banks = readable_banks(session, principal)
+            counts = visible_counts(session, principal, [b.id for b in banks])
     finally:
         database.dispose()
     table = Table(title=f"{len(banks)} banks")
@@ -398,9 +443,10 @@ def bank_import(
     name: str,
     files: list[Path] = typer.Argument(..., help="STIX 2.1 bundles (JSON)."),
     tlp: str = typer.Option("amber", help="TLP for indicators that carry no TLP marking."),
+    acting_as: str = as_option(),
 ) -> None:
     """Fill a bank from STIX files; each file is one transaction."""
-    from shieldwall.match.banks import BankError, get_bank, import_stix_file
+    from shieldwall.match.banks import BankError, bank_for, import_stix_file
 
     try:
         default_tlp = TLP.parse(tlp)
@@ -409,12 +455,14 @@ def bank_import(
     database = _database()
     failed = False
     try:
+        principal = _acting(database, acting_as)
         with _progress() as progress:
             task = progress.add_task("importing", total=len(files))
             for path in files:
                 try:
                     with database.session() as session:
-                        report = import_stix_file(session, get_bank(session, name), path, default_tlp=default_tlp)
+                        bank = bank_for(session, principal, name, change=True)
+                        report = import_stix_file(session, bank, path, default_tlp=default_tlp)
                     console.print(f"{path}: {report.summary()}", soft_wrap=True)
                     for message in report.errors[:20]:
                         console.print(f"  [yellow]skipped[/yellow] {message}", soft_wrap=True)
@@ -454,6 +502,7 @@ def bank_sync(
     runs: int = typer.Option(0, "--runs", help="With --every: stop after this many runs (0 = forever)."),
     tlp: str = typer.Option("amber", help="TLP for indicators that carry no TLP marking."),
     page_size: int = typer.Option(500, help="Objects per TAXII page (each page is saved with its cursor)."),
+    acting_as: str = as_option(),
 ) -> None:
     """Pull new, changed, revoked and removed indicators from the bank's TAXII collection."""
     from shieldwall.match.banks import BankError
@@ -464,6 +513,7 @@ def bank_sync(
     database = _database()
     done = 0
     try:
+        principal = _acting(database, acting_as)
         while True:
             try:
                 with _progress() as progress:
@@ -478,6 +528,7 @@ def bank_sync(
                         default_tlp=TLP.parse(tlp),
                         page_size=page_size,
                         on_page=_page_reporter(progress, task, name),
+                        principal=principal,
                     )
                 console.print(report.summary())
             except (BankError, TaxiiError) as error:

@@ -42,8 +42,11 @@ class SignalRows:
     source_ids: list[str] = field(default_factory=list)
     tlps: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    on_hub: list[bool] = field(default_factory=list)
 
-    def append(self, id: int, bank_id: int, type: str, value: str, source_id: str, tlp: int, name: str) -> None:
+    def append(
+        self, id: int, bank_id: int, type: str, value: str, source_id: str, tlp: int, name: str, on_hub: bool = False
+    ) -> None:
         self.ids.append(id)
         self.bank_ids.append(bank_id)
         self.types.append(type)
@@ -51,6 +54,7 @@ class SignalRows:
         self.source_ids.append(source_id)
         self.tlps.append(tlp)
         self.names.append(name)
+        self.on_hub.append(on_hub)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -69,6 +73,7 @@ class MatchHit(NamedTuple):
     name: str
     how: str  # exact / near / domain / any-platform
     distance: float  # PDQ: differing bits; text: 1 - similarity; exact: 0
+    on_hub: bool = False  # from this hub: its policy on source_id decides who sees the hit (see visibility.py)
 
     def as_dict(self) -> dict[str, Any]:
         from shieldwall.stix.tlp import TLP
@@ -231,6 +236,7 @@ class Matcher:
             rows.names[row],
             how,
             distance,
+            rows.on_hub[row],
         )
 
     def counts(self) -> dict[str, int]:

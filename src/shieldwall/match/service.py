@@ -25,7 +25,6 @@ from shieldwall.match.stix_signals import PatternError, checked_hash
 from shieldwall.match.tables import Bank, BankSignal
 from shieldwall.match.text import TextError, normalise_text
 from shieldwall.match.urls import UrlError, canonical_domain, split_url
-from shieldwall.stix.tlp import TLP
 from shieldwall.store.base import utcnow
 from shieldwall.store.db import Database
 
@@ -69,6 +68,7 @@ def load_matcher(session: Session, now: datetime | None = None) -> Matcher:
         BankSignal.source_id,
         BankSignal.tlp,
         BankSignal.name,
+        BankSignal.on_hub,
     ).where(live)
     for row in session.execute(query.execution_options(yield_per=10_000)):
         rows.append(*row)
@@ -187,8 +187,9 @@ def _unique_nearest_first(hits: list[MatchHit]) -> list[MatchHit]:
     return list(best.values())
 
 
-def restrict(results: list[ItemResult], *, banks: set[str] | None, max_tlp: TLP) -> list[ItemResult]:
-    """Keep only matches from the chosen banks and at or under the TLP the caller may see."""
-    for result in results:
-        result.matches = [m for m in result.matches if m.tlp <= max_tlp and (banks is None or m.bank in banks)]
+def restrict(results: list[ItemResult], *, banks: set[str] | None) -> list[ItemResult]:
+    """Keep only matches from the chosen banks (who may see each match: visibility.keep_visible)."""
+    if banks is not None:
+        for result in results:
+            result.matches = [m for m in result.matches if m.bank in banks]
     return results

@@ -8,7 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from shieldwall.match.banks import ImportReport, apply_indicators, get_bank, purge_expired, remove_sources_not_in
+from sqlalchemy.orm import Session
+
+from shieldwall.exchange.policy import Principal
+from shieldwall.exchange.tables import Collection as ExchangeCollection
+from shieldwall.match.banks import (
+    ImportReport,
+    apply_indicators,
+    bank_for,
+    get_bank,
+    purge_expired,
+    remove_sources_not_in,
+)
 from shieldwall.match.stix_signals import indicators_in
 from shieldwall.match.taxii import TaxiiError, open_collection
 from shieldwall.stix.tlp import TLP
@@ -33,6 +44,14 @@ class SyncReport:
         )
 
 
+def is_this_hub(session: Session, collection_url: str) -> bool:
+    """Whether the collection is one of this hub's own (its id is a collection of this exchange). Its signals
+    are then shown under the hub's policy; anything else stays with the bank's owner (see visibility.py).
+    A server that copied our collection id gains nothing: an id this hub does not hold hides the signal."""
+    collection_id = collection_url.rstrip("/").rsplit("/", 1)[-1]
+    return session.get(ExchangeCollection, collection_id) is not None
+
+
 def sync_bank(
     database: Database,
     bank_name: str,
@@ -44,14 +63,18 @@ def sync_bank(
     default_tlp: TLP = TLP.AMBER,
     page_size: int = PAGE_SIZE,
     on_page: Callable[[int, int], None] | None = None,
+    principal: Principal | None = None,
 ) -> SyncReport:
+    """`principal`: who asks (only the bank's organisation's writers may sync it); None: the console."""
     with database.session() as session:
-        bank = get_bank(session, bank_name)
+        bank = bank_for(session, principal, bank_name, change=True)
         cursor = "" if full else bank.taxii_cursor
         session.expunge(bank)
     from taxii2client.v21 import as_pages
 
     collection, recorder = open_collection(bank, secret_key, token)
+    with database.session() as session:
+        on_hub = is_this_hub(session, collection.url)
     total = ImportReport()
     pages = 0
     filters = {"type": "indicator", **({"added_after": cursor} if cursor else {})}
@@ -60,7 +83,7 @@ def sync_bank(
             indicators, _ = indicators_in(envelope if isinstance(envelope, dict) else {})
             with database.session() as session:
                 live = get_bank(session, bank_name)
-                total.merge(apply_indicators(session, live, indicators, default_tlp=default_tlp))
+                total.merge(apply_indicators(session, live, indicators, default_tlp=default_tlp, on_hub=on_hub))
                 if recorder.last:
                     live.taxii_cursor = recorder.last
                 live.last_synced_at = utcnow()

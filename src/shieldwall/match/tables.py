@@ -18,6 +18,11 @@ class Bank(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # The owner organisation (ex_organisations.id) and the member who created the bank; None for the hub's
+    # own banks, set up by the operator at the console. Plain integers: the match branch of the migrations
+    # does not depend on the exchange's.
+    org_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Bumped on every change to the bank's signals so in-memory indexes know when to rebuild.
     revision: Mapped[int] = mapped_column(Integer, default=0)
@@ -50,6 +55,9 @@ class BankSignal(Base):
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     name: Mapped[str] = mapped_column(Text, default="")
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Synced from this hub's own TAXII server: the hub's policy on source_id decides who sees it. Otherwise
+    # (files, hand-entered values, another TAXII server) it belongs to the bank's owner with its own TLP.
+    on_hub: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("bank_id", "signal_type", "value_hash", "source_id", name="uq_mat_signals_identity"),
@@ -70,15 +78,21 @@ class MatchRecord(Base):
     signal_value: Mapped[str] = mapped_column(Text)
     source_id: Mapped[str] = mapped_column(String(120), default="")
     tlp: Mapped[int] = mapped_column(SmallInteger)
+    on_hub: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     distance: Mapped[float] = mapped_column(Float, default=0.0)
     label: Mapped[str] = mapped_column(String(100), default="")
     matched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     matched_by: Mapped[str] = mapped_column(String(254), default="")
+    # The organisation whose content matched (the asker's at match time); None from the console for a hub bank.
+    org_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class ReviewItem(Base):
+    """A match queued for a human decision; it belongs to the organisation whose content matched."""
+
     __tablename__ = "mat_reviews"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(Integer, index=True)
     match_id: Mapped[int] = mapped_column(ForeignKey("mat_matches.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending/confirmed/dismissed
     decided_by: Mapped[str] = mapped_column(String(254), default="")
