@@ -62,6 +62,10 @@ def principal(session: Session, hub: Hub, who: str) -> Principal:
     return principal_for_member(session, member)
 
 
+def disarm_stix_id(session: Session, external_id: str) -> str:
+    return authoring.technique_or_error(session, external_id).stix_id
+
+
 def build(database: Database, hub: Hub, *, with_placeholders: bool = True) -> Scenario:
     with database.session() as session:
         if with_placeholders:
@@ -90,7 +94,12 @@ def build(database: Database, hub: Hub, *, with_placeholders: bool = True) -> Sc
             narratives=["Ballots are rigged"],
             actors=["Storm-0000"],
         )
-        authoring.map_technique(session, lab, scenario.campaigns["C1"], "T0049.003", "Seen in our sample too")
+        # lab corroborates chirp's campaign with its own relationship (only chirp may change C1 itself).
+        confirm = authoring.relationship(
+            "uses", scenario.campaigns["C1"], disarm_stix_id(session, "T0049.003"), TLP.CLEAR, "Seen in our sample too"
+        )
+        hub_wide = directory.collection_by_alias(session, directory.DEFAULT_COLLECTION_ALIAS)
+        assert not objects.ingest(session, lab, hub_wide, [confirm], objects.Sharing(tlp=TLP.CLEAR)).failures
         scenario.campaigns["C2"] = campaign(
             agency, "Deepfake flyers", TLP.GREEN, ["T0049.003", "T0086.002"], narratives=["Ballots are rigged"]
         )

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from shieldwall.exchange import directory, objects
 from shieldwall.store.db import Database
-from shieldwall.threatmodel import authoring, coverage
+from shieldwall.threatmodel import authoring, countermeasures, coverage
 from shieldwall.threatmodel.briefing import build as build_briefing
 from shieldwall.threatmodel.tables import Election, Technique
 from tests.support.hub import Hub
@@ -109,7 +109,7 @@ def test_navigator_layer_lists_observed_techniques_with_scores(database: Databas
         election = session.get(Election, picture.election_id)
         assert election is not None
         chirp = sc.principal(session, hub, "chirp")
-        authoring.add_countermeasure(session, chirp, election, "T0048", "Poll-worker protection hotline")
+        countermeasures.record(session, chirp, election, "T0048", "Poll-worker protection hotline")
         layer = coverage.navigator_layer(
             coverage.compute(session, chirp, election), coverage.tactic_shortnames(session)
         )

@@ -253,10 +253,11 @@ def test_a_detect_style_bundle_shared_over_taxii_joins_the_threat_model(live_ser
     )
     assert posted.status_code == 202 and posted.json()["failure_count"] == 0, posted.text
 
-    lab = client(live_server, live_hub, "lab")
-    linked = lab.post(
-        f"/api/threatmodel/campaigns/{campaign['id']}/elections", json={"election_id": picture.election_id}
-    )
+    lab, agency = client(live_server, live_hub, "lab"), client(live_server, live_hub, "agency")
+    link = {"election_id": picture.election_id}
+    # Only the publisher's organisation links its campaign; lab may read it but not change it.
+    assert lab.post(f"/api/threatmodel/campaigns/{campaign['id']}/elections", json=link).status_code == 403
+    linked = agency.post(f"/api/threatmodel/campaigns/{campaign['id']}/elections", json=link)
     assert linked.status_code == 201, linked.text
     view = lab.get(f"/api/threatmodel/campaigns/{campaign['id']}").json()
     assert [t["id"] for t in view["techniques"]] == ["T0049.003"]  # resolved from the third party's object

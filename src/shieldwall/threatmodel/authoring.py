@@ -1,8 +1,10 @@
-"""Analysts' writes: campaigns, technique mappings, election links and countermeasures.
+"""Analysts' writes: campaigns, technique mappings and election links.
 
 Every STIX write goes through `exchange.objects.ingest`, so it is validated, versioned, audited and shared
-by the one sharing rule. A link added to a campaign (a `uses` or `targets` relationship) is shared exactly
-as the campaign version the analyst sees: same TLP, same audience, same collection.
+by the one sharing rule. A campaign belongs to the organisation that published it: only that organisation's
+writers map techniques onto it or link it to elections here, and each such link is shared exactly as the
+campaign version they see (same TLP, same audience, same collection). Another organisation that wants to
+corroborate publishes its own relationship through the exchange, attributed to itself.
 """
 
 from __future__ import annotations
@@ -18,17 +20,22 @@ from sqlalchemy.orm import Session
 
 from shieldwall.exchange import directory, objects
 from shieldwall.exchange.policy import Principal
-from shieldwall.exchange.tables import Collection
+from shieldwall.exchange.tables import Collection, Member, Organisation
 from shieldwall.stix.disarm_refs import minimal_attack_pattern
 from shieldwall.stix.tlp import TLP
-from shieldwall.threatmodel.elections import publish_election
+from shieldwall.threatmodel.elections import MAX_ID, get_election, publish_election
 from shieldwall.threatmodel.graph import NARRATIVE_TYPE, Seen, load_visible
-from shieldwall.threatmodel.tables import COUNTERMEASURE_STATUSES, Countermeasure, Election, Tactic, Technique
+from shieldwall.threatmodel.tables import Election, Tactic, Technique
 from shieldwall.threatmodel.tables import TechniqueTactic as Membership
 
 
 class AuthoringError(ValueError):
     """A write that cannot be done; the message names the field."""
+
+
+class UnknownReference(AuthoringError):
+    """A field names something that does not exist or that the caller may not name; the message names the
+    field (answered 422)."""
 
 
 class NotVisible(LookupError):
@@ -64,6 +71,23 @@ def visible_campaign(session: Session, principal: Principal, campaign_id: str) -
     if campaign_id not in found:
         raise NotVisible(f"no campaign {campaign_id}")
     return found[campaign_id]
+
+
+def owned_campaign(session: Session, principal: Principal, campaign_id: str) -> Seen:
+    """The campaign, if principal's organisation owns it and principal may write: NotVisible when principal may
+    not read it, PermissionError when it may read but not change it."""
+    _require_writer(principal)
+    campaign = visible_campaign(session, principal, campaign_id)
+    # The owner published the id's first version (the exchange lets nobody else add versions); anonymous
+    # submissions have no publisher on record, so nobody changes them here.
+    versions = objects.get_versions(session, principal, None, campaign_id)
+    first = min(versions, key=lambda row: row.pk) if versions else None
+    if first is None or first.publisher_org_id is None or first.publisher_org_id != principal.org_id:
+        raise PermissionError(
+            "only the organisation that published this campaign may change it; to corroborate it, publish your "
+            "own relationship through the exchange"
+        )
+    return campaign
 
 
 def technique_or_error(session: Session, external_id: str) -> Technique:
@@ -105,7 +129,7 @@ def ensure_techniques_published(session: Session, principal: Principal, techniqu
             raise AuthoringError(f"technique object refused: {result.failures[0]}")
 
 
-def _relationship(
+def relationship(
     kind: str, source: str, target: str, tlp: TLP, description: str = "", urls: list[str] | None = None
 ) -> dict[str, Any]:
     stamp = now_stamp()
@@ -149,12 +173,11 @@ def map_technique(
     evidence_urls: list[str] | None = None,
 ) -> dict[str, Any]:
     """Record that a campaign uses a DISARM technique: a `uses` relationship shared like the campaign."""
-    _require_writer(principal)
-    campaign = visible_campaign(session, principal, campaign_id)
+    campaign = owned_campaign(session, principal, campaign_id)
     technique = technique_or_error(session, external_id)
     ensure_techniques_published(session, principal, [technique])
     collection, sharing = sharing_like(session, principal, campaign)
-    rel = _relationship(
+    rel = relationship(
         "uses", campaign_id, technique.stix_id, TLP(campaign.tlp), evidence.strip(), _urls(evidence_urls)
     )
     _ingest(session, principal, collection, [rel], sharing)
@@ -163,12 +186,11 @@ def map_technique(
 
 def link_election(session: Session, principal: Principal, campaign_id: str, election: Election) -> dict[str, Any]:
     """`campaign --targets--> election`, shared like the campaign (e.g. for campaigns detect found)."""
-    _require_writer(principal)
-    campaign = visible_campaign(session, principal, campaign_id)
+    campaign = owned_campaign(session, principal, campaign_id)
     if not load_visible(session, principal, [election.stix_id.split("--")[0]], [election.stix_id]):
         publish_election(session, principal, election)
     collection, sharing = sharing_like(session, principal, campaign)
-    rel = _relationship("targets", campaign_id, election.stix_id, TLP(campaign.tlp))
+    rel = relationship("targets", campaign_id, election.stix_id, TLP(campaign.tlp))
     _ingest(session, principal, collection, [rel], sharing)
     return rel
 
@@ -202,13 +224,16 @@ class CampaignInput:
 def create_campaign(session: Session, principal: Principal, data: CampaignInput) -> dict[str, Any]:
     """An analyst's campaign with its election, actors, narratives and techniques, all shared alike.
 
-    TLP:AMBER without a named audience goes to the election's trust group (and the author's organisation)."""
+    TLP:AMBER without a named audience goes to the election's trust group when the author's organisation is
+    in it (else to the author's organisation alone): the election's group is a default the author may pick,
+    never a way for whoever set it to read what others share."""
     _require_writer(principal)
     if not data.name.strip():
         raise AuthoringError("name is empty")
-    election = session.get(Election, data.election_id) if data.election_id is not None else None
+    election = get_election(session, data.election_id) if data.election_id is not None else None
     if data.election_id is not None and election is None:
-        raise AuthoringError(f"election_id {data.election_id}: no such election")
+        raise UnknownReference(f"election_id {data.election_id}: no such election")
+    check_audience(session, principal, data.tlp, data.org_ids, data.trust_group_ids, data.member_ids)
     techniques = [
         technique_or_error(session, t) for t in dict.fromkeys(x.strip().upper() for x in data.techniques if x.strip())
     ]
@@ -221,6 +246,7 @@ def create_campaign(session: Session, principal: Principal, data: CampaignInput)
         and not data.org_ids
         and election
         and election.trust_group_id
+        and election.trust_group_id in principal.trust_group_ids
     ):
         groups = [election.trust_group_id]
     try:
@@ -247,7 +273,7 @@ def create_campaign(session: Session, principal: Principal, data: CampaignInput)
     if election is not None:
         if not load_visible(session, principal, ["x-shieldwall-election"], [election.stix_id]):
             publish_election(session, principal, election)
-        items.append(_relationship("targets", campaign["id"], election.stix_id, tlp))
+        items.append(relationship("targets", campaign["id"], election.stix_id, tlp))
     for actor_name in dict.fromkeys(a.strip() for a in data.actors if a.strip()):
         actor: dict[str, Any] = {
             "type": "threat-actor",
@@ -258,7 +284,7 @@ def create_campaign(session: Session, principal: Principal, data: CampaignInput)
             "name": actor_name,
             "object_marking_refs": marking,
         }
-        items += [actor, _relationship("attributed-to", campaign["id"], actor["id"], tlp)]
+        items += [actor, relationship("attributed-to", campaign["id"], actor["id"], tlp)]
     for narrative_name in dict.fromkeys(n.strip() for n in data.narratives if n.strip()):
         narrative: dict[str, Any] = {
             "type": NARRATIVE_TYPE,
@@ -269,53 +295,37 @@ def create_campaign(session: Session, principal: Principal, data: CampaignInput)
             "name": narrative_name,
             "object_marking_refs": marking,
         }
-        items += [narrative, _relationship("uses", campaign["id"], narrative["id"], tlp)]
+        items += [narrative, relationship("uses", campaign["id"], narrative["id"], tlp)]
     if techniques:
         ensure_techniques_published(session, principal, techniques)
     for technique in techniques:
         items.append(
-            _relationship("uses", campaign["id"], technique.stix_id, tlp, data.technique_evidence.strip(), urls)
+            relationship("uses", campaign["id"], technique.stix_id, tlp, data.technique_evidence.strip(), urls)
         )
     _ingest(session, principal, collection, items, sharing)
     return campaign
 
 
-def add_countermeasure(
+def check_audience(
     session: Session,
     principal: Principal,
-    election: Election,
-    external_id: str,
-    name: str,
-    description: str = "",
-    status: str = "in place",
-) -> Countermeasure:
-    _require_writer(principal)
-    technique = technique_or_error(session, external_id)
-    if not name.strip():
-        raise AuthoringError("countermeasure name is empty")
-    if status not in COUNTERMEASURE_STATUSES:
-        raise AuthoringError(f"status {status!r} is not one of {', '.join(COUNTERMEASURE_STATUSES)}")
-    exists = session.scalar(
-        select(Countermeasure).where(
-            Countermeasure.election_id == election.id,
-            Countermeasure.technique_external_id == technique.external_id,
-            Countermeasure.org_id == principal.org_id,
-            Countermeasure.name == name.strip(),
-        )
-    )
-    if exists is not None:
-        exists.description, exists.status = description.strip(), status
-        return exists
-    measure = Countermeasure(
-        election_id=election.id,
-        technique_external_id=technique.external_id,
-        name=name.strip(),
-        description=description.strip(),
-        status=status,
-        org_id=principal.org_id,
-        org_name=principal.org_name,
-        member_id=principal.member_id,
-    )
-    session.add(measure)
-    session.flush()
-    return measure
+    tlp: TLP,
+    org_ids: list[int],
+    trust_group_ids: list[int],
+    member_ids: list[int],
+) -> None:
+    """The named audience exists and may be named by principal; UnknownReference names the field otherwise."""
+    if tlp == TLP.RED and (org_ids or trust_group_ids):
+        raise UnknownReference("org_ids, trust_group_ids: TLP:RED is shared with named members (member_ids) only")
+    if member_ids and tlp != TLP.RED:
+        raise UnknownReference("member_ids: only TLP:RED names individual members; use org_ids or trust_group_ids")
+    for group_id in trust_group_ids:
+        if group_id not in principal.trust_group_ids:
+            raise UnknownReference(f"trust_group_ids: {group_id} is not a trust group your organisation belongs to")
+    for org_id in org_ids:
+        if not 1 <= org_id <= MAX_ID or session.get(Organisation, org_id) is None:
+            raise UnknownReference(f"org_ids: no organisation {org_id}")
+    for member_id in member_ids:
+        member = session.get(Member, member_id) if 1 <= member_id <= MAX_ID else None
+        if member is None or not member.is_active:
+            raise UnknownReference(f"member_ids: no member {member_id}")

@@ -70,11 +70,18 @@ def add_election(
     level: str = typer.Option("national"),
     trust_group: str = typer.Option("", help="Slug of the trust group that works on it."),
     status: str = typer.Option("scheduled"),
-    publish_as: str = typer.Option("", help="E-mail of a member who publishes its STIX object (TLP:CLEAR)."),
+    publish_as: str = typer.Option(
+        "",
+        help="E-mail of a member who publishes its STIX object (TLP:CLEAR); the election then belongs to that "
+        "member's organisation. Default: the hub operator, and the election belongs to the hub.",
+    ),
 ) -> None:
     """Add an election to the calendar."""
+    from sqlalchemy import select
+
     from shieldwall.exchange import directory
     from shieldwall.exchange.auth import principal_for_member
+    from shieldwall.exchange.tables import Member
     from shieldwall.threatmodel.elections import ElectionError, ElectionInput, create_election
 
     try:
@@ -86,9 +93,13 @@ def add_election(
     try:
         with database.session() as session:
             group_id = directory.group_by_slug(session, trust_group).id if trust_group else None
-            publisher = (
-                principal_for_member(session, directory.member_by_email(session, publish_as)) if publish_as else None
-            )
+            if publish_as:
+                member: Member | None = directory.member_by_email(session, publish_as)
+            else:  # the operator's tool: the hub publishes (and owns) it, so its writers may change it later
+                member = session.scalar(
+                    select(Member).where(Member.is_operator.is_(True), Member.is_active.is_(True)).order_by(Member.id)
+                )
+            publisher = principal_for_member(session, member) if member is not None else None
             election = create_election(
                 session, ElectionInput(country.upper(), level, name, election_date, group_id, status), publisher
             )

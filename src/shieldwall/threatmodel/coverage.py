@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shieldwall.exchange.policy import Principal
+from shieldwall.threatmodel import countermeasures
 from shieldwall.threatmodel.disarm import is_imported
 from shieldwall.threatmodel.graph import CampaignGraph, CampaignView, TechniqueCatalogue
 from shieldwall.threatmodel.tables import Countermeasure, Election, Tactic, Technique, TechniqueTactic
@@ -74,28 +75,6 @@ class Coverage:
         return sorted((c for c in self.cells.values() if c.campaign_count), key=lambda c: c.external_id)
 
 
-def countermeasures_for(session: Session, election_id: int) -> list[Countermeasure]:
-    return list(
-        session.scalars(
-            select(Countermeasure)
-            .where(Countermeasure.election_id == election_id)
-            .order_by(Countermeasure.technique_external_id, Countermeasure.name)
-        )
-    )
-
-
-def may_see_countermeasure(principal: Principal, election: Election, measure: Countermeasure) -> bool:
-    """Countermeasures are the working group's own notes: its organisations see them, and the author's
-    organisation always does; when an election has no trust group, every member organisation does."""
-    if not principal.is_authenticated or principal.org_id is None:
-        return False
-    if measure.org_id == principal.org_id:
-        return True
-    if election.trust_group_id is None:
-        return principal.org_is_member
-    return election.trust_group_id in principal.trust_group_ids
-
-
 def compute(session: Session, principal: Principal, election: Election, *, show_all: bool = False) -> Coverage:
     catalogue = TechniqueCatalogue.load(session)
     graph = CampaignGraph(session, principal, catalogue)
@@ -116,9 +95,10 @@ def compute(session: Session, principal: Principal, election: Election, *, show_
             cell.campaigns.add(view.campaign.id)
             publisher = use.relationship.publisher_org_id
             cell.organisations.add(ANONYMOUS_SOURCE if publisher is None else publisher)
-    for measure in countermeasures_for(session, election.id):
-        if may_see_countermeasure(principal, election, measure):
-            cell_for(measure.technique_external_id, measure.technique_external_id).countermeasures.append(measure)
+    # Countermeasures are our own table, with their own readers (see countermeasures.py): never widened by
+    # the election's fields.
+    for measure in countermeasures.visible_for(session, principal, election.id):
+        cell_for(measure.technique_external_id, measure.technique_external_id).countermeasures.append(measure)
 
     tactics = list(session.scalars(select(Tactic).order_by(Tactic.position)))
     membership = session.execute(

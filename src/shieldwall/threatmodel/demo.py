@@ -25,7 +25,7 @@ from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import Member, Organisation, TrustGroup
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.db import Database
-from shieldwall.threatmodel import authoring, disarm
+from shieldwall.threatmodel import authoring, countermeasures, disarm
 from shieldwall.threatmodel.elections import ElectionInput, create_election
 from shieldwall.threatmodel.tables import Election
 
@@ -364,6 +364,15 @@ def _indicators(
         objects.ingest(session, principal, collection, items, sharing)
 
 
+def _confirm(session: Session, confirmer: Principal, campaign_id: str, technique_id: str, tlp: TLP) -> None:
+    technique = authoring.technique_or_error(session, technique_id)
+    rel = authoring.relationship("uses", campaign_id, technique.stix_id, tlp, "Seen on our platform as well.")
+    collection = directory.collection_by_alias(session, directory.DEFAULT_COLLECTION_ALIAS)
+    result = objects.ingest(session, confirmer, collection, [rel], objects.Sharing(tlp=tlp))
+    if result.failures:
+        raise RuntimeError(f"demo confirmation refused: {result.failures[0]}")
+
+
 AUTO = Path("auto")
 
 
@@ -424,12 +433,10 @@ def load(database: Database, settings: Settings, console: Console, disarm_bundle
                 ),
             )
             _indicators(session, publisher, campaign, tlp, urls, group_id)
-            # A second organisation confirms the first technique, so the heat map counts organisations too.
+            # A second organisation confirms the first technique with its own relationship (it may not change
+            # another's campaign), so the heat map counts organisations too.
             if tlp in (TLP.CLEAR, TLP.GREEN):
-                confirmer = writers[(who + 1) % len(writers)]
-                authoring.map_technique(
-                    session, confirmer, campaign["id"], techniques[0], "Seen on our platform as well."
-                )
+                _confirm(session, writers[(who + 1) % len(writers)], campaign["id"], techniques[0], tlp)
         for slug, technique, name, who in COUNTERMEASURES:
-            authoring.add_countermeasure(session, writers[who % len(writers)], stored[slug][0], technique, name)
+            countermeasures.record(session, writers[who % len(writers)], stored[slug][0], technique, name)
     console.print(f"threatmodel demo: {len(ELECTIONS)} elections, {len(CAMPAIGNS)} campaigns")

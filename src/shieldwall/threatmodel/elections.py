@@ -2,6 +2,11 @@
 
 An election is public fact, so its STIX object is published at TLP:CLEAR in the hub-wide collection;
 campaigns point at it with `relationship` objects of type `targets` (campaign -> x-shieldwall-election).
+
+An election belongs to the organisation that created it: only that organisation's writers change it, and
+they publish its STIX object's versions (the exchange lets only an id's first publisher add versions). Its
+trust group is the working group's label and the default audience a member of that group may pick for new
+AMBER material; it never decides who reads anything already shared.
 """
 
 from __future__ import annotations
@@ -12,12 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shieldwall.exchange import directory, objects
 from shieldwall.exchange.policy import Principal
-from shieldwall.exchange.tables import TrustGroup
+from shieldwall.exchange.tables import Organisation, TrustGroup
 from shieldwall.stix.tlp import TLP
 from shieldwall.threatmodel.disarm import ensure_tactics
 from shieldwall.threatmodel.tables import ELECTION_LEVELS, ELECTION_STATUSES, Election
@@ -68,8 +73,16 @@ COUNTRY_NAMES = {
 }
 
 
+# Ids are 32-bit integers on every database: a larger number names nothing (and must not reach the driver).
+MAX_ID = 2**31 - 1
+
+
 class ElectionError(ValueError):
     """Bad election input; the message names the field."""
+
+
+class UnknownReference(ElectionError):
+    """A field names something that does not exist or that the caller may not name (answered 422)."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +110,29 @@ def _check(session: Session, data: ElectionInput) -> None:
         raise ElectionError(f"status {data.status!r} is not one of {', '.join(ELECTION_STATUSES)}")
     if not data.name.strip():
         raise ElectionError("name is empty")
-    if data.trust_group_id is not None and session.get(TrustGroup, data.trust_group_id) is None:
-        raise ElectionError(f"trust_group_id {data.trust_group_id}: no such trust group")
+    if len(data.name.strip()) > 200:
+        raise ElectionError("name is longer than 200 characters")
+    if data.trust_group_id is not None and (
+        not 1 <= data.trust_group_id <= MAX_ID or session.get(TrustGroup, data.trust_group_id) is None
+    ):
+        raise UnknownReference(f"trust_group_id {data.trust_group_id}: no such trust group")
+
+
+def _check_group_member(principal: Principal | None, group_id: int | None) -> None:
+    """A member names only a trust group its organisation belongs to (the same answer whether the group
+    exists or not, so the directory does not leak)."""
+    if principal is None or group_id is None or group_id in principal.trust_group_ids:
+        return
+    raise UnknownReference(f"trust_group_id {group_id}: no trust group that your organisation belongs to")
+
+
+def may_change(principal: Principal, election: Election) -> bool:
+    """Only the owner organisation's writers change an election."""
+    return principal.can_write and election.org_id is not None and election.org_id == principal.org_id
+
+
+def hub_org_id(session: Session) -> int | None:
+    return session.scalar(select(func.min(Organisation.id)).where(Organisation.kind == "hub"))
 
 
 def election_stix(election: Election, modified: datetime | None = None) -> dict[str, Any]:
@@ -118,8 +152,18 @@ def election_stix(election: Election, modified: datetime | None = None) -> dict[
     }
 
 
-def create_election(session: Session, data: ElectionInput, publisher: Principal | None = None) -> Election:
-    """Store an election; when a member publishes it, its STIX object goes to the hub-wide collection (CLEAR)."""
+def create_election(
+    session: Session, data: ElectionInput, publisher: Principal | None = None, *, by_member: bool = False
+) -> Election:
+    """Store an election owned by the publisher's organisation (the hub's when nobody publishes it); when a
+    member publishes it, its STIX object goes to the hub-wide collection (CLEAR).
+
+    by_member: a member's request (API, form), which may only name its own organisation's trust groups; the
+    operator's CLI may name any."""
+    if by_member:
+        if publisher is None or not publisher.can_write:
+            raise PermissionError("your role may not write; ask an admin of your organisation for the analyst role")
+        _check_group_member(publisher, data.trust_group_id)
     _check(session, data)
     slug = data.slug or directory.slugify(f"{data.country} {data.name} {data.election_date.year}")
     if session.scalar(select(Election.id).where(Election.slug == slug)) is not None:
@@ -134,6 +178,7 @@ def create_election(session: Session, data: ElectionInput, publisher: Principal 
         status=data.status,
         description=data.description,
         stix_id=f"{ELECTION_TYPE}--{uuid.uuid5(ELECTION_NAMESPACE, slug)}",
+        org_id=publisher.org_id if publisher is not None and publisher.org_id is not None else hub_org_id(session),
     )
     session.add(election)
     session.flush()
@@ -164,7 +209,14 @@ def update_election(
     trust_group_id: int | None = None,
     description: str | None = None,
 ) -> Election:
-    """Change what changes over a campaign season; the STIX object gets a new version."""
+    """Change what changes over a campaign season; the STIX object gets a new version.
+
+    Only the owner organisation's writers may (PermissionError otherwise), and a new trust group must be one
+    of the publisher's organisation's."""
+    if not may_change(publisher, election):
+        raise PermissionError("only the organisation that created this election may change it")
+    if trust_group_id is not None and trust_group_id != election.trust_group_id:
+        _check_group_member(publisher, trust_group_id)
     data = ElectionInput(
         election.country,
         election.level,
@@ -194,14 +246,23 @@ def list_elections(
 
 
 def get_election(session: Session, election_id: int) -> Election | None:
+    """None for ids no row can have (too large for the database's integers included)."""
+    if not 1 <= election_id <= MAX_ID:
+        return None
     return session.get(Election, election_id)
 
 
-def trust_group_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(TrustGroup.id, TrustGroup.name)).tuples().all())
+def trust_group_names(session: Session, reader: Principal) -> dict[int, str]:
+    """The trust groups reader may know of: its organisation's (every group for the hub operator)."""
+    statement = select(TrustGroup.id, TrustGroup.name).order_by(TrustGroup.name)
+    if not reader.is_operator:
+        statement = statement.where(TrustGroup.id.in_(sorted(reader.trust_group_ids)))
+    return dict(session.execute(statement).tuples().all())
 
 
-def election_json(election: Election, group_name: str | None = None) -> dict[str, Any]:
+def election_json(election: Election, groups: dict[int, str], reader: Principal | None = None) -> dict[str, Any]:
+    """groups: trust_group_names for the reader; a group the reader may not know of is not named (nor its id)."""
+    group_name = groups.get(election.trust_group_id) if election.trust_group_id is not None else None
     return {
         "id": election.id,
         "slug": election.slug,
@@ -210,9 +271,10 @@ def election_json(election: Election, group_name: str | None = None) -> dict[str
         "level": election.level,
         "name": election.name,
         "date": election.election_date.isoformat(),
-        "trust_group_id": election.trust_group_id,
+        "trust_group_id": election.trust_group_id if group_name is not None else None,
         "trust_group": group_name,
         "status": election.status,
         "description": election.description,
         "stix_id": election.stix_id,
+        "may_change": reader is not None and may_change(reader, election),
     }

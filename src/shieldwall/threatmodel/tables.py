@@ -27,6 +27,9 @@ ELECTION_LEVELS = (
 )
 ELECTION_STATUSES = ("scheduled", "campaigning", "voting", "counting", "certified", "postponed", "cancelled")
 COUNTERMEASURE_STATUSES = ("planned", "in place", "retired")
+# Who reads a countermeasure besides its organisation, fixed when it is recorded (a later change of the
+# election's trust group moves nobody's notes): the trust group then, every member organisation, or nobody.
+COUNTERMEASURE_AUDIENCES = ("trust-group", "members", "organisation")
 
 
 class Election(Base):
@@ -43,6 +46,9 @@ class Election(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     # The `x-shieldwall-election` STIX object campaigns point at (`campaign --targets--> election`).
     stix_id: Mapped[str] = mapped_column(String(120), unique=True)
+    # The organisation that created it (the hub's for the operator's CLI): only its writers change it, and
+    # it publishes the STIX object's versions (the exchange lets only an id's first publisher version it).
+    org_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -91,9 +97,12 @@ class Countermeasure(Base):
     name: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="in place")
-    org_id: Mapped[int | None] = mapped_column(Integer)  # plain ids into the exchange's directory
+    # The owner: only this organisation's writers change it (plain ids into the exchange's directory).
+    org_id: Mapped[int | None] = mapped_column(Integer)
     org_name: Mapped[str] = mapped_column(String(200), default="")
     member_id: Mapped[int | None] = mapped_column(Integer)
+    audience: Mapped[str] = mapped_column(String(16), default="organisation", server_default="organisation")
+    trust_group_id: Mapped[int | None] = mapped_column(Integer)  # when audience is "trust-group"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (
         UniqueConstraint("election_id", "technique_external_id", "org_id", "name", name="uq_tm_countermeasure"),
