@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -68,13 +68,13 @@ def writable_collection(session: Session, principal: Principal, alias_or_id: str
     return collection
 
 
-@router.post("/objects", status_code=201)
+@router.post("/objects", status_code=201, response_model=None)
 def share(
     body: ShareIn,
     request: Request,
     principal: Principal = Depends(access.writer("owner")),
     session: Session = Depends(db_session, scope="function"),
-) -> dict[str, Any]:
+) -> dict[str, Any] | JSONResponse:
     """Share STIX objects. Invalid objects are listed with their id and reason; the valid rest is stored."""
     if len(body.objects) > request.app.state.settings.page_size_max * 10:
         raise HTTPException(413, f"at most {request.app.state.settings.page_size_max * 10} objects per request")
@@ -88,13 +88,15 @@ def share(
     notify = getattr(request.app.state, "notify_new_objects", None)
     if notify is not None and result.stored_pks:
         session.info.setdefault("after_commit", []).append(lambda: notify(result.stored_pks))
-    return {
+    outcome = {
         "collection": collection.alias,
         "success_count": len(result.successes),
         "failure_count": len(result.failures),
         "successes": result.successes,
         "failures": result.failures,
     }
+    # Nothing stored is not "created": the failures say why.
+    return outcome if result.successes or not result.failures else JSONResponse(outcome, status_code=422)
 
 
 def summary(row: StixObject, orgs: dict[int, Organisation]) -> dict[str, Any]:

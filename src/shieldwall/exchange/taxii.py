@@ -281,9 +281,10 @@ def _objects_response(page: store.Page) -> Response:
 async def add_objects(
     collection_id: str, request: Request, principal: Principal = Depends(WRITE)
 ) -> Response:
-    content_type = request.headers.get("content-type", "").replace(" ", "")
-    if not content_type.startswith("application/taxii+json"):
-        raise TaxiiError(415, "Unsupported Media Type", f"POST {TAXII_MEDIA}, not {content_type or 'nothing'!r}")
+    content_type = request.headers.get("content-type", "").replace(" ", "").lower()
+    media, _, parameters = content_type.partition(";")
+    if media != "application/taxii+json" or (parameters and parameters != "version=2.1"):
+        raise TaxiiError(415, "Unsupported Media Type", f"POST {TAXII_MEDIA}, not {content_type[:100] or 'nothing'!r}")
     body = await read_limited_body(request)
     try:
         envelope = orjson.loads(body)
@@ -291,6 +292,10 @@ async def add_objects(
         raise TaxiiError(400, "Malformed JSON", f"the body is not JSON: {error}") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list):
         raise TaxiiError(400, "Not an envelope", 'the body must be a TAXII envelope: {"objects": [...]}')
+    cap = settings(request).page_size_max * 10
+    if len(envelope["objects"]) > cap:
+        count = len(envelope["objects"])
+        raise TaxiiError(413, "Too many objects", f"an envelope may carry at most {cap} objects; this one has {count}")
     return await run_in_threadpool(_store_envelope, request, principal, collection_id, envelope["objects"])
 
 

@@ -1,0 +1,63 @@
+"""Hostile and odd TAXII/REST input: clear 4xx or per-object failures, the valid rest stored, never a 500."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+from shieldwall.stix.tlp import TLP
+from tests.exchange.test_ownership import taxii_post
+from tests.exchange.test_sharing import TAXII, api
+from tests.support.hub import Hub, indicator
+from tests.support.live import LiveServer
+
+
+def deep(levels: int) -> dict[str, Any]:
+    obj: dict[str, Any] = indicator("http://deep.example/", TLP.CLEAR)
+    cursor: dict[str, Any] = obj
+    cursor["x_nested"] = {}
+    cursor = cursor["x_nested"]
+    for _ in range(levels):
+        cursor["a"] = {}
+        cursor = cursor["a"]
+    return obj
+
+
+def test_a_deeply_nested_object_fails_alone(live_server: LiveServer, hub: Hub) -> None:
+    good = indicator("http://fine.example/", TLP.CLEAR)
+    status = taxii_post(live_server, hub, "chirp", [deep(300), good])
+    assert status.status_code == 202, status.text
+    body = status.json()
+    assert body["success_count"] == 1 and "nested" in body["failures"][0]["message"]
+
+
+def test_taxii_refuses_other_versions_and_too_many_objects(live_server: LiveServer, hub: Hub) -> None:
+    url = f"{live_server.url}/taxii2/hub/collections/{hub.collection_id}/objects/"
+    auth = ("x", hub.tokens["chirp"])
+    old = httpx.post(url, auth=auth, headers={"Accept": TAXII, "Content-Type": "application/taxii+json;version=2.0"},
+                     content=b'{"objects": []}')
+    assert old.status_code == 415
+    many = {"objects": [{"type": "x"}] * 10_001}
+    too_many = httpx.post(url, auth=auth, headers={"Accept": TAXII, "Content-Type": TAXII}, json=many, timeout=60)
+    assert too_many.status_code == 413 and "at most" in too_many.json()["description"]
+
+
+def test_invalid_objects_cannot_hold_a_worker(live_server: LiveServer, hub: Hub) -> None:
+    bad = [
+        {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}", "created": "yesterday"}
+        for _ in range(9_000)
+    ]
+    started = time.monotonic()
+    status = taxii_post(live_server, hub, "chirp", bad)
+    assert status.status_code == 202
+    assert time.monotonic() - started < 15
+    assert status.json()["failure_count"] == 9_000
+
+
+def test_rest_post_with_nothing_valid_is_not_created(live_server: LiveServer, hub: Hub) -> None:
+    response = api(live_server, hub, "chirp").post("/api/v1/objects", json={"objects": [{"type": "indicator"}]})
+    assert response.status_code == 422
+    assert response.json()["success_count"] == 0 and response.json()["failures"]
