@@ -92,6 +92,8 @@ def detect(
         min_cluster_size=min_cluster_size,
         shortener_map=_read_shorteners(shorteners) if shorteners else {},
     )
+    if outdir.exists() and not outdir.is_dir():
+        raise typer.BadParameter(f"{outdir} is a file, not a directory", param_hint="--outdir")
     started = time.perf_counter()
     with Progress(
         SpinnerColumn(),
@@ -128,7 +130,11 @@ def detect(
             stats=result.stats,
             seconds=round(time.perf_counter() - started, 3),
         )
-        written = write_outputs(result, outdir, run, level)
+        try:
+            written = write_outputs(result, outdir, run, level)
+        except OSError as error:
+            console.print(f"[red]cannot write outputs:[/red] {error.filename or outdir}: {error.strerror or error}")
+            raise typer.Exit(2) from None
         progress.advance(write_task)
     for problem in report.problems[:10]:
         console.print(f"[yellow]skipped[/yellow] {problem}")
@@ -155,8 +161,16 @@ def detect(
 
 
 def _read_shorteners(path: Path) -> dict[str, str]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = [r for r in csv.reader(handle) if len(r) >= 2]
+    from shieldwall.inputfiles import InputError, not_utf8, utf8_bytes
+
+    try:
+        data = utf8_bytes(path)
+    except (InputError, OSError) as error:
+        raise typer.BadParameter(str(error), param_hint="--shorteners") from None
+    bad = not_utf8(data)
+    if bad is not None:
+        raise typer.BadParameter(f"{path}:{bad[0]}: {bad[1]}", param_hint="--shorteners")
+    rows = [r for r in csv.reader(data.decode("utf-8").splitlines()) if len(r) >= 2]
     if rows and rows[0][0].strip().lower() in ("short", "short_url"):
         rows = rows[1:]
     return {r[0].strip(): r[1].strip() for r in rows}

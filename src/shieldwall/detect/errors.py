@@ -14,6 +14,8 @@ class RowProblem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        if self.field == "-":  # the record or file as a whole
+            return f"{where}: {self.message}"
         return f"{where}: field {self.field!r}: {self.message}"
 
 

@@ -8,7 +8,6 @@ row checks for all of them, so every format reports bad rows the same way (file,
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -18,13 +17,25 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from shieldwall.detect.errors import LoadReport, MalformedInput, RowProblem
 from shieldwall.detect.normalise import normalise
-from shieldwall.detect.schema import CONTRACT, POSTS_SCHEMA
+from shieldwall.detect.schema import CONTRACT, POSTS_SCHEMA, REQUIRED
+from shieldwall.inputfiles import (
+    MAX_FIELD_CHARS,
+    CsvScan,
+    InputError,
+    csv_header,
+    diagnose_csv,
+    not_utf8,
+    scan_csv,
+    utf8_bytes,
+    utf8_file,
+)
 
 # Twitter's information-operations archive (transparency.twitter.com) column names.
 IO_ARCHIVE_COLUMNS = {
@@ -47,11 +58,16 @@ ProgressCallback = Callable[[int], None]
 def load_posts(
     paths: Iterable[str | Path], *, strict: bool = False, on_rows: ProgressCallback | None = None
 ) -> tuple[pa.Table, LoadReport]:
-    """All files as one posts table. strict: raise MalformedInput at the first bad row."""
+    """All files as one posts table. strict: raise MalformedInput at the first bad row.
+
+    A file that cannot be read, or that yields no post at all, raises MalformedInput naming it (in both
+    modes: an input that contributes nothing is a mistake, not an empty result)."""
     report = LoadReport()
     tables: list[pa.Table] = []
     for path in paths:
         table, problems, skipped, read = load_file(Path(path), strict=strict)
+        if table.num_rows == 0:
+            raise MalformedInput(_no_posts(Path(path), read, problems))
         report.rows_read += read
         report.add(problems, skipped)
         tables.append(table)
@@ -64,25 +80,59 @@ def load_posts(
     return posts, report
 
 
+def _no_posts(path: Path, read: int, problems: list[RowProblem]) -> RowProblem:
+    if read == 0 or not problems:
+        return RowProblem(str(path), None, "-", "no records: nothing to detect in this file")
+    first = problems[0]
+    return RowProblem(
+        str(path), first.line, first.field, f"{first.message} (and none of the file's {read} records is a usable post)"
+    )
+
+
 def load_file(path: Path, *, strict: bool) -> tuple[pa.Table, list[RowProblem], int, int]:
     """(posts, problems, rows skipped, rows read) for one file of any supported format."""
     if not path.exists():
         raise MalformedInput(RowProblem(str(path), None, "-", "file not found"))
+    try:
+        return _load_file(path, strict=strict)
+    except InputError as error:  # named after the file given, never a temporary copy
+        raise MalformedInput(RowProblem(str(path), error.line, "-", error.message)) from None
+    except OSError as error:
+        raise MalformedInput(RowProblem(str(path), None, "-", f"cannot read: {error.strerror or error}")) from None
+
+
+def _load_file(path: Path, *, strict: bool) -> tuple[pa.Table, list[RowProblem], int, int]:
     label = str(path)
-    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
     line_of: Callable[[int], int] | None = None
     structural: list[RowProblem] = []
     if suffix in (".parquet", ".pq"):
-        raw = _numbered(pq.read_table(path), first_line=1)
-    elif suffix in (".csv", ".tsv", ".csv.gz"):
-        raw, line_of, structural = _read_csv(path, strict=strict)
-    elif suffix in (".json", ".jsonl", ".ndjson", ".jsonl.gz"):
+        raw = _numbered(_read_parquet(path), first_line=1)
+        _require_columns(path, raw, line=None)
+    elif suffix in (".csv", ".tsv", ".csv.gz", ".tsv.gz"):
+        with utf8_file(path) as source:
+            raw, line_of, structural = _read_csv(source, label, strict=strict)
+    elif suffix in (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz"):
         raw, structural = _read_json(path, strict=strict)
     else:
         raise MalformedInput(RowProblem(label, None, "-", f"unknown file type {suffix!r}; use csv, jsonl, parquet"))
     table, problems, skipped = normalise(raw, label, strict=strict, line_of=line_of)
     problems = sorted(structural + problems, key=lambda p: p.line or 0)
     return table, problems, skipped + len(structural), raw.num_rows + len(structural)
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowException, OSError) as error:
+        raise InputError(path, None, f"not a readable Parquet file ({error})") from None
+
+
+def _require_columns(path: Path, raw: pa.Table, line: int | None) -> None:
+    missing = [name for name in REQUIRED if name not in raw.column_names]
+    if missing:
+        found = ", ".join(c for c in raw.column_names if c != "source_line")[:300]
+        raise InputError(path, line, f"no {', '.join(missing)} column (columns: {found})")
 
 
 def _numbered(table: pa.Table, *, first_line: int) -> pa.Table:
@@ -93,13 +143,12 @@ def _numbered(table: pa.Table, *, first_line: int) -> pa.Table:
 # ---------------------------------------------------------------- CSV
 
 
-def _read_csv(path: Path, *, strict: bool) -> tuple[pa.Table, Callable[[int], int] | None, list[RowProblem]]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with open(path, encoding="utf-8", newline="") as handle:
-        header = next(csv.reader(handle, delimiter=delimiter), None)
-    if not header:
-        raise MalformedInput(RowProblem(str(path), 1, "-", "empty file: no header row"))
-    header = [h.strip() for h in header]
+def _read_csv(
+    path: Path, label: str, *, strict: bool
+) -> tuple[pa.Table, Callable[[int], int] | None, list[RowProblem]]:
+    """`path` is plain UTF-8 text (see utf8_file); `label` is the file the user named."""
+    delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
+    header = csv_header(path, delimiter)
     bad_records: list[int] = []
 
     def on_invalid(row: Any) -> str:
@@ -117,74 +166,55 @@ def _read_csv(path: Path, *, strict: bool) -> tuple[pa.Table, Callable[[int], in
                 column_types={name: pa.string() for name in header}, strings_can_be_null=False
             ),
         )
-    except pa.ArrowInvalid as error:
-        line, count = _first_wrong_width_record(path, delimiter, len(header))
-        raise MalformedInput(
-            RowProblem(str(path), line, "-", f"expected {len(header)} fields, found {count}: {error}")
-        ) from None
+    except pa.ArrowInvalid:
+        # Invalid UTF-8, a record over the block size (a huge field, a quote left open), a wrong width in
+        # strict mode: the slow reader says which and where.
+        raise diagnose_csv(path, delimiter=delimiter, width=len(header)) from None
     table = _rename_csv(table, header)
-    # Records are counted, not lines: a quoted newline or a skipped record would shift the numbers, so
-    # map record numbers to real lines with one scan of the file, only when that can happen.
-    record_lines = _record_lines(path, delimiter, len(header), records=None if bad_records else table.num_rows)
+    _require_columns(path, table, line=1)
+    scan = _scan_if_needed(path, delimiter, header, records=None if bad_records else table.num_rows)
     structural: list[RowProblem] = []
-    if record_lines is None:
-        raw = _numbered(table, first_line=2)
-        return raw, None, structural
-    lines, widths = record_lines
-    good = np.flatnonzero(widths == len(header))
+    if scan is None:
+        return _numbered(table, first_line=2), None, structural
+    lines, widths = np.array(scan.lines, dtype=np.int64), np.array(scan.widths, dtype=np.int64)
     for index in np.flatnonzero(widths != len(header))[:50]:
         structural.append(
-            RowProblem(str(path), int(lines[index]), "-", f"expected {len(header)} fields, found {int(widths[index])}")
+            RowProblem(label, int(lines[index]), "-", f"expected {len(header)} fields, found {int(widths[index])}")
         )
+    row_lines = lines[widths == len(header)]
+    if len(row_lines) != table.num_rows:  # the two readers disagree: line numbers would be wrong
+        raise InputError(
+            path, None, f"ambiguous quoting: {table.num_rows} records by one reading, {len(row_lines)} by another"
+        )
+    table = table.append_column("source_line", pa.array(row_lines))
+    if scan.swallowed:
+        # A record that swallowed others is not a post: drop it, and say which lines went with it.
+        starts = pa.array([s.line for s in scan.swallowed], pa.int64())
+        table = table.filter(pc.invert(pc.is_in(table.column("source_line"), value_set=starts)))
+        structural += [RowProblem(label, s.line, "-", s.message()) for s in scan.swallowed[:50]]
+        structural.sort(key=lambda p: p.line or 0)
     if strict and structural:
         raise MalformedInput(structural[0])
-    raw = table.append_column("source_line", pa.array(lines[good][: table.num_rows].astype(np.int64)))
-    return raw, None, structural
+    return table, None, structural
 
 
-def _record_lines(path: Path, delimiter: str, width: int, records: int | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """Start line and field count of every record, or None when every record is exactly one line.
+def _scan_if_needed(path: Path, delimiter: str, header: list[str], records: int | None) -> CsvScan | None:
+    """Every record's start line and width (see scan_csv), or None when every record is exactly one line.
 
-    `records` is how many records the parser kept, None when it skipped some (then the lines must be found).
+    `records` is how many records the fast parser kept, None when it skipped some (then lines must be found).
     """
     with open(path, "rb") as handle:
         data = handle.read()
-    # As many non-blank lines after the header as records parsed: every record takes at least one
-    # line, so none can span two (counted in C, no scan of the rows).
+    # As many non-blank lines after the header as records parsed: every record takes at least one line,
+    # so none can span two (counted in C, no scan of the rows). An odd number of quotes means one is
+    # left open somewhere, possibly on the last line, where a lenient parser takes it silently.
     lines_after_header = data.count(b"\n") - (1 if data.endswith(b"\n") else 0)
-    if records is not None and lines_after_header == records and b"\n\n" not in data and b"\n\r\n" not in data:
+    one_line_each = records is not None and lines_after_header == records
+    if one_line_each and b"\n\n" not in data and b"\n\r\n" not in data and data.count(b'"') % 2 == 0:
         return None
-    if b'"' not in data and not _has_wrong_widths(data, delimiter, width):
-        return None
-    lines: list[int] = []
-    widths: list[int] = []
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        next(reader, None)
-        start = reader.line_num + 1
-        for record in reader:
-            lines.append(start)
-            widths.append(len(record))
-            start = reader.line_num + 1
-    return np.array(lines, dtype=np.int64), np.array(widths, dtype=np.int64)
-
-
-def _has_wrong_widths(data: bytes, delimiter: str, width: int) -> bool:
-    rows = [r for r in data.split(b"\n")[1:] if r.strip()]
-    sep = delimiter.encode()
-    return any(r.count(sep) != width - 1 for r in rows)
-
-
-def _first_wrong_width_record(path: Path, delimiter: str, width: int) -> tuple[int | None, int]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        next(reader, None)
-        start = reader.line_num + 1
-        for record in reader:
-            if len(record) != width:
-                return start, len(record)
-            start = reader.line_num + 1
-    return None, width
+    del data
+    time_column = next((header.index(n) for n in ("created_at", "tweet_time", "timestamp") if n in header), None)
+    return scan_csv(path, delimiter=delimiter, width=len(header), time_column=time_column)
 
 
 def _rename_csv(table: pa.Table, header: list[str]) -> pa.Table:
@@ -205,23 +235,39 @@ def _rename_csv(table: pa.Table, header: list[str]) -> pa.Table:
 
 def _read_json(path: Path, *, strict: bool) -> tuple[pa.Table, list[RowProblem]]:
     label = str(path)
-    kind = _sniff_json(path)
+    data = utf8_bytes(path)  # BOM dropped, UTF-16 decoded, binary and empty files refused
+    kind = _sniff_json(path, data)
     if kind == "contract":
+        # Fast path: Arrow's JSON reader; on any bad line (or an over-long value) fall back to the
+        # line-by-line reader so the problem can be named precisely.
         try:
-            # Fast path: Arrow's JSON reader; on any bad line fall back to the line-by-line reader
-            # so the problem can be named precisely.
-            return _numbered(pajson.read_json(path), first_line=1), []
+            table = pajson.read_json(pa.BufferReader(data))
         except pa.ArrowInvalid:
             pass
+        else:
+            if not _has_oversize_text(table):
+                return _numbered(table, first_line=1), []
     rows: list[dict[str, Any]] = []
     problems: list[RowProblem] = []
-    for line_number, obj in _json_records(path):
+
+    def problem(line: int, field: str, message: str) -> None:
+        problems.append(RowProblem(label, line, field, message))
+        if strict:
+            raise MalformedInput(problems[-1])
+
+    for line_number, obj in _json_records(path, data):
         if isinstance(obj, RowProblem):
-            problems.append(RowProblem(label, line_number, obj.field, obj.message))
-            if strict:
-                raise MalformedInput(problems[-1])
+            problem(line_number, obj.field, obj.message)
             continue
         for record in _to_contract(obj, kind):
+            oversize = next((k for k, v in record.items() if isinstance(v, str) and len(v) > MAX_FIELD_CHARS), None)
+            if oversize is not None:
+                problem(
+                    line_number,
+                    oversize,
+                    f"{len(record[oversize]):,} characters, over the limit of {MAX_FIELD_CHARS:,} for one value",
+                )
+                continue
             record["source_line"] = line_number
             rows.append(record)
     columns = {name: [r.get(name) for r in rows] for name in (*CONTRACT, "source_line")}
@@ -237,8 +283,17 @@ def _read_json(path: Path, *, strict: bool) -> tuple[pa.Table, list[RowProblem]]
     return table, problems
 
 
-def _sniff_json(path: Path) -> str:
-    for _, obj in _json_records(path):
+def _has_oversize_text(table: pa.Table) -> bool:
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            longest = pc.max(pc.utf8_length(column)).as_py()
+            if longest is not None and longest > MAX_FIELD_CHARS:
+                return True
+    return False
+
+
+def _sniff_json(path: Path, data: bytes) -> str:
+    for _, obj in _json_records(path, data):
         if isinstance(obj, RowProblem):
             continue
         if "data" in obj and isinstance(obj["data"], list | dict):
@@ -251,18 +306,28 @@ def _sniff_json(path: Path) -> str:
     return "contract"
 
 
-def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
-    with open(path, "rb") as handle:
-        data = handle.read()
+def _json_records(path: Path, data: bytes) -> Iterator[tuple[int, Any]]:
+    """(line, object) for every record, or (line, RowProblem) for one that is not a JSON object.
+
+    A file is one JSON document (a list of records, or one object such as a Twitter API page, pretty
+    printed or not) or JSON Lines (.jsonl, .ndjson, or a .json whose first line is a whole value). A
+    broken document is unreadable as a whole: InputError at its line. In JSON Lines each line stands alone."""
     stripped = data.lstrip()
-    if stripped.startswith(b"["):
+    json_lines = path.name.lower().removesuffix(".gz").endswith((".jsonl", ".ndjson"))
+    document = stripped.startswith(b"[") or (
+        not json_lines and stripped.startswith(b"{") and not _first_line_is_json(stripped)
+    )
+    if document:
         try:
-            items = orjson.loads(data)
+            parsed = orjson.loads(data)
         except orjson.JSONDecodeError as error:
-            yield 1, RowProblem(str(path), 1, "-", f"invalid JSON: {error}")
-            return
+            raise InputError(path, data.count(b"\n", 0, error.pos) + 1, f"invalid JSON: {error.msg}") from None
+        items = parsed if isinstance(parsed, list) else [parsed]
         for index, item in enumerate(items):
-            yield index + 1, item
+            if isinstance(item, dict):
+                yield index + 1, item
+            else:
+                yield index + 1, RowProblem(str(path), index + 1, "-", "not a JSON object")
         return
     for number, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
@@ -270,12 +335,24 @@ def _json_records(path: Path) -> Iterator[tuple[int, Any]]:
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as error:
-            yield number, RowProblem(str(path), number, "-", f"invalid JSON: {error}")
+            bad = not_utf8(line)
+            message = bad[1] if bad is not None else f"invalid JSON: {error.msg}"
+            yield number, RowProblem(str(path), number, "-", message)
             continue
         if not isinstance(obj, dict):
             yield number, RowProblem(str(path), number, "-", "not a JSON object")
             continue
         yield number, obj
+
+
+def _first_line_is_json(data: bytes) -> bool:
+    """Whether the first line is a whole JSON value: JSON Lines; else a document spread over lines."""
+    first = data.split(b"\n", 1)[0]
+    try:
+        orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _text(value: Any) -> str | None:
