@@ -95,7 +95,7 @@ def test_meta_pages_and_json_lines(database: Database, tmp_path: Path) -> None:
 def test_unreadable_file_names_the_file_and_writes_nothing(database: Database, tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"data": [\n{"id": "1",\n')
-    with pytest.raises(ValueError, match=r"broken.json: line \d+"):
+    with pytest.raises(ValueError, match=r"broken.json:\d+: "):
         import_files(database, [broken], "meta")
     assert count(database, Ad) == 0
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,9 @@ from sqlalchemy import text
 
 from shieldwall.ads.archive import Archive, IngestStats, Scorer, mark_missing_removed
 from shieldwall.ads.importers import read_batches
-from shieldwall.ads.importers.base import Problem
+from shieldwall.ads.importers.base import Batch, Problem
 from shieldwall.ads.tables import ImportRun
+from shieldwall.inputfiles import InputError
 from shieldwall.store.base import utcnow
 from shieldwall.store.db import Database
 
@@ -49,14 +52,41 @@ def import_files(
     batch_size: int = 20_000,
 ) -> ImportResult:
     """Import every file. A batch is committed whole or not at all; a file that cannot be read at all
-    raises ValueError naming it (batches of earlier files stay committed, and are reported)."""
+    raises ValueError naming it (batches of earlier files stay committed, and are reported).
+
+    The run is on record in `ads_import_runs` before the first row (its own committed transaction) and
+    marked finished or failed at the end, so a run killed midway shows as one that never finished."""
     result = ImportResult()
     started = utcnow()
+    result.run_id = _start_run(database, source_format, paths, started)
+    try:
+        _import(database, paths, source_format, result, started, scorer, snapshot, progress, batch_size)
+    except BaseException as error:
+        message = str(error) or type(error).__name__
+        with contextlib.suppress(Exception):  # the database itself failing: the original error says more
+            _finish_run(database, result, "failed", message)
+        raise
+    _finish_run(database, result, "finished", None)
+    return result
+
+
+def _import(
+    database: Database,
+    paths: list[Path],
+    source_format: str,
+    result: ImportResult,
+    started: datetime,
+    scorer: Scorer | None,
+    snapshot: bool,
+    progress: Progress | None,
+    batch_size: int,
+) -> None:
     platforms: set[str] = set()
     for path in paths:
         if not path.is_file():
-            raise ValueError(f"{path}: no such file")
-        for batch in read_batches(path, source_format, batch_size):
+            raise InputError(path, None, "no such file")
+        rows_before = result.rows_read
+        for batch in _batches(path, source_format, batch_size):
             with database.session() as session:
                 _large_sqlite_cache(session)
                 archive = Archive(session, scorer=scorer, source=f"{source_format}:{path.name}")
@@ -67,27 +97,47 @@ def import_files(
             result.problems += batch.problems
             if progress is not None:
                 progress(str(path), batch.rows_read)
+        if result.rows_read == rows_before:  # an empty file would also make a --snapshot remove every ad
+            raise InputError(path, None, "no records: nothing to import")
     if result.stats.created + result.stats.changed >= ANALYZE_AFTER:
         refresh_statistics(database)
     if snapshot and platforms:
         with database.session() as session:
             result.stats.removed += mark_missing_removed(session, sorted(platforms), started, started)
+
+
+def _batches(path: Path, source_format: str, batch_size: int) -> Iterator[Batch]:
+    try:
+        yield from read_batches(path, source_format, batch_size)
+    except OSError as error:  # unreadable file (permissions, a directory, a truncated .gz)
+        raise InputError(path, None, f"cannot read: {error.strerror or error}") from None
+
+
+def _start_run(database: Database, source_format: str, paths: list[Path], started: datetime) -> int:
     with database.session() as session:
         run = ImportRun(
-            source_format=source_format,
-            files=[str(p) for p in paths],
-            rows_read=result.rows_read,
-            created=result.stats.created,
-            changed=result.stats.changed,
-            unchanged=result.stats.unchanged,
-            removed=result.stats.removed,
-            rejected=result.rejected,
-            problems=[p.as_dict() for p in result.problems[:10_000]],
+            started_at=started, source_format=source_format, files=[str(p) for p in paths], status="running"
         )
         session.add(run)
         session.flush()
-        result.run_id = run.id
-    return result
+        return run.id
+
+
+def _finish_run(database: Database, result: ImportResult, status: str, error: str | None) -> None:
+    with database.session() as session:
+        run = session.get(ImportRun, result.run_id)
+        if run is None:
+            return
+        run.rows_read = result.rows_read
+        run.created = result.stats.created
+        run.changed = result.stats.changed
+        run.unchanged = result.stats.unchanged
+        run.removed = result.stats.removed
+        run.rejected = result.rejected
+        run.problems = [p.as_dict() for p in result.problems[:10_000]]
+        run.status = status
+        run.finished_at = utcnow()
+        run.error = error[:2000] if error else None
 
 
 # After this many new rows the planner's statistics are refreshed at once rather than whenever

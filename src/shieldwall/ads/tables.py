@@ -184,6 +184,11 @@ class ImportRun(Base):
     removed: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Recorded as "running" in its own transaction before the first row, then "finished" or "failed":
+    # a run still "running" with no import alive was killed midway (its committed batches stay).
+    status: Mapped[str] = mapped_column(String(16), default="running", server_default="finished")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 # Core tables for bulk statements (typed as Table, which is what they are).

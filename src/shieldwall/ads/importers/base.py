@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyarrow import csv as pa_csv
+
+from shieldwall.inputfiles import InputError, csv_header, scan_csv
 
 
 @dataclass(frozen=True)
@@ -58,3 +64,77 @@ def timestamp_column(column: pa.Array, formats: tuple[str, ...]) -> tuple[pa.Arr
         result = pc.coalesce(result, parsed)
     bad = pc.and_(pc.is_valid(column), pc.is_null(result))
     return result, bad
+
+
+# ---------------------------------------------------------------- CSV files (Google, Snap)
+
+
+@dataclass
+class CsvLayout:
+    """What one slow pass over a CSV found before anything is imported: the header, the start line of
+    each record the fast reader keeps (so rows are reported by their real line, quoted newlines and
+    skipped rows included), and the records that are not rows (wrong field count, swallowed lines)."""
+
+    label: str
+    header: list[str]
+    lines: list[int]
+    problems: list[Problem]
+    dropped: set[int]  # start lines of records kept by the reader but rejected here
+    skipped: int  # records the reader skips (wrong field count)
+    taken: int = 0
+
+    def take(self, count: int) -> list[int]:
+        """The lines of the next `count` records the reader yields."""
+        lines = self.lines[self.taken : self.taken + count]
+        self.taken += count
+        if len(lines) != count:  # the two readings disagree: lines would be wrong
+            raise InputError(self.label, None, "ambiguous quoting: the file reads differently record by record")
+        return lines
+
+
+def csv_layout(source: Path, label: str, *, time_column: str | None) -> CsvLayout:
+    """Raises InputError (naming `source`; see `relabelled`) when the file cannot be read at all."""
+    header = csv_header(source)
+    scan = scan_csv(
+        source,
+        width=len(header),
+        time_column=header.index(time_column) if time_column in header else None,
+    )
+    problems = [
+        Problem(label, line, "(record)", f"expected {len(header)} fields (as in the header), found {width}")
+        for line, width in zip(scan.lines, scan.widths, strict=True)
+        if width != len(header)
+    ]
+    problems += [Problem(label, s.line, "(record)", s.message()) for s in scan.swallowed]
+    problems.sort(key=lambda p: p.line)
+    lines = [line for line, width in zip(scan.lines, scan.widths, strict=True) if width == len(header)]
+    dropped = {s.line for s in scan.swallowed}
+    return CsvLayout(label, header, lines, problems, dropped, skipped=len(scan.lines) - len(lines))
+
+
+def open_csv(source: Path, header: list[str], block_size: int = 1 << 20) -> Iterator[pa.Table]:
+    """Record batches as all-text tables; rows with the wrong field count are skipped (csv_layout has
+    reported them). A reader error after the layout pass means the two readings disagree: InputError."""
+    reader = pa_csv.open_csv(
+        source,
+        read_options=pa_csv.ReadOptions(column_names=header, skip_rows=1, block_size=block_size),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda _row: "skip"),
+        convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in header}),
+    )
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as error:
+            raise InputError(source, None, f"unreadable as CSV ({error})") from None
+        yield pa.Table.from_batches([batch])
+
+
+@contextmanager
+def relabelled(path: Path) -> Iterator[None]:
+    """InputErrors inside name `path` (the file given), never a temporary UTF-8 copy of it."""
+    try:
+        yield
+    except InputError as error:
+        raise InputError(path, error.line, error.message) from None

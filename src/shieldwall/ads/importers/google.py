@@ -9,37 +9,33 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-from pyarrow import csv
-
 from shieldwall.ads.document import make_document
-from shieldwall.ads.importers.base import Batch, Problem
+from shieldwall.ads.importers.base import Batch, Problem, csv_layout, open_csv, relabelled
 from shieldwall.ads.normalise import clean_text, country_code, parse_range, split_list
+from shieldwall.inputfiles import InputError, utf8_file
 
 DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 
 
 def read_google(path: Path, batch_size: int) -> Iterator[Batch]:
-    header = path.open(encoding="utf-8-sig").readline().strip().split(",")
-    if "Ad_ID" not in header:
-        raise ValueError(f"{path}: line 1: not a Google creative stats CSV (no Ad_ID column)")
-    reader = csv.open_csv(
-        path,
-        parse_options=csv.ParseOptions(newlines_in_values=True),
-        convert_options=csv.ConvertOptions(column_types={name: pa.string() for name in header}),
-    )
-    line = 2
-    for record_batch in reader:
-        rows = record_batch.to_pylist()
-        batch = Batch(source=str(path), rows_read=len(rows))
-        for offset, row in enumerate(rows):
-            try:
-                batch.documents.append(google_document(row))
-                batch.lines.append(line + offset)
-            except _RowError as error:
-                batch.problems.append(Problem(str(path), line + offset, error.field, str(error)))
-        line += len(rows)
-        yield batch
+    with relabelled(path), utf8_file(path) as source:
+        layout = csv_layout(source, str(path), time_column="Date_Range_Start")
+        if "Ad_ID" not in layout.header:
+            raise InputError(path, 1, "not a Google creative stats CSV (no Ad_ID column)")
+        if layout.problems:
+            yield Batch(source=str(path), problems=layout.problems, rows_read=layout.skipped)
+        for table in open_csv(source, layout.header):
+            rows = table.to_pylist()
+            batch = Batch(source=str(path), rows_read=len(rows))
+            for line, row in zip(layout.take(len(rows)), rows, strict=True):
+                if line in layout.dropped:  # swallowed other records: reported by csv_layout
+                    continue
+                try:
+                    batch.documents.append(google_document(row))
+                    batch.lines.append(line)
+                except _RowError as error:
+                    batch.problems.append(Problem(str(path), line, error.field, str(error)))
+            yield batch
 
 
 class _RowError(ValueError):

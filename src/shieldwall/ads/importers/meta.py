@@ -16,6 +16,7 @@ import orjson
 from shieldwall.ads.document import make_document
 from shieldwall.ads.importers.base import Batch, Problem
 from shieldwall.ads.normalise import clean_text, country_code, parse_range
+from shieldwall.inputfiles import InputError, not_utf8, utf8_bytes
 
 
 class RowError(ValueError):
@@ -25,20 +26,18 @@ class RowError(ValueError):
 
 
 def read_meta(path: Path, batch_size: int) -> Iterator[Batch]:
-    raw = path.read_bytes()
-    try:
-        records = _records(raw)
-    except orjson.JSONDecodeError as error:
-        line = raw[: error.pos].count(b"\n") + 1
-        raise ValueError(f"{path}: line {line}: not JSON ({error.msg})") from None
+    raw = utf8_bytes(path)  # BOM dropped, UTF-16 decoded; binary and empty files refused
     batch = Batch(source=str(path))
-    for number, record in records:
+    for number, record in _records(path, raw):
         batch.rows_read += 1
-        try:
-            batch.documents.append(meta_document(record))
-            batch.lines.append(number)
-        except RowError as error:
-            batch.problems.append(Problem(str(path), number, error.field, str(error)))
+        if isinstance(record, Problem):
+            batch.problems.append(record)
+        else:
+            try:
+                batch.documents.append(meta_document(record))
+                batch.lines.append(number)
+            except RowError as error:
+                batch.problems.append(Problem(str(path), number, error.field, str(error)))
         if batch.rows_read >= batch_size:
             yield batch
             batch = Batch(source=str(path))
@@ -46,21 +45,51 @@ def read_meta(path: Path, batch_size: int) -> Iterator[Batch]:
         yield batch
 
 
-def _records(raw: bytes) -> list[tuple[int, Any]]:
-    """(record number, record). JSON Lines report the line; a JSON page reports the 1-based position."""
+def _records(path: Path, raw: bytes) -> list[tuple[int, Any]]:
+    """(record number, record or Problem). A JSON page or list numbers records by position; JSON Lines by
+    line, where a line that is not JSON is one rejected record and the rest of the file still imports.
+    A broken page (or a file with no JSON line at all) is unreadable: InputError at the failing line."""
     stripped = raw.lstrip()
     if stripped.startswith((b"{", b"[")):
         try:
             data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            if not stripped.startswith(b"{"):
-                raise
+        except orjson.JSONDecodeError as error:
+            if stripped.startswith(b"[") or not _first_line_is_json(stripped):
+                raise InputError(path, raw.count(b"\n", 0, error.pos) + 1, f"not JSON ({error.msg})") from None
         else:
             items = data.get("data", [data] if "id" in data else []) if isinstance(data, dict) else data
             if not isinstance(items, list):
-                raise orjson.JSONDecodeError("'data' is not a list", "", 0)
+                raise InputError(path, 1, "'data' is not a list of ads")
             return [(i + 1, item) for i, item in enumerate(items)]
-    return [(n + 1, orjson.loads(line)) for n, line in enumerate(raw.splitlines()) if line.strip()]
+    records: list[tuple[int, Any]] = []
+    parsed_any = False
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            bad = not_utf8(line)
+            reason = bad[1] if bad is not None else f"not JSON ({error.msg})"
+            records.append((number, Problem(str(path), number, "(record)", reason)))
+            continue
+        parsed_any = True
+        if isinstance(record, dict) and isinstance(record.get("data"), list) and "id" not in record:
+            records += [(number, item) for item in record["data"]]  # an API page saved as one line
+        else:
+            records.append((number, record))
+    if not parsed_any:
+        first = records[0][1] if records else None
+        raise InputError(path, first.line if first else None, first.reason if first else "no records")
+    return records
+
+
+def _first_line_is_json(data: bytes) -> bool:
+    try:
+        orjson.loads(data.split(b"\n", 1)[0])
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _date(record: dict[str, Any], key: str) -> str | None:

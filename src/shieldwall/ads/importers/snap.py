@@ -13,11 +13,21 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyarrow import csv
 
 from shieldwall.ads.document import make_document
-from shieldwall.ads.importers.base import Batch, Problem, blank_to_null, integer_column, timestamp_column
+from shieldwall.ads.importers.base import (
+    Batch,
+    CsvLayout,
+    Problem,
+    blank_to_null,
+    csv_layout,
+    integer_column,
+    open_csv,
+    relabelled,
+    timestamp_column,
+)
 from shieldwall.ads.normalise import clean_text, country_code, split_list
+from shieldwall.inputfiles import InputError, utf8_file
 
 REQUIRED = ("ADID", "Currency Code", "Spend", "Impressions", "StartDate", "OrganizationName")
 DATE_FORMATS = ("%Y/%m/%d %H:%M:%SZ", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S")
@@ -31,34 +41,28 @@ TARGETING = (
 
 
 def read_snap(path: Path, batch_size: int) -> Iterator[Batch]:
-    header = path.open(encoding="utf-8-sig").readline().strip().split(",")
-    options = csv.ConvertOptions(column_types={name: pa.string() for name in header})
-    reader = csv.open_csv(
-        path,
-        read_options=csv.ReadOptions(block_size=8 << 20),
-        parse_options=csv.ParseOptions(newlines_in_values=True),
-        convert_options=options,
-    )
-    missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        raise ValueError(f"{path}: line 1: not a Snap political ads CSV (missing columns {', '.join(missing)})")
-    first_line = 2
-    pending: list[pa.RecordBatch] = []
-    pending_rows = 0
-    for record_batch in reader:
-        pending.append(record_batch)
-        pending_rows += record_batch.num_rows
-        if pending_rows >= batch_size:
-            table = pa.Table.from_batches(pending)
-            yield _convert(path, table, first_line)
-            first_line += table.num_rows
-            pending, pending_rows = [], 0
-    if pending:
-        yield _convert(path, pa.Table.from_batches(pending), first_line)
+    with relabelled(path), utf8_file(path) as source:
+        layout = csv_layout(source, str(path), time_column="StartDate")
+        missing = [c for c in REQUIRED if c not in layout.header]
+        if missing:
+            raise InputError(path, 1, f"not a Snap political ads CSV (missing columns {', '.join(missing)})")
+        if layout.problems:
+            yield Batch(source=str(path), problems=layout.problems, rows_read=layout.skipped)
+        pending: list[pa.Table] = []
+        pending_rows = 0
+        for table in open_csv(source, layout.header, block_size=8 << 20):
+            pending.append(table)
+            pending_rows += table.num_rows
+            if pending_rows >= batch_size:
+                yield _convert(path, pa.concat_tables(pending), layout)
+                pending, pending_rows = [], 0
+        if pending:
+            yield _convert(path, pa.concat_tables(pending), layout)
 
 
-def _convert(path: Path, table: pa.Table, first_line: int) -> Batch:
+def _convert(path: Path, table: pa.Table, layout: CsvLayout) -> Batch:
     batch = Batch(source=str(path), rows_read=table.num_rows)
+    row_lines = layout.take(table.num_rows)
     cols = {name: blank_to_null(table.column(name).combine_chunks()) for name in table.column_names}
     spend, spend_bad = integer_column(cols["Spend"])
     impressions, impressions_bad = integer_column(cols["Impressions"])
@@ -77,13 +81,14 @@ def _convert(path: Path, table: pa.Table, first_line: int) -> Batch:
     ]
     if stop_bad is not None:
         checks.append(("EndDate", stop_bad, "not a date (expected like 2020/01/29 15:00:00Z)"))
-    rejected = pa.array([False] * table.num_rows)
+    # A record that swallowed others (csv_layout reported it) is not an ad.
+    rejected = pa.array([line in layout.dropped for line in row_lines])
     for field_name, mask, reason in checks:
         mask = pc.fill_null(mask, False)
         for index in pc.indices_nonzero(mask).to_pylist():  # only the failing rows, usually none
             value = cols[field_name][index].as_py() if field_name in cols else None
             shown = f" ({value!r})" if value is not None else ""
-            batch.problems.append(Problem(str(path), first_line + index, field_name, reason + shown))
+            batch.problems.append(Problem(str(path), row_lines[index], field_name, reason + shown))
         rejected = pc.or_(rejected, mask)
     keep = pc.invert(rejected)
     kept = {name: pc.filter(col, keep).to_pylist() for name, col in cols.items()}
@@ -91,7 +96,7 @@ def _convert(path: Path, table: pa.Table, first_line: int) -> Batch:
     kept_stop = pc.filter(stop, keep).to_pylist() if stop is not None else [None] * len(kept_start)
     kept_spend = pc.filter(spend, keep).to_pylist()
     kept_impressions = pc.filter(impressions, keep).to_pylist()
-    lines = (pc.indices_nonzero(keep).to_numpy() + first_line).tolist()
+    lines = [row_lines[index] for index in pc.indices_nonzero(keep).to_pylist()]
     for i, line in enumerate(lines):
         batch.documents.append(_document(kept, i, kept_start[i], kept_stop[i], kept_spend[i], kept_impressions[i]))
         batch.lines.append(line)
