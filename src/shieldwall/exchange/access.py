@@ -27,9 +27,9 @@ sign-in page); TAXII routes use the TAXII module's `via` so refusals are TAXII e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.routing import APIRoute
@@ -147,8 +147,11 @@ def operator(check: str = "none", via: Via = API) -> Access:
     return Access("operator", check, via)
 
 
-def declared_rule(route: APIRoute) -> Access | None:
-    """The rule a route declares (found among its dependencies, at any depth)."""
+def declared_rule(route: APIRoute, inherited: Sequence[Any] = ()) -> Access | None:
+    """The rule a route declares (among its dependencies at any depth, or its router's at inclusion)."""
+    for depends in inherited:
+        if isinstance(getattr(depends, "dependency", None), Access):
+            return cast(Access, depends.dependency)
     stack: list[Any] = list(route.dependant.dependencies)
     while stack:
         dependant = stack.pop()
@@ -158,13 +161,20 @@ def declared_rule(route: APIRoute) -> Access | None:
     return None
 
 
+def _walk(routes: Iterable[Any], prefix: str, inherited: tuple[Any, ...]) -> Iterator[tuple[str, str, Access | None]]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield ",".join(sorted(route.methods)), prefix + route.path, declared_rule(route, inherited)
+        elif hasattr(route, "original_router"):  # FastAPI >= 0.16x keeps included routers as branches
+            context = route.include_context
+            yield from _walk(
+                route.original_router.routes, prefix + context.prefix, inherited + tuple(context.dependencies)
+            )
+
+
 def route_table(app: FastAPI) -> list[tuple[str, str, Access | None]]:
     """(methods, path, rule) for every API route and page of app."""
-    rows = []
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            rows.append((",".join(sorted(route.methods)), route.path, declared_rule(route)))
-    return sorted(rows, key=lambda row: (row[1], row[0]))
+    return sorted(_walk(app.routes, "", ()), key=lambda row: (row[1], row[0]))
 
 
 def check_declared(app: FastAPI) -> None:

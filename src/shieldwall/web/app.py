@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from shieldwall import __version__, capabilities
 from shieldwall.config import Settings, load_settings
+from shieldwall.exchange.access import check_declared
 from shieldwall.store.db import Database
 
 
@@ -25,4 +26,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     for _, module in capabilities.modules("routes"):
         module.install(app)
+    check_declared(app)  # a route that declares no access rule never serves
     return app
