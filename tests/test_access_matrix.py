@@ -15,7 +15,14 @@ from tests.support.hub import Hub, seed_hub
 from tests.support.live import LiveServer
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-HOSTILE = ["99999999999999999999", "-1", "..%2F..%2Fetc%2Fpasswd", "x" * 600, "%00", "identity--00000000-0000-4000-8000-000000000000"]
+HOSTILE = [
+    "99999999999999999999",
+    "-1",
+    "..%2F..%2Fetc%2Fpasswd",
+    "x" * 600,
+    "%00",
+    "identity--00000000-0000-4000-8000-000000000000",
+]
 
 
 @pytest.fixture

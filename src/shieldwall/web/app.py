@@ -11,6 +11,7 @@ from shieldwall import __version__, capabilities
 from shieldwall.config import Settings, load_settings
 from shieldwall.exchange.access import check_declared
 from shieldwall.store.db import Database
+from shieldwall.web import errors
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -27,4 +28,5 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for _, module in capabilities.modules("routes"):
         module.install(app)
     check_declared(app)  # a route that declares no access rule never serves
+    errors.install(app)
     return app
