@@ -183,3 +183,20 @@ def check_declared(app: FastAPI) -> None:
         listed = "; ".join(missing)
         raise RuntimeError(f"routes without a declared access rule (see shieldwall.exchange.access): {listed}")
 
+
+
+def print_route_table() -> None:
+    """`python -m shieldwall.exchange.access`: every route with who may call it and its object check."""
+    from shieldwall.config import load_settings
+    from shieldwall.web.app import create_app
+
+    app = create_app(load_settings(), database=None)
+    for methods, path, rule in route_table(app):
+        caller, check = (rule.caller, rule.check) if rule else ("UNDECLARED", "-")
+        print(f"{methods:<12} {path:<70} {caller:<10} {check}")
+
+
+if __name__ == "__main__":  # import the package's module, whose Access class the routes use
+    from shieldwall.exchange import access
+
+    access.print_route_table()
