@@ -81,7 +81,7 @@ async def collect_request(
     files: list[tuple[str, bytes]] = []
     # A file over the whole-request body limit is refused by the app before we see it; stay under it.
     limit = min(DEFAULT_MAX_FILE_BYTES, request.app.state.settings.max_body_bytes)
-    if content_type.startswith("multipart/form-data"):
+    if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         form = await request.form()
         values: list[tuple[str, str]] = []
         for key, value in form.multi_items():

@@ -91,15 +91,21 @@ def sync_bank(
             if on_page:
                 on_page(pages, len(indicators))
         removed_missing = 0
+        # Read the manifest before writing: on SQLite an open write transaction would block the server's
+        # own writes (its read audit) for as long as the manifest takes when the server is this hub.
+        present = (
+            {
+                str(item["id"])
+                for page in as_pages(collection.get_manifest, per_request=page_size, type="indicator")
+                for item in (page.get("objects") or [])
+            }
+            if reconcile
+            else None
+        )
         with database.session() as session:
             live = get_bank(session, bank_name)
             total.removed += purge_expired(session, live)
-            if reconcile:
-                present = {
-                    str(item["id"])
-                    for page in as_pages(collection.get_manifest, per_request=page_size, type="indicator")
-                    for item in (page.get("objects") or [])
-                }
+            if present is not None:
                 removed_missing = remove_sources_not_in(session, live, present)
             cursor = live.taxii_cursor
     except TaxiiError:
