@@ -11,7 +11,7 @@ from shieldwall import __version__, capabilities
 from shieldwall.config import Settings, load_settings
 from shieldwall.exchange.access import check_declared
 from shieldwall.store.db import Database
-from shieldwall.web import errors
+from shieldwall.web import docs, errors
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -21,9 +21,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         title="Shieldwall",
         version=__version__,
         description="Shared defence against election information operations: TAXII 2.1, REST API and pages.",
+        docs_url=None,  # web.docs serves Swagger UI from the package, not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
+    docs.install(app)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     for _, module in capabilities.modules("routes"):
         module.install(app)
