@@ -82,11 +82,14 @@ def create_member(
     role: str = typer.Option("analyst"),
     password: str = typer.Option(None, help="For the web pages; API clients use tokens."),
     operator: bool = typer.Option(False, help="Hub operator: reads the full audit log."),
+    ad_editor: bool = typer.Option(False, "--ad-editor", help="May change the political-ad archive (imports)."),
 ) -> None:
     """Add a member to an organisation (by slug)."""
     database = _database()
     try:
         with database.session() as session:
+            if ad_editor and not directory.org_by_slug(session, org).is_member:
+                raise directory.DirectoryError("guest organisations never write: no ad-library editor role for them")
             member = directory.create_member(
                 session,
                 directory.org_by_slug(session, org),
@@ -96,7 +99,8 @@ def create_member(
                 password=password,
                 is_operator=operator,
             )
-            record(session, CONSOLE, "cli:add-member", target=member.email)
+            member.is_ad_editor = ad_editor
+            record(session, CONSOLE, "cli:add-member", target=member.email, detail={"ad_editor": ad_editor})
             out.print(member.email)
     except directory.DirectoryError as error:
         _fail(error)
