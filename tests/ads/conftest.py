@@ -102,6 +102,7 @@ def writer_token(database_url: str) -> str:
         with database.session() as session:
             org = create_org(session, "Ads Watch", "research", "US")
             member = create_member(session, org, "analyst@adswatch.example", "Ana Lyst", "analyst")
+            member.is_ad_editor = True  # imports change the archive: they need the ad-library editor role
             token, _ = create_token(session, member, "ads tests")
     finally:
         database.dispose()

@@ -1,13 +1,15 @@
 """The public JSON API (`/api/v1/ads/...`). Reading needs no login: the ad library is public
-information. Importing needs an authenticated writer."""
+information. Changing the archive (importing) needs the ad-library editor role, an API token (never the
+browser's session cookie, so another site cannot post on an editor's behalf), and is audited."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import tempfile
 from datetime import date
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,31 +18,57 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from shieldwall.ads import aggregates, export
+from shieldwall.ads.editing import audited_import
 from shieldwall.ads.importers import FORMATS as IMPORT_FORMATS
-from shieldwall.ads.importing import import_files
 from shieldwall.ads.labels import label_content
-from shieldwall.ads.search import SORTS, AdFilters, SearchError, search_ads
-from shieldwall.ads.service import ad_json, installed_scorer, sponsor_report, version_history
-from shieldwall.ads.tables import Ad, Election
-from shieldwall.exchange.deps import ApiError, db_session, require_writer
+from shieldwall.ads.search import (
+    MAX_BIGINT,
+    MAX_SPONSOR_ID,
+    MAX_WORDS,
+    SORTS,
+    AdFilters,
+    SearchError,
+    SearchLimit,
+    search_ads,
+)
+from shieldwall.ads.service import ad_json, find_ad, installed_scorer, sponsor_report, version_history
+from shieldwall.ads.tables import Election
+from shieldwall.exchange import access
+from shieldwall.exchange.deps import ApiError, db_session
 from shieldwall.exchange.policy import Principal
 
 MAX_LIMIT = 1000
 MAX_EXPORT_ROWS = 5_000_000
 router = APIRouter(prefix="/api/v1/ads", tags=["ads"])
+# The archive is public: every read is open to anyone; changing it needs an ad-library editor.
+READ = [Depends(access.anyone())]
+EDIT = access.ad_editor()
+
+
+def search_error(error: SearchError) -> ApiError:
+    return ApiError(422 if isinstance(error, SearchLimit) else 400, str(error))
 
 
 def filters_from(
-    q: str | None = Query(None, description="Full text: every word must occur (page, payer, sponsor, ad text)."),
+    q: str | None = Query(
+        None,
+        description=f"Full text: every word must occur (page, payer, sponsor, ad text); at most {MAX_WORDS} words.",
+    ),
     country: str | None = Query(None, description="ISO 3166-1 alpha-2 country code, e.g. US."),
     region: str | None = Query(None, description="A region the ad was delivered in, exactly as published."),
     platform: str | None = Query(None, description="meta, google, snap, ..."),
-    sponsor_id: int | None = Query(None, description="A sponsor entity (as payer, beneficiary or page)."),
+    sponsor_id: int | None = Query(
+        None, ge=1, le=MAX_SPONSOR_ID, description="A sponsor entity (as payer, beneficiary or page)."
+    ),
     election: str | None = Query(None, description="Election key, e.g. fr-2027-presidential."),
     date_from: date | None = Query(None, description="Ads running on or after this day (YYYY-MM-DD)."),
     date_to: date | None = Query(None, description="Ads running on or before this day (YYYY-MM-DD)."),
-    spend_min: int | None = Query(None, ge=0, description="Ads whose spend range reaches at least this."),
-    spend_max: int | None = Query(None, ge=0, description="Ads whose spend range starts at or below this."),
+    spend_min: int | None = Query(
+        None, ge=0, le=MAX_BIGINT, description="Ads whose spend range reaches at least this."
+    ),
+    spend_max: int | None = Query(
+        None, ge=0, le=MAX_BIGINT, description="Ads whose spend range starts at or below this."
+    ),
     currency: str | None = Query(None, description="ISO 4217 currency code."),
     language: str | None = Query(None, description="ISO 639-1 language code."),
     compliance: str | None = Query(None, description="compliant, non_compliant or unknown."),
@@ -50,11 +78,12 @@ def filters_from(
     try:
         return AdFilters.from_query({k: v for k, v in locals().items() if v is not None and k != "self"})
     except SearchError as error:
-        raise ApiError(400, str(error)) from None
+        raise search_error(error) from None
 
 
 @router.get(
     "",
+    dependencies=READ,
     summary="Search ads",
     description=f"Filters combine with AND. Sorted by `sort`; page with `cursor` (the previous page's "
     f"`next_cursor`): stable even while ads are imported. `limit` is 1 to {MAX_LIMIT} (default 50).",
@@ -69,7 +98,7 @@ def search(
     try:
         page = search_ads(session, filters, sort=sort, cursor=cursor, limit=limit)
     except SearchError as error:
-        raise ApiError(400, str(error)) from None
+        raise search_error(error) from None
     return {
         "data": [ad_json(ad) for ad in page.ads],
         "next_cursor": page.next_cursor,
@@ -79,6 +108,7 @@ def search(
 
 @router.get(
     "/export.{fmt}",
+    dependencies=READ,
     summary="Bulk export of a search",
     description=f"Streams every ad matching the filters as csv, jsonl or parquet (at most "
     f"{MAX_EXPORT_ROWS:,} rows per request; narrow the filters or page by date for more).",
@@ -101,13 +131,14 @@ def export_search(
     )
 
 
-@router.get("/compliance", summary="Non-compliant ads by sponsor")
+@router.get("/compliance", summary="Non-compliant ads by sponsor", dependencies=READ)
 def compliance(filters: AdFilters = Depends(filters_from), session: Session = Depends(db_session)) -> dict[str, Any]:
     return {"data": aggregates.non_compliant_by_sponsor(session, filters)}
 
 
 @router.get(
     "/compliance.csv",
+    dependencies=READ,
     summary="Non-compliant ads by sponsor, as CSV",
     description="One row per sponsor and missing or inconsistent item, with how many ads lack it.",
 )
@@ -125,7 +156,7 @@ def compliance_csv(filters: AdFilters = Depends(filters_from), session: Session 
     )
 
 
-@router.get("/aggregates", summary="Spend totals as ranges (lower and upper sums per currency)")
+@router.get("/aggregates", summary="Spend totals as ranges (lower and upper sums per currency)", dependencies=READ)
 def totals(filters: AdFilters = Depends(filters_from), session: Session = Depends(db_session)) -> dict[str, Any]:
     return {
         "spend": [r.as_dict() for r in aggregates.spend_totals(session, filters)],
@@ -134,7 +165,11 @@ def totals(filters: AdFilters = Depends(filters_from), session: Session = Depend
     }
 
 
-@router.get("/label", summary="Label a post or link as news, sponsored, political ad or undeclared political")
+@router.get(
+    "/label",
+    summary="Label a post or link as news, sponsored, political ad or undeclared political",
+    dependencies=READ,
+)
 def label(
     request: Request,
     publisher: str | None = None,
@@ -158,7 +193,7 @@ def label(
     return result.as_dict()
 
 
-@router.get("/sponsors/{sponsor_id}", summary="A sponsor: names, regulator ids and spend as ranges")
+@router.get("/sponsors/{sponsor_id}", summary="A sponsor: names, regulator ids and spend as ranges", dependencies=READ)
 def sponsor(sponsor_id: int, session: Session = Depends(db_session)) -> dict[str, Any]:
     report = sponsor_report(session, sponsor_id)
     if report is None:
@@ -176,7 +211,7 @@ def sponsor(sponsor_id: int, session: Session = Depends(db_session)) -> dict[str
     }
 
 
-@router.get("/elections/{key}", summary="An election's top sponsors")
+@router.get("/elections/{key}", summary="An election's top sponsors", dependencies=READ)
 def election(key: str, session: Session = Depends(db_session)) -> dict[str, Any]:
     from sqlalchemy import select
 
@@ -194,9 +229,9 @@ def election(key: str, session: Session = Depends(db_session)) -> dict[str, Any]
     }
 
 
-@router.get("/{ad_id:int}", summary="One ad, with every version")
+@router.get("/{ad_id:int}", summary="One ad, with every version", dependencies=READ)
 def ad_detail(ad_id: int, session: Session = Depends(db_session)) -> dict[str, Any]:
-    ad = session.get(Ad, ad_id)
+    ad = find_ad(session, ad_id)
     if ad is None:
         raise ApiError(404, f"no ad {ad_id}")
     return {
@@ -216,16 +251,20 @@ def ad_detail(ad_id: int, session: Session = Depends(db_session)) -> dict[str, A
 
 @router.post(
     "/import",
-    summary="Import a platform file (writers only)",
+    summary="Import a platform file (ad-library editors only, with an API token; audited)",
     description="The request body is the file (Meta JSON, Google CSV or Snap CSV). Rows that cannot be "
-    "imported come back in `problems` with line and field; each batch is committed whole or not at all.",
+    "imported come back in `problems` with line and field; each batch is committed whole or not at all. "
+    "Needs the ad-library editor role (the hub operator grants it) and an API token, not a browser session.",
 )
 async def import_file(
     request: Request,
     format: str = Query(..., description=f"One of {', '.join(IMPORT_FORMATS)}."),
     snapshot: bool = Query(False, description="The file lists every live ad: absent ones are recorded as removed."),
-    principal: Principal = Depends(require_writer),
+    principal: Principal = Depends(EDIT),
 ) -> dict[str, Any]:
+    if not request.headers.get("authorization"):
+        # A browser sends its session cookie to any site's form post: the archive changes only by token.
+        raise ApiError(403, "the import takes an API token (Authorization: Bearer ...), not a browser session")
     if format not in IMPORT_FORMATS:
         raise ApiError(400, f"format: one of {', '.join(IMPORT_FORMATS)}")
     settings = request.app.state.settings
@@ -234,16 +273,19 @@ async def import_file(
         raise ApiError(413, f"the file is larger than {settings.max_body_bytes} bytes; use `shieldwall ads import`")
     suffix = {"meta": ".json", "google": ".csv", "snap": ".csv"}[format]
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"upload{suffix}"
+        path = FilePath(tmp) / f"upload{suffix}"
         path.write_bytes(body)
         try:
             result = await run_in_threadpool(
-                import_files,
+                audited_import,
                 request.app.state.database,
+                principal,
                 [path],
                 format,
                 scorer=installed_scorer(settings),
                 snapshot=snapshot,
+                source={"upload_bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()},
+                shown_as={str(path): "upload"},
             )
         except ValueError as error:
             raise ApiError(400, str(error).replace(str(path), "upload")) from None

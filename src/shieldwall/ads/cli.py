@@ -38,8 +38,9 @@ def import_command(
     show_problems: int = typer.Option(20, help="How many rejected rows to print."),
 ) -> None:
     """Import ad files into the append-only archive, with progress; rejected rows are reported."""
+    from shieldwall.ads.editing import CONSOLE, audited_import
     from shieldwall.ads.importers import FORMATS
-    from shieldwall.ads.importing import count_rows, import_files, load_scorer
+    from shieldwall.ads.importing import count_rows, load_scorer
     from shieldwall.ads.service import default_model_path, installed_scorer
 
     if source_format not in FORMATS:
@@ -54,8 +55,9 @@ def import_command(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
         ) as progress:
             task = progress.add_task("importing", total=total)
-            result = import_files(
+            result = audited_import(
                 database,
+                CONSOLE,
                 files,
                 source_format,
                 scorer=scorer,
@@ -109,14 +111,18 @@ def train_command(
 @ads_app.command("recheck")
 def recheck_command(model: Path | None = typer.Option(None, help="Classifier model to rescore with.")) -> None:
     """Re-run disclosure rules and the classifier over the archive (after adding elections or a model)."""
+    from shieldwall.ads.editing import CONSOLE
     from shieldwall.ads.importing import load_scorer
     from shieldwall.ads.maintenance import recheck
     from shieldwall.ads.service import installed_scorer
+    from shieldwall.exchange.audit import record
 
     settings, database = _database()
     try:
         scorer = load_scorer(model) if model else installed_scorer(settings)
         count = recheck(database, scorer)
+        with database.session() as session:
+            record(session, CONSOLE, "ads:recheck", target="archive", detail={"ads": count, "model": str(model or "")})
     finally:
         database.dispose()
     typer.echo(f"rechecked {count} ads")
@@ -131,7 +137,9 @@ def election_add(
     kind: str = typer.Option("general", help="general, presidential, legislative, european, local, referendum."),
 ) -> None:
     """Add (or update) an election ads can be linked to."""
+    from shieldwall.ads.editing import CONSOLE
     from shieldwall.ads.maintenance import upsert_election
+    from shieldwall.exchange.audit import record
 
     try:
         when = datetime.fromisoformat(day).replace(tzinfo=UTC)
@@ -141,6 +149,8 @@ def election_add(
     try:
         with database.session() as session:
             upsert_election(session, key, name, country.upper(), kind, when)
+            detail = {"name": name, "country": country.upper(), "kind": kind, "date": day}
+            record(session, CONSOLE, "ads:election-saved", target=key, detail=detail)
     finally:
         database.dispose()
     typer.echo(f"election {key} saved; run `shieldwall ads recheck` to re-apply date-dependent rules")

@@ -12,19 +12,20 @@ from sqlalchemy.orm import Session
 
 from shieldwall.ads import aggregates, charts
 from shieldwall.ads.labels import label_content
-from shieldwall.ads.search import COMPLIANCE, SORTS, AdFilters, SearchError, search_ads
-from shieldwall.ads.service import elections, installed_scorer, sponsor_report, version_history
+from shieldwall.ads.search import COMPLIANCE, SORTS, AdFilters, SearchError, SearchLimit, search_ads
+from shieldwall.ads.service import elections, find_ad, find_sponsor, installed_scorer, sponsor_report, version_history
 from shieldwall.ads.sponsors import sponsor_identifiers
-from shieldwall.ads.tables import Ad, Election, Sponsor
-from shieldwall.exchange.deps import current_principal, db_session
+from shieldwall.ads.tables import Election, Sponsor
+from shieldwall.exchange import access
+from shieldwall.exchange.deps import db_session
 from shieldwall.web.templating import render
 
-router = APIRouter(include_in_schema=False)
+# The ad library is public: every page is open to anyone (the header still shows who is signed in).
+router = APIRouter(include_in_schema=False, dependencies=[Depends(access.anyone(via=access.PAGE))])
 PAGE_SIZE = 50
 
 
 def _common(request: Request) -> dict[str, Any]:
-    current_principal(request)  # fills request.state.principal for the header
     return {"range_text": charts.range_text, "money": charts.money}
 
 
@@ -32,7 +33,7 @@ def _common(request: Request) -> dict[str, Any]:
 def library(request: Request, session: Session = Depends(db_session)) -> Any:
     params = dict(request.query_params)
     sort = params.get("sort", "newest")
-    error = None
+    error, status = None, 200
     try:
         filters = AdFilters.from_query(params)
         page = search_ads(session, filters, sort=sort, cursor=params.get("cursor"), limit=PAGE_SIZE)
@@ -40,6 +41,7 @@ def library(request: Request, session: Session = Depends(db_session)) -> Any:
         totals = aggregates.spend_totals(session, filters) if filters.as_query() else []
     except SearchError as exc:
         filters, page, totals, error = AdFilters(), None, [], str(exc)
+        status = 422 if isinstance(exc, SearchLimit) else 400
     sponsor_names = {}
     if page is not None:
         ids = {i for ad in page.ads for i in (ad.sponsor_id,) if i is not None}
@@ -64,18 +66,19 @@ def library(request: Request, session: Session = Depends(db_session)) -> Any:
             "sponsor_names": sponsor_names,
             "elections": elections(session),
         },
-        status_code=400 if error else 200,
+        status_code=status,
     )
 
 
 @router.get("/ads/ad/{ad_id:int}", response_class=HTMLResponse)
 def ad_page(request: Request, ad_id: int, session: Session = Depends(db_session)) -> Any:
-    ad = session.get(Ad, ad_id)
+    ad = find_ad(session, ad_id)
     if ad is None:
         return render(request, "error.html", {"status_code": 404, "message": f"No ad {ad_id}"}, status_code=404)
+    # The payer has its own row (its name as disclosed, linked to its sponsor entity, its ids).
     sponsors = {
-        role: session.get(Sponsor, sid)
-        for role, sid in (("Sponsor", ad.sponsor_id), ("Payer", ad.payer_sponsor_id), ("Page", ad.page_sponsor_id))
+        role: find_sponsor(session, sid)
+        for role, sid in (("Sponsor", ad.sponsor_id), ("Page", ad.page_sponsor_id))
         if sid is not None
     }
     return render(
@@ -86,6 +89,7 @@ def ad_page(request: Request, ad_id: int, session: Session = Depends(db_session)
             "ad": ad,
             "sponsors": sponsors,
             "versions": version_history(session, ad_id),
+            "payer": find_sponsor(session, ad.payer_sponsor_id) if ad.payer_sponsor_id else None,
             "payer_ids": sponsor_identifiers(session, ad.payer_sponsor_id) if ad.payer_sponsor_id else [],
         },
     )

@@ -49,8 +49,22 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 FTS = table("ads_fts", column("rowid"), column("ads_fts"))
 
 
+# Bounds of what a search may ask for. Ids and amounts beyond the columns' integer types cannot match
+# anything (and would overflow the drivers); every word of a query is one condition, and SQLite refuses
+# an expression tree deeper than 1,000.
+MAX_BIGINT = 2**63 - 1
+MAX_SPONSOR_ID = 2**31 - 1
+MAX_WORDS = 50
+MAX_QUERY_CHARS = 2_000
+INT_BOUNDS = {"sponsor_id": (1, MAX_SPONSOR_ID), "spend_min": (0, MAX_BIGINT), "spend_max": (0, MAX_BIGINT)}
+
+
 class SearchError(ValueError):
     """A filter or cursor the caller got wrong; the message names it."""
+
+
+class SearchLimit(SearchError):
+    """A filter beyond a documented bound (too many words, a number out of range): answered with 422."""
 
 
 @dataclass
@@ -83,19 +97,40 @@ class AdFilters:
             if raw is None or raw == "":
                 continue
             try:
-                if f.name in ("sponsor_id", "spend_min", "spend_max"):
-                    values[f.name] = int(raw)
+                if f.name in INT_BOUNDS:
+                    values[f.name] = _bounded(f.name, int(raw))
                 elif f.name in ("date_from", "date_to"):
                     values[f.name] = raw if isinstance(raw, date) else date.fromisoformat(str(raw))
                 elif f.name == "undeclared_political":
                     values[f.name] = str(raw).lower() in ("1", "true", "yes", "on")
                 else:
                     values[f.name] = str(raw).strip()
+            except SearchLimit:
+                raise
             except ValueError:
-                raise SearchError(f"{f.name}: not a valid value ({raw!r})") from None
+                raise SearchError(f"{f.name}: not a valid value ({str(raw)[:40]!r})") from None
         if values.get("compliance") and values["compliance"] not in COMPLIANCE:
             raise SearchError(f"compliance: one of {', '.join(COMPLIANCE)}")
+        check_query(values.get("q"))
         return cls(**values)
+
+
+def _bounded(name: str, value: int) -> int:
+    low, high = INT_BOUNDS[name]
+    if not low <= value <= high:
+        raise SearchLimit(f"{name}: a whole number from {low} to {high}")
+    return value
+
+
+def check_query(q: str | None) -> None:
+    """Refuse a text query beyond MAX_WORDS words or MAX_QUERY_CHARS characters, saying so."""
+    if not q:
+        return
+    words = len(query_words(q))
+    if words > MAX_WORDS:
+        raise SearchLimit(f"q: at most {MAX_WORDS} words (got {words:,}); keep the most distinctive ones")
+    if len(q) > MAX_QUERY_CHARS:
+        raise SearchLimit(f"q: at most {MAX_QUERY_CHARS:,} characters (got {len(q):,})")
 
 
 def query_words(q: str | None) -> list[str]:
@@ -151,6 +186,7 @@ def text_condition(session: Session, q: str, filters: AdFilters | None = None) -
     index where btree_gin is available) or SQLite's FTS5 (with the equality filters as facet tokens in
     the same index) finds candidates, the word checks confirm them. search_ads tries an ordered walk
     without the index first (see WALK_BUDGET)."""
+    check_query(q)
     words = query_words(q)
     if not words:
         return true()
@@ -225,16 +261,31 @@ def encode_cursor(sort: str, value: Any, ad_id: int) -> str:
 
 
 def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    not_ours = SearchError("cursor: not a cursor this server issued")
+    if len(cursor) > 200:  # ours are about 60 characters
+        raise not_ours
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         cursor_sort, value, ad_id = raw
     except (ValueError, TypeError):
-        raise SearchError("cursor: not a cursor this server issued") from None
+        raise not_ours from None
     if cursor_sort != sort:
         raise SearchError("cursor: issued for another sort order")
-    if sort in ("newest", "oldest") and value is not None:
-        value = datetime.fromisoformat(value)
-    return value, int(ad_id)
+    if type(ad_id) is not int or not 0 <= ad_id <= MAX_BIGINT:
+        raise not_ours
+    if value is None:
+        return None, ad_id
+    if sort in ("newest", "oldest"):
+        try:
+            value = datetime.fromisoformat(value)
+            if value.tzinfo is None:
+                raise not_ours
+            value = value.astimezone(UTC)
+        except (TypeError, ValueError, OverflowError):
+            raise not_ours from None
+    elif type(value) is not int or not -MAX_BIGINT <= value <= MAX_BIGINT:
+        raise not_ours
+    return value, ad_id
 
 
 def _sort_value(ad: Ad, sort: str) -> Any:
@@ -280,6 +331,7 @@ def search_ads(
     new ads arrive in between (keyset paging: no offsets, no duplicates, no gaps)."""
     if sort not in SORTS:
         raise SearchError(f"sort: one of {', '.join(SORTS)}")
+    check_query(filters.q)
     after = _after(sort, cursor)
     words = query_words(filters.q)
     rows: list[Ad] | None = None

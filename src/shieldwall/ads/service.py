@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shieldwall.ads import aggregates
-from shieldwall.ads.search import AdFilters
+from shieldwall.ads.search import MAX_BIGINT, MAX_SPONSOR_ID, AdFilters
 from shieldwall.ads.sponsors import sponsor_identifiers, sponsor_names
 from shieldwall.ads.tables import Ad, AdVersion, Election, Sponsor
 from shieldwall.config import Settings
@@ -46,6 +46,16 @@ class VersionView:
     observed_at: str
     source: str
     changes: list[tuple[str, Any, Any]]
+
+
+def find_ad(session: Session, ad_id: int) -> Ad | None:
+    """The ad with this id; None also for ids beyond the column's range (no ad has them, and the
+    drivers would overflow on them)."""
+    return session.get(Ad, ad_id) if 1 <= ad_id <= MAX_BIGINT else None
+
+
+def find_sponsor(session: Session, sponsor_id: int) -> Sponsor | None:
+    return session.get(Sponsor, sponsor_id) if 1 <= sponsor_id <= MAX_SPONSOR_ID else None
 
 
 def version_history(session: Session, ad_id: int) -> list[VersionView]:
@@ -101,7 +111,7 @@ def ad_json(ad: Ad) -> dict[str, Any]:
 
 
 def sponsor_report(session: Session, sponsor_id: int) -> dict[str, Any] | None:
-    sponsor = session.get(Sponsor, sponsor_id)
+    sponsor = find_sponsor(session, sponsor_id)
     if sponsor is None:
         return None
     filters = AdFilters(sponsor_id=sponsor_id)
