@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -28,6 +29,19 @@ def _tlp_class(value: int | None) -> str:
     return "" if value is None else "tlp-" + TLP(value).name.lower().replace("_", "-")
 
 
+def _web_link(value: object) -> str:
+    """value if it is an absolute http(s) URL, else "": only these may go in an href (a javascript: or
+    data: link from imported data would run in the hub's pages); pages show the others as text."""
+    text = str(value or "")
+    if text != text.strip() or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        return ""  # browsers drop such characters, so they could hide a scheme
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return ""
+    return text if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=ChoiceLoader([FileSystemLoader(d) for d in _template_dirs()]),
@@ -35,6 +49,7 @@ def build_environment() -> Environment:
     )
     env.filters["tlp_label"] = _tlp_label
     env.filters["tlp_class"] = _tlp_class
+    env.filters["web_link"] = _web_link
     return env
 
 
