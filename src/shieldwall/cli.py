@@ -21,11 +21,15 @@ def serve(
     """Serve the hub: TAXII 2.1, the REST API and the web pages."""
     import uvicorn
 
-    from shieldwall.store.migrate import upgrade
+    from shieldwall.store.prepare import SetupError, checked_settings, prepare_database, redact
 
-    settings = load_settings()
-    upgrade(settings.database_url)
-    console.print(f"Shieldwall on http://{host}:{port}/  (database: {_redact(settings.database_url)})")
+    try:
+        settings = checked_settings()
+        prepare_database(settings.database_url, create=False)  # never creates one: `admin init-db` does
+    except SetupError as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    console.print(f"Shieldwall on http://{host}:{port}/  (database: {redact(settings.database_url)})")
     uvicorn.run("shieldwall.web.asgi:app", host=host, port=port, workers=workers, log_level="info")
 
 
@@ -37,13 +41,6 @@ def demo(
     from shieldwall.demo import load_demo
 
     load_demo(load_settings(), if_empty=if_empty, console=console)
-
-
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 for _, module in capabilities.modules("cli"):

@@ -46,8 +46,13 @@ def _fail(error: Exception) -> None:
 @admin.command("init-db")
 def init_db() -> None:
     """Create or upgrade the database and the hub's own organisation."""
-    settings = load_settings()
-    upgrade(settings.database_url)
+    from shieldwall.store.prepare import SetupError, checked_settings, prepare_database
+
+    try:
+        settings = checked_settings()
+        prepare_database(settings.database_url, create=True)
+    except SetupError as error:
+        _fail(error)
     database = Database(settings.database_url)
     with database.session() as session:
         directory.ensure_hub(session, settings.hub_name)

@@ -11,7 +11,7 @@ from shieldwall import __version__, capabilities
 from shieldwall.config import Settings, load_settings
 from shieldwall.exchange.access import check_declared
 from shieldwall.store.db import Database
-from shieldwall.web import docs, errors
+from shieldwall.web import docs, errors, health
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.database = database
     docs.install(app)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    health.install(app)  # /healthz, and 503 while the database cannot take writes
     for _, module in capabilities.modules("routes"):
         module.install(app)
     check_declared(app)  # a route that declares no access rule never serves
