@@ -5,6 +5,10 @@ editor's browser session) is refused and nothing in the archive changes; every c
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,8 +16,11 @@ import pytest
 from sqlalchemy import func, select
 
 from shieldwall.ads.tables import Ad, AdVersion, ImportRun, Sponsor
+from shieldwall.config import load_settings
+from shieldwall.exchange.access import route_table
 from shieldwall.exchange.tables import AuditEntry, Member
 from shieldwall.store.db import Database
+from shieldwall.web.app import create_app
 from tests.ads.conftest import meta_ad, snap_row
 from tests.support.hub import Hub, seed_hub
 from tests.support.live import LiveServer
@@ -130,3 +137,43 @@ def test_reads_stay_open_to_everyone(live_server: LiveServer, hub: Hub) -> None:
         for token in (None, hub.tokens["guest"], hub.tokens["chirp"]):
             headers = {"Authorization": f"Bearer {token}"} if token else {}
             assert httpx.get(live_server.url + path, headers=headers).status_code == 200, (path, token)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_operator_grants_the_editor_role_from_the_command_line(database_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, "SHIELDWALL_DATABASE_URL": database_url, "SHIELDWALL_DATA_DIR": str(tmp_path)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "shieldwall.cli", *args], env=env, capture_output=True, text=True)
+
+    assert run("admin", "init-db").returncode == 0
+    assert run("admin", "create-org", "Ads Watch", "--kind", "research").returncode == 0
+    assert run("admin", "create-org", "Newsroom", "--kind", "civil_society", "--guest").returncode == 0
+    assert run("admin", "create-member", "ads-watch", "ed@adswatch.example", "--ad-editor").returncode == 0
+    assert run("admin", "create-member", "ads-watch", "an@adswatch.example").returncode == 0
+    refused = run("admin", "create-member", "newsroom", "ed@newsroom.example", "--ad-editor")
+    assert refused.returncode == 2 and "guest" in refused.stderr
+    editor = run("admin", "create-token", "ed@adswatch.example").stdout.strip()
+    analyst = run("admin", "create-token", "an@adswatch.example").stdout.strip()
+    server = LiveServer(database_url, tmp_path).start()
+    try:
+        body = json.dumps({"data": [meta_ad("1")]})
+        assert _import(server, analyst, body).status_code == 403
+        assert _import(server, editor, body).json()["created"] == 1
+    finally:
+        server.stop()
+
+
+def test_every_ads_and_detect_route_declares_its_rule(tmp_path: Path) -> None:
+    app = create_app(load_settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", data_dir=str(tmp_path)))
+    rules = {
+        (methods, path): rule
+        for methods, path, rule in route_table(app)
+        if path.startswith(("/ads", "/api/v1/ads", "/detect"))
+    }
+    assert len(rules) == 19  # 9 API reads, the import, 7 pages, the detect page and its files
+    for (methods, path), rule in rules.items():
+        assert rule is not None, path
+        expected = "ad_editor" if path == "/api/v1/ads/import" else "anyone"
+        assert rule.caller == expected, (methods, path, rule)
+    assert rules[("GET", "/detect/runs/{name}/{filename}")].check == "visible"
