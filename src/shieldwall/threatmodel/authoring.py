@@ -10,6 +10,7 @@ corroborate publishes its own relationship through the exchange, attributed to i
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +43,15 @@ class NotVisible(LookupError):
     """The object does not exist or the principal may not see it (the same answer, so existence does not leak)."""
 
 
+CAMPAIGN_ID = re.compile(r"campaign--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def no_nul(field_name: str, *values: str | None) -> None:
+    """Text is stored as given, and PostgreSQL cannot store NUL characters: refuse them, naming the field."""
+    if any(value is not None and "\x00" in value for value in values):
+        raise AuthoringError(f"{field_name}: contains a NUL character")
+
+
 def now_stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
@@ -65,9 +75,8 @@ def sharing_like(session: Session, principal: Principal, seen: Seen) -> tuple[Co
 
 
 def visible_campaign(session: Session, principal: Principal, campaign_id: str) -> Seen:
-    found = (
-        load_visible(session, principal, ["campaign"], [campaign_id]) if campaign_id.startswith("campaign--") else {}
-    )
+    # Only a well-formed campaign id can name one; anything else is "no campaign" without a query.
+    found = load_visible(session, principal, ["campaign"], [campaign_id]) if CAMPAIGN_ID.fullmatch(campaign_id) else {}
     if campaign_id not in found:
         raise NotVisible(f"no campaign {campaign_id}")
     return found[campaign_id]
@@ -91,7 +100,9 @@ def owned_campaign(session: Session, principal: Principal, campaign_id: str) -> 
 
 
 def technique_or_error(session: Session, external_id: str) -> Technique:
-    technique = session.scalar(select(Technique).where(Technique.external_id == external_id.strip().upper()))
+    wanted = external_id.strip().upper()
+    valid = len(wanted) <= 16 and "\x00" not in wanted
+    technique = session.scalar(select(Technique).where(Technique.external_id == wanted)) if valid else None
     if technique is None:
         raise AuthoringError(
             f"technique {external_id!r} is not in the DISARM framework here "
@@ -174,6 +185,8 @@ def map_technique(
 ) -> dict[str, Any]:
     """Record that a campaign uses a DISARM technique: a `uses` relationship shared like the campaign."""
     campaign = owned_campaign(session, principal, campaign_id)
+    no_nul("evidence", evidence)
+    no_nul("evidence_urls", *(evidence_urls or ()))
     technique = technique_or_error(session, external_id)
     ensure_techniques_published(session, principal, [technique])
     collection, sharing = sharing_like(session, principal, campaign)
@@ -230,6 +243,10 @@ def create_campaign(session: Session, principal: Principal, data: CampaignInput)
     _require_writer(principal)
     if not data.name.strip():
         raise AuthoringError("name is empty")
+    for field_name in ("name", "description", "technique_evidence", "first_seen"):
+        no_nul(field_name, getattr(data, field_name))
+    for field_name in ("techniques", "evidence_urls", "actors", "narratives"):
+        no_nul(field_name, *getattr(data, field_name))
     election = get_election(session, data.election_id) if data.election_id is not None else None
     if data.election_id is not None and election is None:
         raise UnknownReference(f"election_id {data.election_id}: no such election")

@@ -67,7 +67,10 @@ def _require_writer(principal: Principal) -> None:
         raise PermissionError("your role may not write; ask an admin of your organisation for the analyst role")
 
 
-def _checked(name: str, status: str) -> str:
+def _checked(name: str, status: str, description: str = "") -> str:
+    for field_name, value in (("name", name), ("description", description)):
+        if "\x00" in value:  # PostgreSQL cannot store NUL characters
+            raise CountermeasureError(f"{field_name}: contains a NUL character")
     name = name.strip()
     if not name:
         raise CountermeasureError("name: the countermeasure's name is empty")
@@ -89,10 +92,12 @@ def record(
 ) -> Countermeasure:
     """Record (or, for the same organisation, technique and name, update) a countermeasure."""
     _require_writer(principal)
-    technique = session.scalar(select(Technique).where(Technique.external_id == external_id.strip().upper()))
+    wanted = external_id.strip().upper()
+    valid = len(wanted) <= 16 and "\x00" not in wanted
+    technique = session.scalar(select(Technique).where(Technique.external_id == wanted)) if valid else None
     if technique is None:
         raise CountermeasureError(f"technique {external_id!r} is not in the DISARM framework here")
-    name = _checked(name, status)
+    name = _checked(name, status, description)
     mine = session.scalar(
         select(Countermeasure).where(
             Countermeasure.election_id == election.id,
@@ -137,7 +142,7 @@ def to_change(session: Session, principal: Principal, measure_id: int) -> Counte
 def update(
     session: Session, measure: Countermeasure, *, status: str | None = None, description: str | None = None
 ) -> Countermeasure:
-    _checked(measure.name, status or measure.status)
+    _checked(measure.name, status or measure.status, description or "")
     if status is not None:
         measure.status = status
     if description is not None:

@@ -112,6 +112,9 @@ def _check(session: Session, data: ElectionInput) -> None:
         raise ElectionError("name is empty")
     if len(data.name.strip()) > 200:
         raise ElectionError("name is longer than 200 characters")
+    for field_name, value in (("name", data.name), ("description", data.description)):
+        if "\x00" in value:  # PostgreSQL cannot store NUL characters
+            raise ElectionError(f"{field_name}: contains a NUL character")
     if data.trust_group_id is not None and (
         not 1 <= data.trust_group_id <= MAX_ID or session.get(TrustGroup, data.trust_group_id) is None
     ):

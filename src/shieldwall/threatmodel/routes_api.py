@@ -11,8 +11,8 @@ import datetime
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,9 @@ from shieldwall.exchange.deps import ApiError, db_session
 from shieldwall.exchange.policy import Principal
 from shieldwall.threatmodel import authoring, countermeasures, coverage, elections
 from shieldwall.threatmodel.routes_common import (
+    COUNTRY_FILTER,
     WRITE_ERRORS,
+    Body,
     DbId,
     as_api_error,
     campaign_view,
@@ -37,7 +39,7 @@ from shieldwall.threatmodel.tables import COUNTERMEASURE_STATUSES, ELECTION_LEVE
 api = APIRouter(prefix="/api/threatmodel", tags=["threat model"])
 
 
-class ElectionIn(BaseModel):
+class ElectionIn(Body):
     country: str = Field(description="ISO 3166-1 alpha-2, e.g. BR")
     level: str = Field(description=f"one of {', '.join(ELECTION_LEVELS)}")
     name: str
@@ -47,14 +49,14 @@ class ElectionIn(BaseModel):
     description: str = ""
 
 
-class ElectionPatch(BaseModel):
+class ElectionPatch(Body):
     status: str | None = None
     date: datetime.date | None = None
     trust_group_id: DbId | None = Field(None, description="one of your organisation's trust groups")
     description: str | None = None
 
 
-class CampaignIn(BaseModel):
+class CampaignIn(Body):
     name: str
     election_id: DbId | None = None
     description: str = ""
@@ -70,24 +72,24 @@ class CampaignIn(BaseModel):
     member_ids: list[DbId] = Field(default_factory=list, description="members (TLP:RED)")
 
 
-class TechniqueMappingIn(BaseModel):
+class TechniqueMappingIn(Body):
     technique: str = Field(description="DISARM id, e.g. T0049.001")
     evidence: str = ""
     evidence_urls: list[str] = Field(default_factory=list)
 
 
-class ElectionLinkIn(BaseModel):
+class ElectionLinkIn(Body):
     election_id: DbId
 
 
-class CountermeasureIn(BaseModel):
+class CountermeasureIn(Body):
     technique: str
     name: str
     description: str = ""
     status: str = Field("in place", description=f"one of {', '.join(COUNTERMEASURE_STATUSES)}")
 
 
-class CountermeasurePatch(BaseModel):
+class CountermeasurePatch(Body):
     status: str | None = None
     description: str | None = None
 
@@ -95,7 +97,7 @@ class CountermeasurePatch(BaseModel):
 @api.get("/elections")
 def api_elections(
     upcoming: bool = False,
-    country: str = "",
+    country: str = Query("", pattern=COUNTRY_FILTER, description="ISO 3166-1 alpha-2 code"),
     principal: Principal = Depends(access.anyone()),
     session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:

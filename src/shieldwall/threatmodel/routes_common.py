@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
-from pydantic import Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,22 @@ from shieldwall.threatmodel.tables import Election
 # An id in a request body: a 32-bit positive integer, so a larger number is a 422 naming the field, never a
 # database error.
 DbId = Annotated[int, Field(ge=1, le=elections.MAX_ID)]
+# The calendar's country filter: an ISO 3166-1 alpha-2 code (or nothing).
+COUNTRY_FILTER = r"^([A-Za-z]{2})?$"
+
+
+class Body(BaseModel):
+    """A JSON request body: its text never carries NUL characters (PostgreSQL cannot store them), so they are
+    refused with a 422 naming the field rather than reaching the database."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 WRITE_ERRORS = (
     authoring.AuthoringError,
@@ -149,7 +165,8 @@ def view_json(view: CampaignView) -> dict[str, Any]:
 
 
 def campaign_view(session: Session, principal: Principal, campaign_id: str) -> CampaignView:
-    views = CampaignGraph(session, principal).views([campaign_id], with_notes=True)
+    valid = authoring.CAMPAIGN_ID.fullmatch(campaign_id) is not None
+    views = CampaignGraph(session, principal).views([campaign_id], with_notes=True) if valid else []
     if not views:
         raise ApiError(404, f"no campaign {campaign_id}")
     return views[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from shieldwall.stix.tlp import TLP
 from shieldwall.threatmodel import authoring, briefing, countermeasures, coverage, elections
 from shieldwall.threatmodel.graph import CampaignGraph
 from shieldwall.threatmodel.routes_common import (
+    COUNTRY_FILTER,
     WRITE_ERRORS,
     as_api_error,
     back,
@@ -55,7 +56,7 @@ def _techniques(session: Session) -> list[Technique]:
 @pages.get("/elections", response_class=HTMLResponse)
 def calendar_page(
     request: Request,
-    country: str = "",
+    country: str = Query("", pattern=COUNTRY_FILTER),
     show_past: bool = False,
     principal: Principal = Depends(access.anyone(via=PAGE)),
     session: Session = Depends(db_session, scope="function"),
