@@ -149,6 +149,14 @@ def not_utf8(data: bytes) -> tuple[int, str] | None:
     return None
 
 
+def json_error(data: bytes, position: int, message: str) -> tuple[int, str]:
+    """(line, message) for a JSON document that does not parse: invalid UTF-8 is named as such."""
+    found = not_utf8(data)
+    if found is not None:
+        return found
+    return data.count(b"\n", 0, position) + 1, f"invalid JSON: {message}"
+
+
 def not_utf8_message(byte: int, column: int | None = None) -> str:
     where = f" at column {column}" if column is not None else ""
     return (
@@ -189,7 +197,7 @@ class CsvScan:
     swallowed: list[Swallowed] = field(default_factory=list)
 
 
-_TIME_LIKE = re.compile(r"\s*(\d{4}-\d\d-\d\d|\d{9,11}(\.\d+)?\s*$|[A-Z][a-z]{2},? [A-Z0-9][a-z0-9]{1,2} )")
+_TIME_LIKE = re.compile(r"\s*(\d{4}[-/]\d\d[-/]\d\d|\d{9,11}(\.\d+)?\s*$|[A-Z][a-z]{2},? [A-Z0-9][a-z0-9]{1,2} )")
 
 
 def scan_csv(

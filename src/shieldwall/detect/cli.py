@@ -137,7 +137,7 @@ def detect(
             raise typer.Exit(2) from None
         progress.advance(write_task)
     for problem in report.problems[:10]:
-        console.print(f"[yellow]skipped[/yellow] {problem}")
+        console.print(f"[yellow]skipped[/yellow] {problem}", soft_wrap=True)  # paths stay whole
     if report.rows_skipped:
         console.print(f"{report.rows_skipped} malformed rows skipped (use --strict to stop at the first).")
     console.print(

@@ -31,6 +31,7 @@ from shieldwall.inputfiles import (
     InputError,
     csv_header,
     diagnose_csv,
+    json_error,
     not_utf8,
     scan_csv,
     utf8_bytes,
@@ -237,9 +238,10 @@ def _read_json(path: Path, *, strict: bool) -> tuple[pa.Table, list[RowProblem]]
     label = str(path)
     data = utf8_bytes(path)  # BOM dropped, UTF-16 decoded, binary and empty files refused
     kind = _sniff_json(path, data)
-    if kind == "contract":
-        # Fast path: Arrow's JSON reader; on any bad line (or an over-long value) fall back to the
-        # line-by-line reader so the problem can be named precisely.
+    # Fast path: Arrow's JSON reader; on any bad line (or an over-long value) fall back to the
+    # line-by-line reader so the problem can be named precisely. Arrow does not check UTF-8: that is
+    # checked first (isascii alone for most files).
+    if kind == "contract" and (data.isascii() or not_utf8(data) is None):
         try:
             table = pajson.read_json(pa.BufferReader(data))
         except pa.ArrowInvalid:
@@ -321,7 +323,7 @@ def _json_records(path: Path, data: bytes) -> Iterator[tuple[int, Any]]:
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError as error:
-            raise InputError(path, data.count(b"\n", 0, error.pos) + 1, f"invalid JSON: {error.msg}") from None
+            raise InputError(path, *json_error(data, error.pos, error.msg)) from None
         items = parsed if isinstance(parsed, list) else [parsed]
         for index, item in enumerate(items):
             if isinstance(item, dict):

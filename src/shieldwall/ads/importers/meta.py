@@ -16,7 +16,7 @@ import orjson
 from shieldwall.ads.document import make_document
 from shieldwall.ads.importers.base import Batch, Problem
 from shieldwall.ads.normalise import clean_text, country_code, parse_range
-from shieldwall.inputfiles import InputError, not_utf8, utf8_bytes
+from shieldwall.inputfiles import MAX_FIELD_CHARS, InputError, json_error, not_utf8, utf8_bytes
 
 
 class RowError(ValueError):
@@ -32,6 +32,8 @@ def read_meta(path: Path, batch_size: int) -> Iterator[Batch]:
         batch.rows_read += 1
         if isinstance(record, Problem):
             batch.problems.append(record)
+        elif (oversize := _oversize(record)) is not None:
+            batch.problems.append(Problem(str(path), number, oversize, f"over {MAX_FIELD_CHARS:,} characters"))
         else:
             try:
                 batch.documents.append(meta_document(record))
@@ -55,7 +57,7 @@ def _records(path: Path, raw: bytes) -> list[tuple[int, Any]]:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             if stripped.startswith(b"[") or not _first_line_is_json(stripped):
-                raise InputError(path, raw.count(b"\n", 0, error.pos) + 1, f"not JSON ({error.msg})") from None
+                raise InputError(path, *json_error(raw, error.pos, error.msg)) from None
         else:
             items = data.get("data", [data] if "id" in data else []) if isinstance(data, dict) else data
             if not isinstance(items, list):
@@ -82,6 +84,17 @@ def _records(path: Path, raw: bytes) -> list[tuple[int, Any]]:
         first = records[0][1] if records else None
         raise InputError(path, first.line if first else None, first.reason if first else "no records")
     return records
+
+
+def _oversize(record: Any) -> str | None:
+    """The field holding a text over the limit for one value (an archive keeps ads, not megabytes)."""
+    if not isinstance(record, dict):
+        return None
+    for key, value in record.items():
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and len(v) > MAX_FIELD_CHARS for v in values):
+            return str(key)
+    return None
 
 
 def _first_line_is_json(data: bytes) -> bool:
