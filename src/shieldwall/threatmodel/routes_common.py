@@ -172,13 +172,5 @@ def campaign_view(session: Session, principal: Principal, campaign_id: str) -> C
     return views[0]
 
 
-def may_change_campaign(session: Session, principal: Principal, campaign_id: str) -> bool:
-    try:
-        authoring.owned_campaign(session, principal, campaign_id)
-    except (authoring.NotVisible, PermissionError):
-        return False
-    return True
-
-
 def elections_by_stix(session: Session) -> dict[str, Election]:
     return {e.stix_id: e for e in session.scalars(select(Election))}

@@ -30,7 +30,6 @@ from shieldwall.threatmodel.routes_common import (
     election_or_404,
     elections_by_stix,
     lines,
-    may_change_campaign,
     parse_election_form,
     parse_tlp,
     read_form,
@@ -267,7 +266,8 @@ def campaign_page(
             "elections_by_stix": elections_by_stix(session),
             "all_elections": elections.list_elections(session),
             "techniques": _techniques(session),
-            "may_change": may_change_campaign(session, principal, campaign_id),
+            # Shows the forms; the write routes check ownership again (authoring.owned_campaign).
+            "may_change": principal.can_write and view.campaign.publisher_org_id == principal.org_id,
             "csrf": csrf_for(request),
             "error": request.query_params.get("error"),
             "ok": request.query_params.get("ok"),
