@@ -367,3 +367,39 @@ def test_overflowing_ids_and_dangling_references_answer_4xx(live_server: LiveSer
     )
     assert form.status_code == 303 and "trust_group_id" in form.headers["location"]
     assert stored(live_server) == before
+
+
+def test_hidden_corroboration_changes_no_count_for_those_who_cannot_read_it(
+    live_server: LiveServer, live_hub: Hub
+) -> None:
+    """agency corroborates chirp's public campaign C1 with an AMBER relationship for its trust group: the group
+    counts one more organisation; lab, the guest and a visitor see exactly what they saw before."""
+    database = live_server.app.state.database
+    picture = sc.build(database, live_hub)
+    eid = picture.election_id
+
+    def cells(who: str) -> dict[str, tuple[int, int]]:
+        coverage = client(live_server, live_hub, who).get(f"/api/threatmodel/elections/{eid}/coverage").json()
+        return {t["id"]: (t["campaigns"], t["organisations"]) for t in coverage["techniques"] if t["campaigns"]}
+
+    before = {who: cells(who) for who in ("lab", "guest", "visitor", "chirp")}
+    with database.session() as session:
+        pattern = sc.disarm_stix_id(session, "T0022.001")
+    rel = {
+        "type": "relationship",
+        "spec_version": "2.1",
+        "id": "relationship--6f1c1a7e-0000-4000-8000-000000000001",
+        "created": "2026-10-02T10:00:00.000Z",
+        "modified": "2026-10-02T10:00:00.000Z",
+        "relationship_type": "uses",
+        "source_ref": picture.campaigns["C1"],
+        "target_ref": pattern,
+    }
+    shared = client(live_server, live_hub, "agency").post(
+        "/api/v1/objects", json={"objects": [rel], "tlp": "amber", "share_with": {"trust_groups": ["us-2026"]}}
+    )
+    assert shared.status_code in (200, 201, 202), shared.text
+    for who in ("lab", "guest", "visitor"):
+        assert cells(who) == before[who], who
+        assert client(live_server, live_hub, who).get(f"/elections/{eid}/briefing").status_code == 200
+    assert cells("chirp")["T0022.001"] == (1, before["chirp"]["T0022.001"][1] + 1)
