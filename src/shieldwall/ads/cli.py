@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shieldwall.config import Settings, load_settings
@@ -65,13 +66,13 @@ def import_command(
                 progress=lambda _file, n: progress.advance(task, n),
             )
     except ValueError as error:
-        console.print(f"[red]error:[/] {error}")
+        console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)  # FILE:LINE stays whole
         raise typer.Exit(2) from None
     finally:
         database.dispose()
     console.print(result.summary())
     for problem in result.problems[:show_problems]:
-        console.print(f"  rejected {problem}")
+        console.print(f"  rejected {escape(str(problem))}", soft_wrap=True)
     if len(result.problems) > show_problems:
         console.print(f"  ... and {len(result.problems) - show_problems} more (import run {result.run_id})")
 

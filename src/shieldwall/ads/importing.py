@@ -166,8 +166,11 @@ SQLITE_CACHE_KIB = 262_144  # 256 MiB
 
 def count_rows(path: Path) -> int:
     """A quick estimate of a file's rows for the progress bar (newlines; JSON pages count 'id' keys)."""
-    with path.open("rb") as handle:
-        data = handle.read()
+    try:
+        with path.open("rb") as handle:
+            data = handle.read()
+    except OSError:  # the import itself names the file
+        return 1
     if path.suffix.lower() == ".json":
         return max(data.count(b'"id"'), 1)
     return max(data.count(b"\n") - (0 if path.suffix.lower() == ".jsonl" else 1), 1)

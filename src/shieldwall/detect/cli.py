@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -108,7 +109,7 @@ def detect(
         try:
             table, report = load_posts(posts, strict=strict, on_rows=lambda _: progress.advance(load_task))
         except MalformedInput as error:
-            console.print(f"[red]malformed input:[/red] {error}", soft_wrap=True)  # paths stay whole
+            console.print(f"[red]malformed input:[/red] {escape(str(error))}", soft_wrap=True)  # paths stay whole
             raise typer.Exit(2) from None
         stage_task = progress.add_task(f"detect ({engine})", total=len(STAGES))
 
@@ -137,7 +138,7 @@ def detect(
             raise typer.Exit(2) from None
         progress.advance(write_task)
     for problem in report.problems[:10]:
-        console.print(f"[yellow]skipped[/yellow] {problem}", soft_wrap=True)  # paths stay whole
+        console.print(f"[yellow]skipped[/yellow] {escape(str(problem))}", soft_wrap=True)  # paths stay whole
     if report.rows_skipped:
         console.print(f"{report.rows_skipped} malformed rows skipped (use --strict to stop at the first).")
     console.print(

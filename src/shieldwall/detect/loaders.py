@@ -178,7 +178,10 @@ def _read_csv(
     if scan is None:
         return _numbered(table, first_line=2), None, structural
     lines, widths = np.array(scan.lines, dtype=np.int64), np.array(scan.widths, dtype=np.int64)
+    swallowed = {s.line for s in scan.swallowed}  # their own message says more than the field count
     for index in np.flatnonzero(widths != len(header))[:50]:
+        if int(lines[index]) in swallowed:
+            continue
         structural.append(
             RowProblem(label, int(lines[index]), "-", f"expected {len(header)} fields, found {int(widths[index])}")
         )
@@ -190,7 +193,7 @@ def _read_csv(
     table = table.append_column("source_line", pa.array(row_lines))
     if scan.swallowed:
         # A record that swallowed others is not a post: drop it, and say which lines went with it.
-        starts = pa.array([s.line for s in scan.swallowed], pa.int64())
+        starts = pa.array(sorted(swallowed), pa.int64())
         table = table.filter(pc.invert(pc.is_in(table.column("source_line"), value_set=starts)))
         structural += [RowProblem(label, s.line, "-", s.message()) for s in scan.swallowed[:50]]
         structural.sort(key=lambda p: p.line or 0)

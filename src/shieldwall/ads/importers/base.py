@@ -100,15 +100,15 @@ def csv_layout(source: Path, label: str, *, time_column: str | None) -> CsvLayou
         width=len(header),
         time_column=header.index(time_column) if time_column in header else None,
     )
+    dropped = {s.line for s in scan.swallowed}
     problems = [
         Problem(label, line, "(record)", f"expected {len(header)} fields (as in the header), found {width}")
         for line, width in zip(scan.lines, scan.widths, strict=True)
-        if width != len(header)
+        if width != len(header) and line not in dropped  # a swallowing record's own message says more
     ]
     problems += [Problem(label, s.line, "(record)", s.message()) for s in scan.swallowed]
     problems.sort(key=lambda p: p.line)
     lines = [line for line, width in zip(scan.lines, scan.widths, strict=True) if width == len(header)]
-    dropped = {s.line for s in scan.swallowed}
     return CsvLayout(label, header, lines, problems, dropped, skipped=len(scan.lines) - len(lines))
 
 
