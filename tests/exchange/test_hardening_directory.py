@@ -272,6 +272,6 @@ def test_every_page_directory_and_webhook_route_declares_its_rule() -> None:
             assert rule is not None, f"{route.methods} {route.path} declares no access rule"
             # Pages refuse as pages (a sign-in redirect), the API as JSON.
             assert rule.via is (access.PAGE if module is pages else access.API), route.path
-            for method in route.methods:
+            for method in route.methods or ():
                 found[(method, route.path)] = (rule.caller, rule.check)
     assert found == DECLARED

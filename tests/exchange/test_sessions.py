@@ -184,7 +184,7 @@ BAD_COOKIES: list[bytes] = [
 def test_garbage_session_cookies_browse_as_a_visitor(live_server: LiveServer, hub: Hub) -> None:
     pages = ["/", "/objects", "/objects/indicator--nope", "/login", "/elections", "/match", "/ads", "/detect"]
     for raw in BAD_COOKIES:
-        headers = {"Cookie": b"shieldwall_session=" + raw, "Accept": "text/html"}
+        headers = {b"Cookie": b"shieldwall_session=" + raw, b"Accept": b"text/html"}
         for path in pages:
             answer = httpx.get(f"{live_server.url}{path}", headers=headers, follow_redirects=False)
             assert answer.status_code < 500, (raw, path, answer.status_code, answer.text[:300])
