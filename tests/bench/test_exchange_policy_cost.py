@@ -45,7 +45,9 @@ def test_seed_serve_measure_and_summarise(tmp_path: Path) -> None:
     assert len(figures.post_rate) == 2 and min(figures.post_rate) > 0
     assert [len(figures.page_ms[limit]) for limit in (1000, 100)] == [2, 4]
     assert all(len(figures.single_ms[p]) == 2 for p in ("start", "middle", "end"))
+    # The server's CPU time was seen: storing and serving objects costs it something.
+    assert min(figures.post_cpu) > 0 and min(figures.walk_cpu[1000]) > 0 and min(figures.single_cpu["start"]) > 0
 
     report = Report("exchange_policy_cost_smoke")
     summarise(report, sizes, figures, figures)
-    assert report.lines[-1].startswith("GET cost of the policy work: 0.0% (goal < 10%)")
+    assert any(line.startswith("GET cost of the policy work: 0.0% (goal < 10%): met") for line in report.lines)
