@@ -61,7 +61,10 @@ class FileWatch:
 
     def pin(self) -> None:
         if self.identity is None:
-            st = os.stat(self.path)
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:  # not created yet: pinned by the next connection
+                return
             self.identity = (st.st_dev, st.st_ino)
 
     def problem(self, *, fresh: bool = False) -> str | None:
