@@ -229,3 +229,16 @@ def test_anonymous_amber_is_not_readable_by_its_source(live_server: LiveServer, 
         "/api/v1/objects", json={"objects": [indicator("http://x.example/")], "tlp": "amber", "anonymous": True}
     )
     assert nobody.status_code == 422
+
+
+def test_guest_organisations_read_clear_only_whatever_a_sharer_names(live_server: LiveServer, hub: Hub) -> None:
+    obj = indicator("http://named-guest.example/")
+    refused = api(live_server, hub, "chirp").post(
+        "/api/v1/objects", json={"objects": [obj], "tlp": "amber", "share_with": {"organisations": ["newsroom"]}}
+    )
+    assert refused.status_code == 422 and "guest" in refused.json()["detail"]
+    red = api(live_server, hub, "chirp").post(
+        "/api/v1/objects", json={"objects": [obj], "tlp": "red", "share_with": {"members": ["guest@example.org"]}}
+    )
+    assert red.status_code == 422
+    assert api(live_server, hub, "guest").get(f"/api/v1/objects/{obj['id']}").status_code == 404

@@ -107,7 +107,7 @@ def refusal_for(principal: Principal, caller: str) -> tuple[int, str] | None:
     if caller == "operator":
         return None if principal.is_operator else (403, "this needs the hub operator")
     if caller == "ad_editor":
-        if principal.is_operator or principal.is_ad_editor:
+        if principal.is_operator or (principal.is_ad_editor and principal.org_is_member):
             return None
         return 403, "this needs the ad-library editor role (ask the hub operator)"
     if not principal.org_is_member:
@@ -164,7 +164,7 @@ def declared_rule(route: APIRoute, inherited: Sequence[Any] = ()) -> Access | No
 def _walk(routes: Iterable[Any], prefix: str, inherited: tuple[Any, ...]) -> Iterator[tuple[str, str, Access | None]]:
     for route in routes:
         if isinstance(route, APIRoute):
-            yield ",".join(sorted(route.methods)), prefix + route.path, declared_rule(route, inherited)
+            yield ",".join(sorted(route.methods or ())), prefix + route.path, declared_rule(route, inherited)
         elif hasattr(route, "original_router"):  # FastAPI >= 0.16x keeps included routers as branches
             context = route.include_context
             yield from _walk(

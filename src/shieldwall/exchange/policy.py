@@ -2,7 +2,7 @@
 
 TLP 2.0 on the hub:
 - CLEAR: anyone, including visitors who are not signed in.
-- GREEN: every member of a member organisation (guest organisations see only CLEAR).
+- GREEN: every member of a member organisation (guest organisations see only CLEAR, whatever a sharer names).
 - AMBER: the organisations and trust groups it was shared with (group membership read at query time).
 - AMBER+STRICT: only the organisations named as recipients (a trust group named at sharing time is
   expanded then into its organisations; later joiners do not see it).
@@ -56,7 +56,8 @@ ANONYMOUS = Principal()
 def visible_to(principal: Principal) -> ColumnElement[bool]:
     """SQL condition on StixObject: true for the object versions principal may read."""
     clauses: list[ColumnElement[bool]] = [StixObject.tlp == int(TLP.CLEAR)]
-    if not principal.is_authenticated or principal.org_id is None:
+    # Visitors and guest organisations read TLP:CLEAR only, even where a sharer named a guest organisation.
+    if not principal.is_authenticated or principal.org_id is None or not principal.org_is_member:
         return and_(StixObject.is_deleted == false(), clauses[0])
     if principal.org_is_member:
         clauses.append(StixObject.tlp == int(TLP.GREEN))

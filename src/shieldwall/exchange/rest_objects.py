@@ -45,11 +45,17 @@ class ShareIn(BaseModel):
 def resolve_sharing(session: Session, tlp: str | None, share_with: ShareWith, anonymous: bool) -> store.Sharing:
     try:
         level = TLP.parse(tlp) if tlp else None
-        org_ids = [directory.org_by_slug(session, s).id for s in share_with.organisations]
+        orgs = [directory.org_by_slug(session, s) for s in share_with.organisations]
         group_ids = [directory.group_by_slug(session, s).id for s in share_with.trust_groups]
-        member_ids = [directory.member_by_email(session, e).id for e in share_with.members]
+        members = [directory.member_by_email(session, e) for e in share_with.members]
     except (ValueError, directory.DirectoryError) as error:
         raise HTTPException(422, str(error)) from None
+    guests = [o.slug for o in orgs if not o.is_member]
+    guests += [m.email for m in members if not session.get(Organisation, m.org_id).is_member]  # type: ignore[union-attr]
+    if guests:
+        raise HTTPException(422, f"guest organisations read TLP:CLEAR only; share it as CLEAR or leave out {guests}")
+    org_ids = [o.id for o in orgs]
+    member_ids = [m.id for m in members]
     if level == TLP.RED and share_with.organisations + share_with.trust_groups:
         raise HTTPException(422, "TLP:RED is shared with named members only, not organisations or trust groups")
     return store.Sharing(
@@ -141,10 +147,9 @@ def search_query(
         raise HTTPException(422, str(error)) from None
     publisher = None
     if organisation:
-        try:
-            publisher = directory.org_by_slug(session, organisation).id
-        except directory.DirectoryError as error:
-            raise HTTPException(422, str(error)) from None
+        # An unknown slug finds nothing, like a known one with nothing visible: no directory oracle.
+        found = session.scalar(select(Organisation.id).where(Organisation.slug == organisation[:64]))
+        publisher = found if found is not None else -1
     return store.Query(
         text=q,
         types=[t for t in types if t],

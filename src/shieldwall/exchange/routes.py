@@ -6,7 +6,9 @@ from fastapi import FastAPI
 
 
 def install(app: FastAPI) -> None:
-    from shieldwall.exchange import limits, outbound, pages, rest_directory, rest_objects, taxii, webhooks
+    from shieldwall.exchange import limits, objects, outbound, pages, rest_directory, rest_objects, taxii, webhooks
+
+    objects.configure_cursors(app.state.settings.secret_key)
 
     taxii.install(app)
     app.include_router(rest_directory.router)

@@ -38,5 +38,6 @@ def install(app: FastAPI) -> None:
             log.warning("database unavailable for %s %s: %s", request.method, request.url.path, exc.orig)
             return _answer(request, 503, "the database is busy or unavailable; try again shortly", {"Retry-After": "2"})
         if _is_out_of_range(exc):
-            return _answer(request, 422, "a number in the request is out of range")
+            return _answer(request, 422, "a value in the request cannot be stored (a number out of range, or text "
+                           "with a NUL character)")
         raise exc
