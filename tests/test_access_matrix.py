@@ -96,3 +96,57 @@ def test_hostile_ids_never_reach_a_server_error(live_server: LiveServer, hub: Hu
                 method, live_server.url + fill(path, value), headers={**headers, **extra}, json={}, timeout=30
             )
             assert response.status_code < 500, f"{method} {fill(path, value)[:120]}: {response.status_code}"
+
+
+def test_every_object_read_route_agrees_with_the_policy(live_server: LiveServer, hub: Hub) -> None:
+    """Fixtures at every TLP; each principal kind; every route that reads an object by id or lists objects."""
+    from shieldwall.stix.tlp import TLP
+    from tests.exchange.test_sharing import share
+    from tests.support.hub import indicator
+
+    fixtures = {
+        "clear": (indicator("http://m-clear.example/", TLP.CLEAR), {}),
+        "green": (indicator("http://m-green.example/", TLP.GREEN), {}),
+        "amber": (indicator("http://m-amber.example/"), {"tlp": "amber", "share_with": {"trust_groups": ["us-2026"]}}),
+        "strict": (indicator("http://m-strict.example/"), {"tlp": "amber+strict",
+                                                           "share_with": {"organisations": ["lab"]}}),
+        "red": (indicator("http://m-red.example/"), {"tlp": "red", "share_with": {"members": ["agency@example.org"]}}),
+    }
+    expected = {
+        "clear": {None, "guest", "chirp", "chirp_reader", "agency", "lab", "operator"},
+        "green": {"chirp", "chirp_reader", "agency", "lab", "operator"},
+        "amber": {"chirp", "chirp_reader", "agency"},
+        "strict": {"chirp", "chirp_reader", "lab"},
+        "red": {"chirp", "agency"},  # the named member and the sharer, not the sharer's colleagues
+    }
+    for obj, sharing in fixtures.values():
+        share(live_server, hub, "chirp", obj, **sharing)
+    taxii = {"Accept": "application/taxii+json;version=2.1"}
+    base = f"{live_server.url}/taxii2/hub/collections/{hub.collection_id}"
+    for name, (obj, _) in fixtures.items():
+        stix_id = obj["id"]
+        word = obj["pattern"].split("//")[1].split(".")[0]
+        for who in (None, "guest", "chirp", "chirp_reader", "agency", "lab", "operator"):
+            auth = ("x", hub.tokens[who]) if who else None
+            bearer = {"Authorization": f"Bearer {hub.tokens[who]}"} if who else {}
+            results = {
+                "taxii object": httpx.get(f"{base}/objects/{stix_id}/", auth=auth, headers=taxii).status_code == 200,
+                "taxii versions": httpx.get(f"{base}/objects/{stix_id}/versions/", auth=auth,
+                                            headers=taxii).status_code == 200,
+                "taxii list": bool(httpx.get(f"{base}/objects/", params={"match[id]": stix_id}, auth=auth,
+                                             headers=taxii).json().get("objects")),
+                "taxii manifest": bool(httpx.get(f"{base}/manifest/", params={"match[id]": stix_id}, auth=auth,
+                                                 headers=taxii).json().get("objects")),
+                "page": httpx.get(f"{live_server.url}/objects/{stix_id}", cookies={},
+                                  headers=bearer).status_code == 200,
+            }
+            if who is not None:
+                results["rest object"] = httpx.get(f"{live_server.url}/api/v1/objects/{stix_id}",
+                                                   headers=bearer).status_code == 200
+                found = httpx.get(f"{live_server.url}/api/v1/objects", params={"q": word}, headers=bearer).json()
+                results["rest search"] = any(o["id"] == stix_id for o in found["objects"])
+                export = httpx.get(f"{live_server.url}/api/v1/export", params={"q": word}, headers=bearer)
+                results["export"] = stix_id in export.text
+            should = who in expected[name]
+            wrong = {route for route, seen in results.items() if seen != should}
+            assert not wrong, f"{name} object, {who or 'visitor'}: {sorted(wrong)} disagree with the policy ({should})"
