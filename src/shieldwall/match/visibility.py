@@ -71,6 +71,9 @@ def signal_visible(
 
 
 def _signal_rows(principal: Principal | None) -> ColumnElement[bool]:
+    # One OR-ed condition: an index probe per signal. Split into two queries PostgreSQL may plan the hub
+    # part as a semi-join, which is faster with fresh statistics but took 90 s instead of 2 s on 100,000
+    # signals just after a bulk load (a nested loop without the index); SQLite is faster OR-ed as well.
     return signal_visible(
         principal,
         source_id=BankSignal.source_id,
@@ -116,12 +119,16 @@ def keep_visible(session: Session, principal: Principal | None, results: Sequenc
 
 def readable_banks(session: Session, principal: Principal | None) -> list[Bank]:
     """The banks the principal may know of, by name: its organisation's, and those with a signal it may see."""
-    query = select(Bank).order_by(Bank.name)
-    if principal is not None:
+    banks = list(session.scalars(select(Bank).order_by(Bank.name)))
+    if principal is None:
+        return banks
+    mine = principal.org_id if principal.is_authenticated else None
+    known = {b.id for b in banks if mine is not None and b.org_id == mine}
+    others = [b.id for b in banks if b.id not in known]
+    for chunk in _chunks(others):
         has_visible = exists(select(BankSignal.id).where(BankSignal.bank_id == Bank.id, _signal_rows(principal)))
-        own = Bank.org_id == principal.org_id if principal.is_authenticated and principal.org_id else false()
-        query = query.where(or_(own, has_visible))
-    return list(session.scalars(query))
+        known.update(session.scalars(select(Bank.id).where(Bank.id.in_(chunk), has_visible)))
+    return [b for b in banks if b.id in known]
 
 
 def visible_counts(session: Session, principal: Principal | None, bank_ids: Sequence[int]) -> dict[int, dict[str, int]]:
