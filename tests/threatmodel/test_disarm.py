@@ -72,7 +72,7 @@ def test_import_real_disarm_then_reimport_updates_without_duplicates(
         newer.write_text(json.dumps(bundle))
         again = run(database_url, tmp_path, "import-disarm", str(newer))
         assert again.exit_code == 0, again.output
-        assert "(0 new, 391 updated)" in again.output
+        assert "(0 new, 1 updated, 390 unchanged)" in again.output
         with database.session() as session:
             assert session.scalar(select(func.count()).select_from(Technique)) == 391
             assert session.scalar(select(func.count()).select_from(Tactic)) == 16

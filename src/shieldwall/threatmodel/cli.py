@@ -56,9 +56,11 @@ def import_disarm(path: Path = typer.Argument(..., help="The DISARM STIX 2.1 bun
     finally:
         database.dispose()
     console.print(
-        f"DISARM: {len(framework.tactics)} tactics ({result.tactics_added} new, {result.tactics_updated} updated), "
-        f"{len(framework.techniques)} techniques ({result.techniques_added} new, {result.techniques_updated} updated), "
-        f"{result.subtechnique_links} sub-technique links"
+        f"DISARM: {len(framework.tactics)} tactics ({result.tactics_added} new, {result.tactics_updated} updated, "
+        f"{result.tactics_unchanged} unchanged), {len(framework.techniques)} techniques ({result.techniques_added} "
+        f"new, {result.techniques_updated} updated, {result.techniques_unchanged} unchanged), "
+        f"{result.subtechnique_links} sub-technique links",
+        soft_wrap=True,  # one line whatever the terminal's width, for scripts that read it
     )
 
 

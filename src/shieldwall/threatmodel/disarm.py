@@ -1,7 +1,8 @@
 """Importing the DISARM framework (a STIX 2.1 bundle) into the threat model's tactic and technique tables.
 
 The project ships no copy of DISARM (CC BY-SA 4.0): the user gives the path to the bundle. Re-importing
-updates rows in place, keyed by the DISARM external ids (TA01, T0001, T0001.001), so nothing is duplicated.
+updates rows in place, keyed by the DISARM external ids (TA01, T0001, T0001.001), so nothing is duplicated;
+rows whose content is unchanged are counted as such and not written.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ class ImportResult:
     techniques_added: int = 0
     techniques_updated: int = 0
     subtechnique_links: int = 0
+    tactics_unchanged: int = 0
+    techniques_unchanged: int = 0
 
 
 def external_id_of(obj: dict[str, Any], pattern: re.Pattern[str]) -> str | None:
@@ -192,62 +195,104 @@ def parse_bundle(path: Path) -> Framework:
     return framework
 
 
+def _tactic_fields(parsed: ParsedTactic) -> dict[str, Any]:
+    return {
+        "stix_id": parsed.stix_id,
+        "shortname": parsed.shortname,
+        "name": parsed.name,
+        "description": parsed.description,
+        "position": parsed.position,
+    }
+
+
+def _technique_fields(parsed: ParsedTechnique) -> dict[str, Any]:
+    return {
+        "stix_id": parsed.stix_id,
+        "name": parsed.name,
+        "description": parsed.description,
+        "url": parsed.url,
+        "parent_external_id": parsed.parent_external_id,
+        "is_subtechnique": parsed.is_subtechnique,
+        "is_placeholder": False,
+        "stix_json": parsed.stix_json,
+    }
+
+
+def _apply(row: Any, fields: dict[str, Any]) -> bool:
+    """Set the fields that differ on row; whether any did (an unchanged row is not written at all)."""
+    changed = False
+    for name, value in fields.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    return changed
+
+
 def import_framework(
     session: Session, framework: Framework, progress: Callable[[int], None] | None = None
 ) -> ImportResult:
-    """Upsert tactics and techniques by external id and replace tactic membership, in the caller's transaction."""
+    """Upsert tactics and techniques by external id and their tactic membership, in the caller's transaction.
+
+    Content is compared, not assumed: a row identical to the bundle's is counted unchanged and not written, so
+    importing the same bundle twice reports nothing updated (and touches no row)."""
     result = ImportResult()
     tactics = {t.external_id: t for t in session.scalars(select(Tactic))}
     for parsed in framework.tactics:
         row = tactics.get(parsed.external_id)
         if row is None:
-            row = Tactic(external_id=parsed.external_id)
+            row = Tactic(external_id=parsed.external_id, **_tactic_fields(parsed))
             session.add(row)
             tactics[parsed.external_id] = row
             result.tactics_added += 1
-        else:
+        elif _apply(row, _tactic_fields(parsed)):
             result.tactics_updated += 1
-        row.stix_id = parsed.stix_id
-        row.shortname = parsed.shortname
-        row.name = parsed.name
-        row.description = parsed.description
-        row.position = parsed.position
+        else:
+            result.tactics_unchanged += 1
     session.flush()
     tactic_by_shortname = {t.shortname: t.id for t in tactics.values()}
 
     techniques = {t.external_id: t for t in session.scalars(select(Technique))}
+    added: set[str] = set()
+    changed: set[str] = set()
     for parsed_technique in framework.techniques:
         technique = techniques.get(parsed_technique.external_id)
+        fields = _technique_fields(parsed_technique)
         if technique is None:
-            technique = Technique(external_id=parsed_technique.external_id)
+            technique = Technique(external_id=parsed_technique.external_id, **fields)
             session.add(technique)
             techniques[parsed_technique.external_id] = technique
-            result.techniques_added += 1
-        else:
-            result.techniques_updated += 1
-        technique.stix_id = parsed_technique.stix_id
-        technique.name = parsed_technique.name
-        technique.description = parsed_technique.description
-        technique.url = parsed_technique.url
-        technique.parent_external_id = parsed_technique.parent_external_id
-        technique.is_subtechnique = parsed_technique.is_subtechnique
-        technique.is_placeholder = False
-        technique.stix_json = parsed_technique.stix_json
+            added.add(parsed_technique.external_id)
+        elif _apply(technique, fields):
+            changed.add(parsed_technique.external_id)
         if progress is not None:
             progress(1)
     session.flush()
     result.subtechnique_links = sum(1 for t in framework.techniques if t.parent_external_id)
 
-    ids = [techniques[t.external_id].id for t in framework.techniques]
-    for start in range(0, len(ids), 500):
-        session.execute(delete(TechniqueTactic).where(TechniqueTactic.technique_id.in_(ids[start : start + 500])))
-    membership = [
-        {"technique_id": techniques[t.external_id].id, "tactic_id": tactic_by_shortname[phase]}
-        for t in framework.techniques
-        for phase in dict.fromkeys(t.phases)
-    ]
+    # Tactic membership: rewritten only for the techniques whose set of tactics differs from the bundle's.
+    current: dict[int, set[int]] = {}
+    for technique_id, tactic_id in session.execute(select(TechniqueTactic.technique_id, TechniqueTactic.tactic_id)):
+        current.setdefault(technique_id, set()).add(tactic_id)
+    stale: list[int] = []
+    membership: list[dict[str, int]] = []
+    for parsed_technique in framework.techniques:
+        technique_id = techniques[parsed_technique.external_id].id
+        wanted = {tactic_by_shortname[phase] for phase in parsed_technique.phases}
+        have = current.get(technique_id, set())
+        if wanted == have:
+            continue
+        if have:
+            stale.append(technique_id)
+        membership += [{"technique_id": technique_id, "tactic_id": tactic_id} for tactic_id in sorted(wanted)]
+        if parsed_technique.external_id not in added:
+            changed.add(parsed_technique.external_id)
+    for start in range(0, len(stale), 500):
+        session.execute(delete(TechniqueTactic).where(TechniqueTactic.technique_id.in_(stale[start : start + 500])))
     if membership:
         session.execute(insert(TechniqueTactic), membership)
+    result.techniques_added = len(added)
+    result.techniques_updated = len(changed)
+    result.techniques_unchanged = len(framework.techniques) - len(added) - len(changed)
     return result
 
 
