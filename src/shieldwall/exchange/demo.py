@@ -17,6 +17,7 @@ from shieldwall.config import Settings
 from shieldwall.exchange import directory
 from shieldwall.exchange import objects as store
 from shieldwall.exchange.auth import principal_for_member
+from shieldwall.exchange.policy import Principal
 from shieldwall.exchange.tables import Member, Opinion, Organisation, Sighting
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.base import utcnow
@@ -168,51 +169,43 @@ def load(database: Database, settings: Settings, console: Console) -> None:
         directory.create_collection(session, "br-2026", "Brasil 2026 (grupo de trabalho)", "", TLP.AMBER, br_group.id)
         hub_wide = directory.collection_by_alias(session, directory.DEFAULT_COLLECTION_ALIAS)
 
+        def share(who: Principal, items: list[dict[str, Any]], sharing: store.Sharing) -> None:
+            result = store.ingest(session, who, hub_wide, items, sharing)
+            if result.failures:  # the demo must show what it says it shares
+                raise RuntimeError(f"demo object refused: {result.failures[0]}")
+
         chirp = principal_for_member(session, members["analyst@chirp.example"])
         vid = principal_for_member(session, members["analyst@vidstream.example"])
         esa = principal_for_member(session, members["analyst@esa.example"])
         lab = principal_for_member(session, members["researcher@lab.example"])
 
+        voters = _sdo("identity", name="Voters in the affected counties (demo)", identity_class="group")
         advisory = _sdo(
             "report",
             name="Public advisory: fake polling-place change messages (demo)",
             description="SMS and posts claim polling places moved. Check official sources.",
             report_types=["threat-report"],
             published="2026-10-21T00:00:00Z",
-            object_refs=[f"identity--{uuid.uuid4()}"],
+            object_refs=[voters["id"]],
         )
-        store.ingest(session, esa, hub_wide, [advisory], store.Sharing(tlp=TLP.CLEAR))
+        share(esa, [voters, advisory], store.Sharing(tlp=TLP.CLEAR))
         lab_note = _sdo(
             "note",
             content="Our crawl shows 240 lookalike local-news domains registered since August.",
             abstract="Lookalike local-news domains (demo)",
             object_refs=[advisory["id"]],
         )
-        store.ingest(session, lab, hub_wide, [lab_note], store.Sharing(tlp=TLP.GREEN))
+        share(lab, [lab_note], store.Sharing(tlp=TLP.GREEN))
         us_objects = us_operation()
-        store.ingest(session, chirp, hub_wide, us_objects, store.Sharing(tlp=TLP.AMBER, trust_group_ids=[us_group.id]))
+        share(chirp, us_objects, store.Sharing(tlp=TLP.AMBER, trust_group_ids=[us_group.id]))
         strict = _indicator("[ipv4-addr:value = '203.0.113.77']", "Botnet controller (AMBER+STRICT demo)")
-        store.ingest(
-            session, chirp, hub_wide, [strict], store.Sharing(tlp=TLP.AMBER_STRICT, org_ids=[orgs["us-esa"].id])
-        )
+        share(chirp, [strict], store.Sharing(tlp=TLP.AMBER_STRICT, org_ids=[orgs["us-esa"].id]))
         red = _indicator("[email-addr:value = 'recruiter@quiet-ballot.test']", "Insider recruiter (RED demo)")
-        store.ingest(
-            session,
-            chirp,
-            hub_wide,
-            [red],
-            store.Sharing(tlp=TLP.RED, member_ids=[members["analyst@esa.example"].id]),
-        )
+        share(chirp, [red], store.Sharing(tlp=TLP.RED, member_ids=[members["analyst@esa.example"].id]))
         br_objects = br_operation()
-        store.ingest(session, vid, hub_wide, br_objects, store.Sharing(tlp=TLP.AMBER, trust_group_ids=[br_group.id]))
+        share(vid, br_objects, store.Sharing(tlp=TLP.AMBER, trust_group_ids=[br_group.id]))
         tip = _indicator("[domain-name:value = 'eleicao-segura-app.test']", "Fake voter app (anonymous tip)")
-        store.ingest(
-            session,
-            vid,
-            hub_wide,
-            [tip],
-            store.Sharing(tlp=TLP.AMBER, trust_group_ids=[br_group.id], anonymous=True),
-        )
+        share(vid, [tip], store.Sharing(tlp=TLP.AMBER, trust_group_ids=[br_group.id], anonymous=True))
 
         now = utcnow()
         for org_slug, count in (("adnet", 17), ("us-esa", 3)):
