@@ -99,6 +99,8 @@ async def collect_request(
         body = await request.json()
     except ValueError:
         raise ApiError(400, "send JSON (application/json) or a multipart/form-data upload") from None
+    except RecursionError:  # the standard library's parser recurses once per nesting level
+        raise ApiError(400, "the JSON body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ApiError(422, 'the JSON body must be an object such as {"urls": [...], "hashes": [...]}')
     banks = set(_as_list(body.get("banks"), "banks")) or None
