@@ -63,6 +63,7 @@ def name_of(key: str) -> str:
 class World:
     hub: Hub
     ids: dict[str, str] = field(default_factory=dict)  # key -> the STIX id behind the signal
+    objects: dict[str, dict[str, object]] = field(default_factory=dict)  # key -> the hub's indicator
 
     def auth(self, who: str) -> dict[str, str]:
         return {} if who == "visitor" else {"Authorization": f"Bearer {self.hub.tokens[who]}"}
@@ -91,6 +92,7 @@ def build(live_server: LiveServer, tmp_path: Path, **bank_options: str) -> World
         )
         assert response.status_code == 201, response.text
         world.ids[key] = obj["id"]
+        world.objects[key] = obj
     as_chirp = ("--as", "chirp@example.org")
     options = [f"--{k.replace('_', '-')}={v}" for k, v in bank_options.items()]
     code, out = cli(
@@ -302,7 +304,7 @@ def test_review_queue_belongs_to_the_matching_organisation(live_server: LiveServ
 
 
 def test_command_line_acts_for_a_member(live_server: LiveServer, tmp_path: Path) -> None:
-    build(live_server, tmp_path)
+    world = build(live_server, tmp_path)
     for who in ("lab", "agency", "guest"):
         code, out = cli(
             live_server, tmp_path, "bank", "set", "chirp-files", "--label", "x", "--as", f"{who}@example.org"
@@ -330,3 +332,29 @@ def test_command_line_acts_for_a_member(live_server: LiveServer, tmp_path: Path)
     assert code == 0, out
     code, out = cli(live_server, tmp_path, "run", "--url", url_of("clear"), "--as", "nobody@example.org")
     assert code == 2 and "--as" in out and "nobody@example.org" in out
+
+    def lab_sees() -> set[str]:
+        code, out = cli(live_server, tmp_path, "run", *urls, "--json", "--no-actions", "--as", "lab@example.org")
+        assert code == 0, out
+        return {k for k in EVERYTHING if name_of(k) in out}
+
+    # Provenance follows the latest source of the same version: the hub's CLEAR indicator imported from a
+    # file belongs to Chirp alone; synced again from the hub, the hub's policy decides once more.
+    again = write_bundle(tmp_path / "again.json", [world.objects["clear"]])
+    code, out = cli(live_server, tmp_path, "bank", "import", "chirp-io", str(again), "--as", "chirp@example.org")
+    assert code == 0 and "1 unchanged" in out, out
+    assert lab_sees() == SEES["lab"] - {"clear"}
+    code, out = cli(live_server, tmp_path, "bank", "sync", "chirp-io", "--full", "--as", "chirp@example.org")
+    assert code == 0, out
+    assert lab_sees() == SEES["lab"]
+
+    # Only the console hands a bank to an organisation (banks made before owners existed).
+    code, out = cli(
+        live_server, tmp_path, "bank", "set", "chirp-files", "--owner", "lab@example.org", "--as", "chirp@example.org"
+    )
+    assert code == 2 and "console only" in out, out
+    code, out = cli(live_server, tmp_path, "bank", "set", "chirp-files", "--owner", "guest@example.org")
+    assert code == 2 and "may not own banks" in out, out
+    code, out = cli(live_server, tmp_path, "bank", "set", "chirp-files", "--owner", "lab@example.org")
+    assert code == 0, out
+    assert lab_sees() == SEES["lab"] | {COPIED}  # its RED signal now belongs to lab's analyst

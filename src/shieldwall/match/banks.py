@@ -214,6 +214,7 @@ def apply_indicators(
             latest[parsed.source_id] = parsed
     held = _held_versions(session, bank.id, list(latest))
     replace_ids: list[str] = []
+    unchanged_ids: list[str] = []
     rows: list[dict[str, Any]] = []
     for source_id, parsed in latest.items():
         if source_id in held and held[source_id] > parsed.modified:
@@ -230,6 +231,7 @@ def apply_indicators(
             continue
         if source_id in held and held[source_id] == parsed.modified:
             report.unchanged += len(parsed.signals)
+            unchanged_ids.append(source_id)
             continue
         if source_id in held:
             replace_ids.append(source_id)
@@ -253,9 +255,28 @@ def apply_indicators(
     if rows:
         session.execute(insert(BankSignal), rows)
     report.added = len(rows)
-    if report.removed or report.added:
+    # The same version from another source (a hub bank's signals synced again after they were imported from
+    # a file, or ones synced before provenance was recorded) takes that source's provenance.
+    moved = _set_provenance(session, bank.id, unchanged_ids, on_hub)
+    if report.removed or report.added or moved:
         _bump(session, bank)
     return report
+
+
+def _set_provenance(session: Session, bank_id: int, source_ids: list[str], on_hub: bool) -> int:
+    moved = 0
+    for start in range(0, len(source_ids), _CHUNK):
+        result = session.execute(
+            update(BankSignal)
+            .where(
+                BankSignal.bank_id == bank_id,
+                BankSignal.source_id.in_(source_ids[start : start + _CHUNK]),
+                BankSignal.on_hub.is_not(on_hub),
+            )
+            .values(on_hub=on_hub)
+        )
+        moved += int(getattr(result, "rowcount", 0) or 0)
+    return moved
 
 
 def _held_versions(session: Session, bank_id: int, source_ids: list[str]) -> dict[str, str]:

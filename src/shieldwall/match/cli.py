@@ -77,7 +77,7 @@ def as_option() -> Any:
     return typer.Option(None, "--as", envvar="SHIELDWALL_MATCH_AS", help=AS_HELP)
 
 
-def _acting(database: Database, email: str | None) -> Principal | None:
+def _acting(database: Database, email: str | None, option: str = "--as") -> Principal | None:
     """The member the command acts for, or None for the operator's console."""
     if not email:
         return None
@@ -88,9 +88,9 @@ def _acting(database: Database, email: str | None) -> Principal | None:
         try:
             member = directory.member_by_email(session, email)
         except directory.DirectoryError as error:
-            _fail(f"--as: {error}")
+            _fail(f"{option}: {error}")
         if not member.is_active:
-            _fail(f"--as: member {email!r} is deactivated")
+            _fail(f"{option}: member {email!r} is deactivated")
         return principal_for_member(session, member)
 
 
@@ -258,17 +258,29 @@ def bank_set(
     webhook_secret: str = typer.Option(None),
     review: bool = typer.Option(None, "--review/--no-review"),
     report_sightings: bool = typer.Option(None, "--sightings/--no-sightings"),
+    owner: str = typer.Option(
+        None,
+        "--owner",
+        help="Console only: hand the bank to this member's organisation (e-mail; banks made before owners).",
+    ),
     acting_as: str = as_option(),
 ) -> None:
     """Change a bank's settings and actions."""
     from shieldwall.match.banks import BankError, bank_for, configure_bank
 
     options = _bank_options(**{k: v for k, v in locals().items() if k in BANK_OPTIONS})
+    if owner and acting_as:
+        _fail("--owner is for the console only: a member cannot hand a bank to anyone")
     database = _database()
     try:
         principal = _acting(database, acting_as)
+        new_owner = _acting(database, owner, "--owner")
+        if new_owner is not None and not new_owner.can_write:
+            _fail(f"--owner: {owner} may not own banks (needs the analyst or admin role in a member organisation)")
         with database.session() as session:
             bank = bank_for(session, principal, name, change=True)
+            if new_owner is not None:
+                bank.org_id, bank.created_by = new_owner.org_id, new_owner.member_id
             configure_bank(bank, secret_key=_secret_key(), **options)
             bank.revision += 1  # thresholds live in the matcher snapshot
     except BankError as error:
