@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -132,8 +133,7 @@ def screen(session: Session, who: Submitter, objects: Sequence[dict[str, Any]]) 
                                  "you may read, or objects in the same submission)"})
         else:
             out.accepted.append(obj)
-    new_ids = _claim(session, who, [obj["id"] for obj in out.accepted], owners)
-    lost = lost_claims(session, who, new_ids) if new_ids else set()
+    lost = _claim(session, who, [obj["id"] for obj in out.accepted], owners)
     if lost:
         out.failures += [{"id": obj["id"], "message": _TAKEN} for obj in out.accepted if obj["id"] in lost]
         out.accepted = [obj for obj in out.accepted if obj["id"] not in lost]
@@ -161,7 +161,7 @@ def _is_hub_identity(who: Submitter, ref: str) -> bool:
     return ref == who.hub_identity or ref in who.org_identities
 
 
-def _ownership_problem(who: Submitter, obj: dict[str, Any], owner: ObjectOwner | None) -> str | None:
+def _ownership_problem(who: Submitter, obj: dict[str, Any], owner: Owner | None) -> str | None:
     if owner is None:
         return None
     if who.anonymous:
@@ -173,13 +173,20 @@ def _ownership_problem(who: Submitter, obj: dict[str, Any], owner: ObjectOwner |
     return _TAKEN
 
 
-def _owners(session: Session, ids: Iterable[str]) -> dict[str, ObjectOwner]:
-    found: dict[str, ObjectOwner] = {}
+class Owner(NamedTuple):
+    org_id: int
+    sealed_org_id: int | None
+    deleted_at: datetime | None
+
+
+def _owners(session: Session, ids: Iterable[str]) -> dict[str, Owner]:
+    found: dict[str, Owner] = {}
     wanted = sorted(ids)
+    columns = (ObjectOwner.stix_id, ObjectOwner.org_id, ObjectOwner.sealed_org_id, ObjectOwner.deleted_at)
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        for owner in session.scalars(select(ObjectOwner).where(ObjectOwner.stix_id.in_(chunk))):
-            found[owner.stix_id] = owner
+        for stix_id, org_id, sealed, deleted in session.execute(select(*columns).where(ObjectOwner.stix_id.in_(chunk))):
+            found[stix_id] = Owner(org_id, sealed, deleted)
     return found
 
 
@@ -194,11 +201,10 @@ def _readable_ids(session: Session, principal: Principal, ids: set[str]) -> set[
     return readable
 
 
-def _claim(session: Session, who: Submitter, ids: Sequence[str], owners: dict[str, ObjectOwner]) -> list[str]:
-    """Record the submitter as owner of its new ids (returned); an owner re-posting a deleted id undeletes it.
-
-    Two organisations claiming one new id at the same moment: the first insert wins, the other's objects fail
-    (`lost_claims`)."""
+def _claim(session: Session, who: Submitter, ids: Sequence[str], owners: dict[str, Owner]) -> set[str]:
+    """Record the submitter as owner of its new ids; an owner re-posting a deleted id undeletes it. Returns the
+    new ids another organisation claimed first (two organisations racing for one brand-new id: the first wins).
+    """
     undelete = sorted({i for i in ids if i in owners and owners[i].deleted_at is not None})
     for start in range(0, len(undelete), 500):
         session.execute(
@@ -206,14 +212,18 @@ def _claim(session: Session, who: Submitter, ids: Sequence[str], owners: dict[st
         )
     new = sorted({i for i in ids if i not in owners})
     if not new:
-        return new
+        return set()
     org_id, sealed = (who.hub_org_id, who.org_id) if who.anonymous else (who.org_id, None)
     now = utcnow()
     rows = [{"stix_id": i, "org_id": org_id, "sealed_org_id": sealed, "created_at": now} for i in new]
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for start in range(0, len(rows), 500):
-        session.execute(dialect_insert(ObjectOwner).values(rows[start : start + 500]).on_conflict_do_nothing())
-    return new
+    if session.get_bind().dialect.name == "postgresql":
+        # Concurrent writers of other collections may claim the same id: the rows not inserted lost the race.
+        statement = pg_insert(ObjectOwner).on_conflict_do_nothing().returning(ObjectOwner.stix_id)
+        inserted = set(session.scalars(statement, rows))
+        return lost_claims(session, who, [i for i in new if i not in inserted])
+    # SQLite has one writer at a time and this transaction holds the write lock: nobody can race it.
+    session.execute(sqlite_insert(ObjectOwner).on_conflict_do_nothing(), rows)
+    return set()
 
 
 def lost_claims(session: Session, who: Submitter, ids: Sequence[str]) -> set[str]:

@@ -139,6 +139,7 @@ class ObjectOwner(Base):
     sealed_org_id: Mapped[int | None] = mapped_column(ForeignKey("ex_organisations.id"))
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class WebSession(Base):

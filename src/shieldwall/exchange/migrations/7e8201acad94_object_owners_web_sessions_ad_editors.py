@@ -28,7 +28,8 @@ def upgrade() -> None:
     sa.Column('created_at', shieldwall.store.base.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['org_id'], ['ex_organisations.id'], name=op.f('fk_ex_object_owners_org_id_ex_organisations')),
     sa.ForeignKeyConstraint(['sealed_org_id'], ['ex_organisations.id'], name=op.f('fk_ex_object_owners_sealed_org_id_ex_organisations')),
-    sa.PrimaryKeyConstraint('stix_id', name=op.f('pk_ex_object_owners'))
+    sa.PrimaryKeyConstraint('stix_id', name=op.f('pk_ex_object_owners')),
+    sqlite_with_rowid=False,  # one B-tree keyed by the id: half the work per claim
     )
     op.create_table('ex_web_sessions',
     sa.Column('id_hash', sa.String(length=64), nullable=False),
