@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import ColumnElement, Table, func, insert, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Table, exists, func, insert, literal, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from shieldwall.exchange import ownership
@@ -660,6 +660,13 @@ def audience_of(session: Session, principal: Principal, stix_id: str) -> Sharing
         trust_group_ids=sorted({g for _, g, _ in audience if g is not None}),
         member_ids=sorted({m for _, _, m in audience if m is not None}),
     )
+
+
+def readable_latest(principal: Principal, stix_id: Any) -> ColumnElement[bool]:
+    """SQL condition for other capabilities' queries: the latest version of the id in column stix_id is one
+    principal may read (the same answer as `latest_by_ids`, without reading the exchange's tables by hand)."""
+    latest = StixObject.is_latest.is_(True)
+    return exists(select(StixObject.pk).where(StixObject.stix_id == stix_id, latest, visible_to(principal)))
 
 
 def latest_by_ids(session: Session, principal: Principal, ids: Sequence[str]) -> dict[str, StixObject]:

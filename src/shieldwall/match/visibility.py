@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from shieldwall.exchange.objects import latest_by_ids
-from shieldwall.exchange.policy import Principal, visible_to
-from shieldwall.exchange.tables import StixObject
+from shieldwall.exchange.objects import latest_by_ids, readable_latest
+from shieldwall.exchange.policy import Principal
 from shieldwall.match.tables import Bank, BankSignal, MatchRecord, ReviewItem
 from shieldwall.stix.tlp import TLP
 
@@ -51,11 +50,7 @@ def _bank_rule(principal: Principal, tlp: Any, bank_org: Any, bank_creator: Any)
 
 def _hub_rule(principal: Principal, source_id: Any) -> ColumnElement[bool]:
     """SQL: the latest version of source_id on the hub is one the principal may read (as latest_by_ids)."""
-    return exists(
-        select(StixObject.pk).where(
-            StixObject.stix_id == source_id, StixObject.is_latest.is_(True), visible_to(principal)
-        )
-    )
+    return readable_latest(principal, source_id)
 
 
 def signal_visible(
