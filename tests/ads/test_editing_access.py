@@ -171,7 +171,7 @@ def test_every_ads_and_detect_route_declares_its_rule(tmp_path: Path) -> None:
         for methods, path, rule in route_table(app)
         if path.startswith(("/ads", "/api/v1/ads", "/detect"))
     }
-    assert len(rules) == 19  # 9 API reads, the import, 7 pages, the detect page and its files
+    assert len(rules) == 21  # 10 API reads, the import, 8 pages, the detect page and its files
     for (methods, path), rule in rules.items():
         assert rule is not None, path
         expected = "ad_editor" if path == "/api/v1/ads/import" else "anyone"

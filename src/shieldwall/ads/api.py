@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import tempfile
 from datetime import date
 from pathlib import Path as FilePath
@@ -18,9 +19,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from shieldwall.ads import aggregates, export
-from shieldwall.ads.editing import audited_import
-from shieldwall.ads.importers import FORMATS as IMPORT_FORMATS
+from shieldwall.ads.editing import audited_import, audited_spend_import
+from shieldwall.ads.importers.detect import FORMATS, detect_format
+from shieldwall.ads.importers.figures import ReportOptions, parse_period
 from shieldwall.ads.labels import label_content
+from shieldwall.ads.reported import ReportedError, ReportedFilters, figure_json, list_figures, without_disclaimer
 from shieldwall.ads.search import (
     MAX_BIGINT,
     MAX_SPONSOR_ID,
@@ -32,11 +35,13 @@ from shieldwall.ads.search import (
     search_ads,
 )
 from shieldwall.ads.service import ad_json, find_ad, installed_scorer, sponsor_report, version_history
+from shieldwall.ads.spend_import import SpendImportResult
 from shieldwall.ads.tables import Election
 from shieldwall.exchange import access
 from shieldwall.exchange.deps import ApiError, db_session
 from shieldwall.exchange.policy import Principal
 
+IMPORT_FORMATS = tuple(FORMATS)
 MAX_LIMIT = 1000
 MAX_EXPORT_ROWS = 5_000_000
 router = APIRouter(prefix="/api/v1/ads", tags=["ads"])
@@ -131,9 +136,42 @@ def export_search(
     )
 
 
-@router.get("/compliance", summary="Non-compliant ads by sponsor", dependencies=READ)
+@router.get(
+    "/compliance",
+    summary="Non-compliant ads by sponsor, and pages the platforms report ran ads without a disclaimer",
+    dependencies=READ,
+)
 def compliance(filters: AdFilters = Depends(filters_from), session: Session = Depends(db_session)) -> dict[str, Any]:
-    return {"data": aggregates.non_compliant_by_sponsor(session, filters)}
+    return {
+        "data": aggregates.non_compliant_by_sponsor(session, filters),
+        "reported_without_disclaimer": without_disclaimer(session, filters.country),
+    }
+
+
+@router.get(
+    "/reported",
+    summary="Spend the platforms report per page, advertiser or region (Meta Ad Library Report, Google bundle)",
+    description="Current figures of every imported spend report, in import order; page with `cursor` (the "
+    f"previous page's `next_cursor`). `limit` is 1 to {MAX_LIMIT}. Amounts are ranges in their own currency.",
+    dependencies=READ,
+)
+def reported(
+    country: str | None = Query(None, description="ISO 3166-1 alpha-2."),
+    report: str | None = Query(None, description="meta-report, google-advertisers, google-weekly or google-geo."),
+    no_disclaimer: bool | None = Query(None, description="Only pages that ran ads without a disclaimer (or not)."),
+    sponsor_id: int | None = Query(None, ge=1, le=MAX_SPONSOR_ID, description="As page, advertiser or disclaimer."),
+    cursor: int | None = Query(None, ge=0, le=MAX_BIGINT),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    try:
+        filters = ReportedFilters.from_query(
+            {"country": country, "report": report, "no_disclaimer": no_disclaimer, "sponsor_id": sponsor_id}
+        )
+    except ReportedError as error:
+        raise ApiError(422, str(error)) from None
+    rows, next_cursor = list_figures(session, filters, cursor, limit)
+    return {"data": [figure_json(r) for r in rows], "next_cursor": next_cursor}
 
 
 @router.get(
@@ -208,6 +246,8 @@ def sponsor(sponsor_id: int, session: Session = Depends(db_session)) -> dict[str
         "spend_by_month": [r.as_dict() for r in report["by_month"]],
         "spend_by_region": [r.as_dict() for r in report["by_region"]],
         "spend_by_demographic": [r.as_dict() for r in report["by_demographic"]],
+        "reported_spend": [figure_json(r) for r in report["reported"]],
+        "ran_ads_without_disclaimer": any(r.no_disclaimer for r in report["reported"]),
     }
 
 
@@ -252,50 +292,96 @@ def ad_detail(ad_id: int, session: Session = Depends(db_session)) -> dict[str, A
 @router.post(
     "/import",
     summary="Import a platform file (ad-library editors only, with an API token; audited)",
-    description="The request body is the file (Meta JSON, Google CSV or Snap CSV). Rows that cannot be "
-    "imported come back in `problems` with line and field; each batch is committed whole or not at all. "
-    "Needs the ad-library editor role (the hub operator grants it) and an API token, not a browser session.",
+    description="The request body is the file: ads (Meta JSON, Google creative stats CSV, Snap CSV) or a spend "
+    "report (Meta Ad Library Report CSV, Google's advertiser, weekly or geographic spend CSV). Its format is "
+    "detected from its content unless `format` is given. Rows that cannot be imported come back in `problems` "
+    "with line and field; each batch is committed whole or not at all. Needs the ad-library editor role (the hub "
+    "operator grants it) and an API token, not a browser session.",
 )
 async def import_file(
     request: Request,
-    format: str = Query(..., description=f"One of {', '.join(IMPORT_FORMATS)}."),
+    format: str | None = Query(None, description=f"Only to override detection: one of {', '.join(IMPORT_FORMATS)}."),
     snapshot: bool = Query(False, description="The file lists every live ad: absent ones are recorded as removed."),
+    country: str | None = Query(None, description="Spend reports: the country, when the file does not say."),
+    period: str | None = Query(None, description="Spend reports: the period, YYYY-MM-DD..YYYY-MM-DD."),
     principal: Principal = Depends(EDIT),
 ) -> dict[str, Any]:
     if not request.headers.get("authorization"):
         # A browser sends its session cookie to any site's form post: the archive changes only by token.
         raise ApiError(403, "the import takes an API token (Authorization: Bearer ...), not a browser session")
-    if format not in IMPORT_FORMATS:
+    if format is not None and format not in IMPORT_FORMATS:
         raise ApiError(400, f"format: one of {', '.join(IMPORT_FORMATS)}")
+    options = _report_options(country, period)
     settings = request.app.state.settings
     body = await request.body()
     if len(body) > settings.max_body_bytes:
         raise ApiError(413, f"the file is larger than {settings.max_body_bytes} bytes; use `shieldwall ads import`")
-    suffix = {"meta": ".json", "google": ".csv", "snap": ".csv"}[format]
+    source = {"upload_bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()}
     with tempfile.TemporaryDirectory() as tmp:
-        path = FilePath(tmp) / f"upload{suffix}"
+        path = FilePath(tmp) / "upload"
         path.write_bytes(body)
+        shown_as = {str(path): "upload"}
         try:
+            found = format or detect_format(path)
+            if FORMATS[found].kind == "spend":
+                spend = await run_in_threadpool(
+                    audited_spend_import,
+                    request.app.state.database,
+                    principal,
+                    [path],
+                    found,
+                    options,
+                    source=source,
+                    shown_as=shown_as,
+                )
+                return {"format": found, **_spend_outcome(spend)}
             result = await run_in_threadpool(
                 audited_import,
                 request.app.state.database,
                 principal,
                 [path],
-                format,
+                found,
                 scorer=installed_scorer(settings),
                 snapshot=snapshot,
-                source={"upload_bytes": len(body), "sha256": hashlib.sha256(body).hexdigest()},
-                shown_as={str(path): "upload"},
+                source=source,
+                shown_as=shown_as,
             )
         except ValueError as error:
             raise ApiError(400, str(error).replace(str(path), "upload")) from None
     return {
+        "format": found,
         "run_id": result.run_id,
         "rows_read": result.rows_read,
         "created": result.stats.created,
         "changed": result.stats.changed,
         "unchanged": result.stats.unchanged,
         "removed": result.stats.removed,
+        "rejected": result.rejected,
+        "problems": [{**p.as_dict(), "file": "upload"} for p in result.problems[:1000]],
+    }
+
+
+def _report_options(country: str | None, period: str | None) -> ReportOptions:
+    if country is not None and not re.fullmatch(r"[A-Za-z]{2}", country):
+        raise ApiError(422, "country: an ISO 3166-1 alpha-2 code, e.g. US")
+    start = end = None
+    if period is not None:
+        try:
+            start, end = parse_period(period)
+        except ValueError as error:
+            raise ApiError(422, str(error)) from None
+    return ReportOptions(country.upper() if country else None, start, end)
+
+
+def _spend_outcome(result: SpendImportResult) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "rows_read": result.rows_read,
+        "figures": result.figures,
+        "no_disclaimer": sum(f.no_disclaimer for f in result.files),
+        "replaced": sum(f.replaced for f in result.files),
+        "countries": sorted({c for f in result.files for c in f.countries}),
+        "currencies": sorted({c for f in result.files for c in f.currencies}),
         "rejected": result.rejected,
         "problems": [{**p.as_dict(), "file": "upload"} for p in result.problems[:1000]],
     }

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,6 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from shieldwall.config import Settings, load_settings
 from shieldwall.store.db import Database
+
+if TYPE_CHECKING:
+    from shieldwall.ads.importers.figures import ReportOptions
 
 console = Console(stderr=True)
 ads_app = typer.Typer(help="Political-ad transparency library: import, check, classify, export.", no_args_is_help=True)
@@ -32,29 +37,88 @@ def _database() -> tuple[Settings, Database]:
 
 @ads_app.command("import")
 def import_command(
-    files: list[Path] = typer.Argument(..., help="Files to import (Meta JSON pages, Google CSV, Snap CSV)."),
-    source_format: str = typer.Option(..., "--format", "-f", help="meta, google or snap."),
+    files: list[Path] = typer.Argument(..., help="Files to import; each file's format is read from the file itself."),
+    source_format: str | None = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="Only to override detection: meta, google, snap, meta-report, google-advertisers, google-weekly, "
+        "google-geo.",
+    ),
     snapshot: bool = typer.Option(False, help="The files list every live ad: absent ones are recorded as removed."),
-    model: Path | None = typer.Option(None, help="Classifier model (default: the one installed by `ads train`)."),
+    model: Path | None = typer.Option(None, help="Classifier model (default: the installed or bundled one)."),
+    country: str | None = typer.Option(None, help="Spend reports: the country (when the file does not say)."),
+    period: str | None = typer.Option(None, help="Spend reports: the period, START..END (YYYY-MM-DD..YYYY-MM-DD)."),
     show_problems: int = typer.Option(20, help="How many rejected rows to print."),
 ) -> None:
-    """Import ad files into the append-only archive, with progress; rejected rows are reported."""
-    from shieldwall.ads.editing import CONSOLE, audited_import
-    from shieldwall.ads.importers import FORMATS
-    from shieldwall.ads.importing import count_rows, load_scorer
-    from shieldwall.ads.service import default_model_path, installed_scorer
+    """Import ad files into the append-only archive, and spend reports beside it, with progress; rejected
+    rows are reported. The format of each file is detected from its header (or JSON) and printed."""
+    from shieldwall.ads.importers.detect import FORMATS, UnknownFormat, detect_format, supported
+    from shieldwall.ads.importers.figures import ReportOptions, parse_period
 
-    if source_format not in FORMATS:
+    if source_format is not None and source_format not in FORMATS:
         raise typer.BadParameter(f"one of {', '.join(FORMATS)}", param_hint="--format")
+    options = ReportOptions(country=country.upper() if country else None)
+    if country is not None and (len(country) != 2 or not country.isalpha()):
+        raise typer.BadParameter("an ISO 3166-1 alpha-2 code, e.g. US", param_hint="--country")
+    if period is not None:
+        try:
+            start, end = parse_period(period)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--period") from None
+        options = ReportOptions(options.country, start, end)
+    groups: dict[str, list[Path]] = {}
+    try:
+        for path in files:
+            found = source_format or detect_format(path)
+            groups.setdefault(found, []).append(path)
+            if source_format is None:
+                typer.echo(f"{path}: {FORMATS[found].title} (format {found})")
+    except UnknownFormat as error:
+        console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except ValueError as error:
+        console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+        console.print(escape(f"supported: {supported()}"), soft_wrap=True)
+        raise typer.Exit(2) from None
     settings, database = _database()
+    try:
+        for found, paths in groups.items():
+            if FORMATS[found].kind == "spend":
+                _import_spend(database, paths, found, options, show_problems)
+            else:
+                _import_ads(settings, database, paths, found, snapshot, model, show_problems)
+    finally:
+        database.dispose()
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+def _import_ads(
+    settings: Settings,
+    database: Database,
+    files: list[Path],
+    source_format: str,
+    snapshot: bool,
+    model: Path | None,
+    show_problems: int,
+) -> None:
+    from shieldwall.ads.editing import CONSOLE, audited_import
+    from shieldwall.ads.importing import count_rows, load_scorer
+    from shieldwall.ads.service import installed_scorer, scorer_source
+
     scorer = load_scorer(model) if model else installed_scorer(settings)
     if scorer is None:
-        console.print(f"[yellow]no classifier at {default_model_path(settings)}: ads are not scored[/]")
+        console.print("[yellow]no political-ad classifier could be loaded: ads are not scored[/]")
+    else:
+        console.print(escape(f"scoring with the political-ad classifier {model or scorer_source(settings)}"))
     total = sum(count_rows(f) for f in files if f.is_file())
     try:
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-        ) as progress:
+        with _progress() as progress:
             task = progress.add_task("importing", total=total)
             result = audited_import(
                 database,
@@ -68,13 +132,37 @@ def import_command(
     except ValueError as error:
         console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)  # FILE:LINE stays whole
         raise typer.Exit(2) from None
-    finally:
-        database.dispose()
     console.print(result.summary())
-    for problem in result.problems[:show_problems]:
+    _print_problems(result.problems, show_problems, result.run_id)
+
+
+def _import_spend(
+    database: Database, files: list[Path], report: str, options: ReportOptions, show_problems: int
+) -> None:
+    from shieldwall.ads.editing import CONSOLE, audited_spend_import
+    from shieldwall.ads.importing import count_rows
+
+    total = sum(count_rows(f) for f in files if f.is_file())
+    try:
+        with _progress() as progress:
+            task = progress.add_task("importing", total=total)
+            result = audited_spend_import(
+                database, CONSOLE, files, report, options, progress=lambda _file, n: progress.advance(task, n)
+            )
+    except ValueError as error:
+        console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    for summary in result.files:
+        console.print(escape(summary.line()), soft_wrap=True)
+    console.print(result.summary())
+    _print_problems(result.problems, show_problems, result.run_id)
+
+
+def _print_problems(problems: Sequence[object], show: int, run_id: int | None) -> None:
+    for problem in problems[:show]:
         console.print(f"  rejected {escape(str(problem))}", soft_wrap=True)
-    if len(result.problems) > show_problems:
-        console.print(f"  ... and {len(result.problems) - show_problems} more (import run {result.run_id})")
+    if len(problems) > show:
+        console.print(f"  ... and {len(problems) - show} more (import run {run_id})")
 
 
 @ads_app.command("train")

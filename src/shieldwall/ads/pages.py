@@ -11,11 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shieldwall.ads import aggregates, charts
+from shieldwall.ads.importers.detect import SPEND_FORMATS
 from shieldwall.ads.labels import label_content
+from shieldwall.ads.reported import ReportedError, ReportedFilters, list_figures, without_disclaimer
 from shieldwall.ads.search import COMPLIANCE, SORTS, AdFilters, SearchError, SearchLimit, search_ads
 from shieldwall.ads.service import elections, find_ad, find_sponsor, installed_scorer, sponsor_report, version_history
 from shieldwall.ads.sponsors import sponsor_identifiers
-from shieldwall.ads.tables import Election, Sponsor
+from shieldwall.ads.tables import Election, ReportedSpend, Sponsor
 from shieldwall.exchange import access
 from shieldwall.exchange.deps import db_session
 from shieldwall.web.templating import render
@@ -152,10 +154,40 @@ def compliance_page(request: Request, session: Session = Depends(db_session)) ->
         filters = AdFilters()
     rows = aggregates.non_compliant_by_sponsor(session, filters)
     export_query = {**filters.as_query(), "compliance": "non_compliant"}
+    unsigned = without_disclaimer(session, filters.country)
     return render(
         request,
         "ads/compliance.html",
-        {**_common(request), "rows": rows, "filters": filters, "export_query": export_query},
+        {**_common(request), "rows": rows, "filters": filters, "export_query": export_query, "unsigned": unsigned},
+    )
+
+
+@router.get("/ads/reported", response_class=HTMLResponse)
+def reported_page(request: Request, session: Session = Depends(db_session)) -> Any:
+    params = dict(request.query_params)
+    error, status, next_cursor = None, 200, None
+    rows: list[ReportedSpend] = []
+    try:
+        filters = ReportedFilters.from_query(params)
+        cursor_text = params.get("cursor") or ""
+        if cursor_text and (not cursor_text.isdigit() or len(cursor_text) > 18):
+            raise ReportedError("cursor: not one this page gave")
+        rows, next_cursor = list_figures(session, filters, int(cursor_text) if cursor_text else None, PAGE_SIZE)
+    except ReportedError as exc:
+        filters, error, status = ReportedFilters(), str(exc), 422
+    return render(
+        request,
+        "ads/reported.html",
+        {
+            **_common(request),
+            "filters": filters,
+            "rows": rows,
+            "next_cursor": next_cursor,
+            "error": error,
+            "query": filters.as_query(),
+            "reports": SPEND_FORMATS,
+        },
+        status_code=status,
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shieldwall.ads import aggregates
+from shieldwall.ads.reported import sponsor_figures
 from shieldwall.ads.search import MAX_BIGINT, MAX_SPONSOR_ID, AdFilters
 from shieldwall.ads.sponsors import sponsor_identifiers, sponsor_names
 from shieldwall.ads.tables import Ad, AdVersion, Election, Sponsor
@@ -37,6 +38,11 @@ def installed_scorer(settings: Settings) -> Any:
         _scorers.clear()
         _scorers[key] = PoliticalClassifier.load(path).scores
     return _scorers[key]
+
+
+def scorer_source(settings: Settings) -> Path:
+    """Where the classifier imports use comes from."""
+    return default_model_path(settings)
 
 
 @dataclass
@@ -124,6 +130,7 @@ def sponsor_report(session: Session, sponsor_id: int) -> dict[str, Any] | None:
         "by_month": aggregates.spend_by_month(session, filters),
         "by_region": aggregates.spend_by_delivery(session, filters, "region"),
         "by_demographic": aggregates.spend_by_delivery(session, filters, "demographic"),
+        "reported": sponsor_figures(session, sponsor_id),
         "filters": filters,
     }
 

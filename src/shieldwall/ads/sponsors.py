@@ -17,6 +17,7 @@ from shieldwall.ads.bulk import bulk_insert
 from shieldwall.ads.normalise import name_key
 from shieldwall.ads.tables import (
     Ad,
+    ReportedSpend,
     Sponsor,
     SponsorAlias,
     SponsorIdentifier,
@@ -168,6 +169,8 @@ class SponsorResolver:
         )
         for column in (Ad.sponsor_id, Ad.payer_sponsor_id, Ad.page_sponsor_id):
             self.session.execute(update(Ad).where(column == gone).values({column.key: keep}))
+        for column in (ReportedSpend.sponsor_id, ReportedSpend.payer_sponsor_id):
+            self.session.execute(update(ReportedSpend).where(column == gone).values({column.key: keep}))
         self.session.execute(delete(Sponsor).where(Sponsor.id == gone))
         self._forget(keep, gone)
 

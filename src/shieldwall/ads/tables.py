@@ -6,13 +6,14 @@ Money and reach are ranges everywhere (`*_lower`, `*_upper`; exact = equal bound
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -175,7 +176,7 @@ class ImportRun(Base):
     __tablename__ = "ads_import_runs"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    source_format: Mapped[str] = mapped_column(String(16))
+    source_format: Mapped[str] = mapped_column(String(32))
     files: Mapped[list[str]] = mapped_column(JSON, default=list)
     rows_read: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[int] = mapped_column(Integer, default=0)
@@ -191,6 +192,51 @@ class ImportRun(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+class ReportedSpend(Base):
+    """A spend figure a platform reports for an advertiser, a page or a region over a period (the Meta Ad
+    Library Report, Google's advertiser, weekly and geographic spend files): totals, not ads.
+
+    One row per figure and currency; a currency is never converted into another (Google states an
+    advertiser's spend in every currency it reports, so those figures must not be added together). A
+    report is a snapshot of its `scope` (report, country, period): a newer import of the same scope
+    replaces it. Rows are written with `current` false and switched on with the run's last statement,
+    so a run that dies midway leaves the previous snapshot in place.
+    """
+
+    __tablename__ = "ads_reported_spend"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    report: Mapped[str] = mapped_column(String(32))  # the import format, e.g. meta-report, google-weekly
+    platform: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(200))
+    current: Mapped[bool] = mapped_column(Boolean, default=False)
+    import_run_id: Mapped[int] = mapped_column(Integer)
+    line: Mapped[int] = mapped_column(Integer)  # the row's line in the file it came from
+    account_id: Mapped[str | None] = mapped_column(String(128))  # Meta page id, Google advertiser id
+    name: Mapped[str | None] = mapped_column(String(300))
+    disclaimer: Mapped[str | None] = mapped_column(String(500))  # the "paid for by" the platform shows
+    no_disclaimer: Mapped[bool] = mapped_column(Boolean, default=False)  # ran political ads without one
+    sponsor_id: Mapped[int | None] = mapped_column(ForeignKey("ads_sponsors.id"))  # the page / advertiser
+    payer_sponsor_id: Mapped[int | None] = mapped_column(ForeignKey("ads_sponsors.id"))  # the disclaimer's
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(120))  # ISO 3166-2 subdivision, e.g. US-CA
+    district: Mapped[str | None] = mapped_column(String(200))  # a secondary subdivision by name
+    period_start: Mapped[date | None] = mapped_column(Date)
+    period_end: Mapped[date | None] = mapped_column(Date)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    spend_lower: Mapped[int] = mapped_column(BigInteger)
+    spend_upper: Mapped[int | None] = mapped_column(BigInteger)
+    ads_count: Mapped[int | None] = mapped_column(Integer)
+    elections: Mapped[str | None] = mapped_column(String(300))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    __table_args__ = (
+        Index("ix_ads_reported_spend_scope", "scope", "current"),
+        Index("ix_ads_reported_spend_sponsor", "sponsor_id"),
+        Index("ix_ads_reported_spend_payer", "payer_sponsor_id"),
+        Index("ix_ads_reported_spend_country", "country", "no_disclaimer"),
+        Index("ix_ads_reported_spend_run", "import_run_id"),
+    )
+
+
 # Core tables for bulk statements (typed as Table, which is what they are).
 ads_table = cast(Table, Ad.__table__)
 versions_table = cast(Table, AdVersion.__table__)
@@ -198,3 +244,4 @@ delivery_table = cast(Table, Delivery.__table__)
 sponsors_table = cast(Table, Sponsor.__table__)
 aliases_table = cast(Table, SponsorAlias.__table__)
 identifiers_table = cast(Table, SponsorIdentifier.__table__)
+reported_table = cast(Table, ReportedSpend.__table__)
