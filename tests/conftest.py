@@ -11,12 +11,19 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from shieldwall.store.db import Database
 from shieldwall.store.migrate import upgrade
 from tests.support.live import LiveServer
 from tests.support.postgres import PostgresServer, find_bindir
+
+# httpx's 5 s default is for the open internet; here a loaded 2-core CI machine running PostgreSQL, Chromium and
+# two test workers can take longer on a page. The default object is shared by httpx.get/post/Client, so widen
+# it in place: a test that hangs still fails, after a minute.
+for _name in ("connect", "read", "write", "pool"):
+    setattr(httpx._config.DEFAULT_TIMEOUT_CONFIG, _name, 60.0)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REQUIRE_ALL = os.environ.get("SHIELDWALL_REQUIRE_ALL") == "1"
