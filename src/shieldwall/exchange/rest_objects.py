@@ -141,6 +141,10 @@ def search_query(
     added_after: str | None,
     added_before: str | None,
 ) -> store.Query:
+    # Checked here, not by the database: /export has started streaming by the time PostgreSQL would refuse.
+    for name, values in (("q", [q]), ("type", types), ("organisation", [organisation or ""])):
+        if any("\x00" in value for value in values):
+            raise HTTPException(422, f"{name}: text may not contain a NUL character")
     try:
         levels = [int(TLP.parse(t)) for t in tlp if t]
     except ValueError as error:
