@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
+from shieldwall.exchange.outbound import Allowlist
 from shieldwall.match.actions import SIGNATURE_HEADER, sign, verify
 from shieldwall.match.tables import ActionDelivery, MatchRecord, ReviewItem
 from tests.match.fixtures import plant_bank, principal_of
@@ -30,6 +31,8 @@ def test_match_runs_label_review_and_signed_webhook(live_server: LiveServer, tmp
     database = live_server.app.state.database
     hub = seed_hub(database)
     chirp = principal_of(database, hub.member_ids["chirp"])
+    # The receivers listen on loopback, which webhooks reach only when the operator allowlists it.
+    live_server.app.state.webhook_allow = Allowlist.parse("127.0.0.1")
     with Receiver() as receiver, Receiver(status=500) as failing:
         # Chirp's own banks: webhooks speak for the bank's owner, so only its own matches call them.
         plant_bank(

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from shieldwall.cli import app
+from shieldwall.exchange.outbound import Allowlist
 from shieldwall.match.tables import MatchRecord, ReviewItem
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.db import Database
@@ -217,6 +218,7 @@ def test_each_reader_sees_exactly_what_the_hub_lets_it_read(live_server: LiveSer
 
 def test_review_queue_belongs_to_the_matching_organisation(live_server: LiveServer, tmp_path: Path) -> None:
     database: Database = live_server.app.state.database
+    live_server.app.state.webhook_allow = Allowlist.parse("127.0.0.1")  # the receiver is on loopback
     with Receiver() as receiver:
         world = build(live_server, tmp_path, webhook_url=receiver.url)
         body = {"urls": [url_of(k) for k in EVERYTHING]}

@@ -27,6 +27,7 @@ WEBHOOK_KEY = "whk-3f9a-very-private"
 
 def cli(database: Database, data_dir: Path, *args: str, secret_key: str | None = None) -> tuple[int, str]:
     env = {"SHIELDWALL_DATABASE_URL": database.url, "SHIELDWALL_DATA_DIR": str(data_dir), "COLUMNS": "250"}
+    env["SHIELDWALL_WEBHOOK_ALLOW"] = "127.0.0.1"  # the test receivers listen on loopback
     if secret_key is not None:  # another installation's secret, as if secret.key had been replaced
         env["SHIELDWALL_SECRET_KEY"] = secret_key
     result = CliRunner().invoke(app, list(args), env=env)

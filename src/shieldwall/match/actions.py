@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
+from shieldwall.exchange import outbound
 from shieldwall.exchange.policy import Principal
 from shieldwall.match.banks import BankError, bank_secret
 from shieldwall.match.matcher import MatchHit
@@ -96,13 +96,20 @@ def may_act_for_bank(principal: Principal | None, bank: Bank) -> bool:
 
 
 def run_actions(
-    database: Database, results: list[ItemResult], principal: Principal | None = None, *, secret_key: str
+    database: Database,
+    results: list[ItemResult],
+    principal: Principal | None = None,
+    *,
+    secret_key: str,
+    allow: outbound.Allowlist | None = None,
 ) -> ActionSummary:
     """Run the banks' actions on `results`, which must hold only hits `principal` may see.
 
     `principal` is who matched (None: the operator's console); records and review items belong to its
     organisation (from the console: to the bank's). `secret_key` (the installation secret) opens the banks'
-    sealed webhook keys and TAXII tokens."""
+    sealed webhook keys and TAXII tokens; `allow` is the operator's outbound allowlist (`webhook_allow`):
+    webhooks and sightings to other servers reach only public addresses unless it names them."""
+    allow = allow or outbound.Allowlist()
     if principal is not None and not principal.can_write:
         raise ValueError("running a bank's actions needs a writer of a member organisation")
     actor = principal.email if principal is not None else "cli"
@@ -160,20 +167,22 @@ def run_actions(
         session.flush()
         # Plain copies: the calls below run after this transaction ends.
         session.expunge_all()
-    deliveries = [_deliver(call, summary, secret_key) for call in calls]
+    deliveries = [_deliver(call, summary, database, secret_key, allow) for call in calls]
     if deliveries:
         with database.session() as session:
             session.add_all(deliveries)
     return summary
 
 
-def _deliver(call: _Call, summary: ActionSummary, secret_key: str) -> ActionDelivery:
+def _deliver(
+    call: _Call, summary: ActionSummary, database: Database, secret_key: str, allow: outbound.Allowlist
+) -> ActionDelivery:
     if call.kind == "webhook":
-        delivery = _post_webhook(call, secret_key)
+        delivery = _post_webhook(call, secret_key, allow)
         summary.webhooks_ok += delivery.ok
         summary.webhooks_failed += not delivery.ok
     else:
-        delivery = _report_sighting(call, secret_key)
+        delivery = _report_sighting(call, database, secret_key, allow)
         summary.sightings_ok += delivery.ok
         summary.sightings_failed += not delivery.ok
     if delivery.error:
@@ -181,7 +190,7 @@ def _deliver(call: _Call, summary: ActionSummary, secret_key: str) -> ActionDeli
     return delivery
 
 
-def _post_webhook(call: _Call, secret_key: str) -> ActionDelivery:
+def _post_webhook(call: _Call, secret_key: str, allow: outbound.Allowlist) -> ActionDelivery:
     body = json.dumps(call.payload, sort_keys=True).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "shieldwall-match"}
     # ok is set here: column defaults only apply on insert, and the summary counts before that.
@@ -193,36 +202,30 @@ def _post_webhook(call: _Call, secret_key: str) -> ActionDelivery:
         return delivery
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, body)
-    try:
-        response = httpx.post(call.bank.webhook_url, content=body, headers=headers, timeout=WEBHOOK_TIMEOUT)
-        delivery.status_code = response.status_code
-        delivery.ok = response.is_success
-        if not response.is_success:
-            delivery.error = f"HTTP {response.status_code}: {response.text[:200]}"
-    except httpx.HTTPError as error:
-        delivery.error = f"{type(error).__name__}: {error}"
+    # Checked on every call (public addresses only unless allowlisted; no redirects); fixed-word outcomes.
+    outcome = outbound.post(call.bank.webhook_url, body, headers, allow, timeout=WEBHOOK_TIMEOUT)
+    delivery.status_code = outcome.status
+    delivery.ok = outcome.ok
+    delivery.error = outcome.error
     return delivery
 
 
-def _report_sighting(call: _Call, secret_key: str) -> ActionDelivery:
-    from shieldwall.match.taxii import TaxiiError, open_collection
+def _report_sighting(call: _Call, database: Database, secret_key: str, allow: outbound.Allowlist) -> ActionDelivery:
+    """Into this hub's collection in process as the bank's owner; to another server through outbound."""
+    from shieldwall.match.taxii import TaxiiError, open_source
 
-    target = f"{call.bank.taxii_api_root} {call.bank.taxii_collection}"
+    target = f"{call.bank.taxii_api_root or 'this hub'} {call.bank.taxii_collection}"
     delivery = ActionDelivery(
         match_id=call.match_id, kind="sighting", target=target, ok=False, detail={"sighting_id": call.payload["id"]}
     )
     try:
-        collection, _ = open_collection(call.bank, secret_key)
+        source = open_source(database, call.bank, secret_key, allow=allow)
         try:
-            status = collection.add_objects({"objects": [call.payload]}, wait_for_completion=False)
+            source.add_objects([call.payload])
         finally:
-            collection.close()
-        delivery.ok = status.success_count >= 1 or status.pending_count >= 1
+            source.close()
+        delivery.ok = True
         delivery.status_code = 202
-        if not delivery.ok:
-            delivery.error = f"the exchange refused the sighting: {status.failures}"
     except (TaxiiError, BankError) as error:
         delivery.error = str(error)
-    except Exception as error:  # taxii2client/requests errors carry the HTTP status in the message
-        delivery.error = f"{type(error).__name__}: {error}"
     return delivery

@@ -135,11 +135,15 @@ def run_match(
 
 def run_actions_for(request: Request, principal: Principal, results: list[ItemResult]) -> Any:
     """The banks' actions on what principal saw; only writers of member organisations trigger them."""
+    from shieldwall.exchange.webhooks import allowlist
     from shieldwall.match.actions import run_actions
 
     if not principal.can_write:
         return None
-    return run_actions(request.app.state.database, results, principal, secret_key=request.app.state.settings.secret_key)
+    settings = request.app.state.settings
+    return run_actions(
+        request.app.state.database, results, principal, secret_key=settings.secret_key, allow=allowlist(request)
+    )
 
 
 _STRINGS = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from shieldwall.exchange import outbound
 from shieldwall.exchange.policy import Principal
 from shieldwall.match.sealed import SealError, is_sealed, seal, unseal
 from shieldwall.match.signals import Signal
@@ -117,8 +118,14 @@ def configure_bank(bank: Bank, *, secret_key: str | None = None, **options: Any)
         raise BankError("pdq_threshold must be between 0 and 47 bits")
     if bank.text_threshold is not None and not 0.0 < bank.text_threshold <= 1.0:
         raise BankError("text_threshold must be in (0, 1]")
-    if bank.webhook_url and not bank.webhook_url.startswith(("http://", "https://")):
-        raise BankError(f"webhook URL {bank.webhook_url!r} must start with http:// or https://")
+    # Well-formed now (no lookup here: the address is checked on every request, see exchange/outbound.py).
+    for key in ("webhook_url", "taxii_api_root"):
+        value = getattr(bank, key) or ""
+        if value:
+            try:
+                outbound.parse_target(value)
+            except outbound.OutboundRefused as error:
+                raise BankError(f"{key.replace('_', ' ')} {value!r}: {error}") from None
 
 
 def reseal(bank: Bank, secret_key: str) -> list[str]:

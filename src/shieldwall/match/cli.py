@@ -65,6 +65,17 @@ def _secret_key() -> str:
     return load_settings().secret_key
 
 
+def _allow() -> Any:
+    """The operator's outbound allowlist (`webhook_allow`): webhooks and TAXII pulls reach other addresses
+    than public ones only if it names them."""
+    from shieldwall.exchange.outbound import Allowlist
+
+    try:
+        return Allowlist.parse(load_settings().webhook_allow)
+    except ValueError as error:
+        _fail(str(error))
+
+
 def _fail(message: str) -> None:
     console.print(f"[red]error:[/red] {message}", soft_wrap=True)
     raise typer.Exit(2)
@@ -155,7 +166,9 @@ def run(
         if actions and principal is not None and not principal.can_write:
             console.print(f"[yellow]no actions:[/yellow] {acting_as} may not write (needs the analyst or admin role)")
             actions = False
-        summary = run_actions(database, results, principal, secret_key=_secret_key()) if actions else None
+        summary = (
+            run_actions(database, results, principal, secret_key=_secret_key(), allow=_allow()) if actions else None
+        )
     finally:
         database.dispose()
     _print_results(results, as_json)
@@ -541,6 +554,7 @@ def bank_sync(
                         page_size=page_size,
                         on_page=_page_reporter(progress, task, name),
                         principal=principal,
+                        allow=_allow(),
                     )
                 console.print(report.summary())
             except (BankError, TaxiiError) as error:
