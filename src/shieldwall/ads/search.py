@@ -105,6 +105,8 @@ class AdFilters:
                     values[f.name] = str(raw).lower() in ("1", "true", "yes", "on")
                 else:
                     values[f.name] = str(raw).strip()
+                    if "\x00" in values[f.name]:  # PostgreSQL refuses it, once an export has started streaming
+                        raise ValueError(f.name)
             except SearchLimit:
                 raise
             except ValueError:
