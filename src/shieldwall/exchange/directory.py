@@ -125,6 +125,16 @@ def deactivate_member(session: Session, member: Member) -> int:
     return end_member_sessions(session, member.id)
 
 
+def set_role(session: Session, member: Member, role: str) -> str:
+    """Give member another role; returns the old one. Takes effect at the member's next request (web
+    sessions and tokens resolve the role each time; callers clear the token cache after commit)."""
+    if role not in ROLES:
+        raise DirectoryError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    old, member.role = member.role, role
+    session.flush()
+    return old
+
+
 def organisations_for(session: Session, principal: Principal) -> list[Organisation]:
     """The organisations principal may know of: every one for members of member organisations (they
     choose whom to share with) and the operator, its own for a guest organisation, none for a visitor."""

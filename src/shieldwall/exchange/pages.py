@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import math
 from datetime import timedelta
 from typing import Any
@@ -41,7 +42,7 @@ router = APIRouter(include_in_schema=False)
 
 def check_csrf(request: Request, token: str) -> None:
     cookie = request.cookies.get(SESSION_COOKIE, "")
-    if not cookie or token != csrf_token(settings(request).secret_key, cookie):
+    if not cookie or not hmac.compare_digest(token.encode(), csrf_token(settings(request).secret_key, cookie).encode()):
         raise HTTPException(403, "the form expired or came from elsewhere; reload the page and try again")
 
 
@@ -166,12 +167,12 @@ def dashboard(
             .group_by(StixObject.tlp)
         ).all()
     )
+    # Every type the reader may see (no top-N cut: a rarer type such as report must not vanish).
     by_type = session.execute(
         select(StixObject.stix_type, func.count())
         .where(visible_to(principal), StixObject.is_latest.is_(True))
         .group_by(StixObject.stix_type)
-        .order_by(func.count().desc())
-        .limit(8)
+        .order_by(func.count().desc(), StixObject.stix_type)
     ).all()
     feedback: dict[str, int] = {}
     if principal.is_authenticated:
@@ -258,20 +259,32 @@ def browse(
 # ----------------------------------------------------------------------------------------- one object
 
 
-def relationship_graph(center: str, center_label: str, relations: list[dict[str, Any]]) -> dict[str, Any]:
-    """A radial layout: the object in the middle, what it is related to around it."""
-    others: dict[str, dict[str, Any]] = {}
-    edges = []
+def related_ends(center: str, relations: list[dict[str, Any]]) -> list[str]:
+    """For each relation of center, the object at its other end: a relationship's other ref; for a sighting
+    of center, the sighting itself; for a sighting center made, what it sighted."""
+    ends = []
     for rel in relations:
         obj = rel["object"]
         if obj["type"] == "sighting":
-            other, label = obj.get("sighting_of_ref", ""), "sighted"
+            other = rel["id"] if obj.get("sighting_of_ref") == center else obj.get("sighting_of_ref", "")
         else:
-            other = obj["target_ref"] if obj.get("source_ref") == center else obj.get("source_ref", "")
-            label = obj.get("relationship_type", "related")
-        if other == center or not other:
+            other = obj.get("target_ref", "") if obj.get("source_ref") == center else obj.get("source_ref", "")
+        ends.append(other if isinstance(other, str) else "")
+    return ends
+
+
+def relationship_graph(
+    center: str, center_label: str, relations: list[dict[str, Any]], shown: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """A radial layout: the object in the middle, what it is related to around it. Only the ends in shown
+    (those the reader may read) are drawn: a hidden end's id must not reach the page."""
+    others: dict[str, dict[str, Any]] = {}
+    edges = []
+    for rel, other in zip(relations, related_ends(center, relations), strict=True):
+        if other == center or other not in shown:
             continue
-        others.setdefault(other, {"id": other, "type": other.split("--")[0]})
+        label = "sighted" if rel["object"]["type"] == "sighting" else rel["object"].get("relationship_type", "related")
+        others.setdefault(other, {"id": other, "type": shown[other]["type"]})
         edges.append({"to": other, "label": label})
     width, height, radius = 640, 360, 130
     nodes = [{"id": center, "type": center.split("--")[0], "label": center_label[:28], "x": width / 2, "y": height / 2}]
@@ -280,7 +293,7 @@ def relationship_graph(center: str, center_label: str, relations: list[dict[str,
         node.update(
             x=round(width / 2 + radius * 1.6 * math.cos(angle), 1),
             y=round(height / 2 + radius * math.sin(angle), 1),
-            label=node["type"],
+            label=(shown[node["id"]]["name"] or node["type"])[:28],
         )
         nodes.append(node)
     positions = {n["id"]: n for n in nodes}
@@ -314,16 +327,22 @@ def object_page(
         {**summary(r, orgs), "object": orjson.loads(r.body)} for r in store.related(session, principal, stix_id)
     ]
     body = orjson.loads(latest.body)
-    ends = [r["object"].get(k, "") for r in relations for k in ("source_ref", "target_ref", "sighting_of_ref")]
-    names = store.latest_by_ids(session, principal, [e for e in ends if e])
+    ends = related_ends(stix_id, relations)
+    # The other ends the reader may read, with type and name; the others are shown without their id.
+    shown = {
+        k: {"id": k, "type": v.stix_type, "name": v.name}
+        for k, v in store.latest_by_ids(session, principal, [e for e in ends if e]).items()
+    }
+    shown.update({r["id"]: {"id": r["id"], "type": r["type"], "name": r["name"]} for r in relations})
+    for rel, other in zip(relations, ends, strict=True):
+        rel["other"] = shown.get(other)
     context = {
         "item": summary(latest, orgs),
         "body": body,
         "pretty": orjson.dumps(body, option=orjson.OPT_INDENT_2).decode(),
         "versions": sorted({timestamps.display(v.modified) for v in versions}),
         "relations": relations,
-        "names": {k: v.name for k, v in names.items()},
-        "graph": relationship_graph(stix_id, latest.name or stix_id, relations),
+        "graph": relationship_graph(stix_id, latest.name or stix_id, relations, shown),
         "sightings": sightings_view(session, principal, stix_id, latest) if principal.is_authenticated else None,
         "opinions": opinions_view(session, principal, stix_id, latest) if principal.is_authenticated else None,
         "csrf": csrf_for(request),

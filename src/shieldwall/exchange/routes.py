@@ -6,7 +6,17 @@ from fastapi import FastAPI
 
 
 def install(app: FastAPI) -> None:
-    from shieldwall.exchange import limits, objects, outbound, pages, rest_directory, rest_objects, taxii, webhooks
+    from shieldwall.exchange import (
+        account_pages,
+        limits,
+        objects,
+        outbound,
+        pages,
+        rest_directory,
+        rest_objects,
+        taxii,
+        webhooks,
+    )
 
     objects.configure_cursors(app.state.settings.secret_key)
 
@@ -15,6 +25,7 @@ def install(app: FastAPI) -> None:
     app.include_router(rest_objects.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
     pages.install_handlers(app)
     # A malformed allowlist stops the app here, naming the entry, rather than at the first delivery.
     app.state.webhook_allow = outbound.Allowlist.parse(app.state.settings.webhook_allow)
