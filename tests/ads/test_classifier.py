@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from shieldwall.ads.classifier import PoliticalClassifier, load_labelled, train_and_evaluate
+from shieldwall.ads.build_model import BUNDLED
+from shieldwall.ads.classifier import PoliticalClassifier, leave_one_out, load_labelled, train_and_evaluate
 from shieldwall.ads.importing import import_files
 from shieldwall.ads.labels import label_content
 from shieldwall.ads.search import AdFilters, search_ads
+from shieldwall.ads.service import installed_scorer, scorer_source
 from shieldwall.cli import app
+from shieldwall.config import load_settings
 from shieldwall.store.db import Database
 from tests.ads.conftest import meta_ad, write_meta
 
@@ -62,7 +65,7 @@ def test_model_round_trips_through_a_file_without_pickle(
     model.save(path)
     loaded = PoliticalClassifier.load(path)
     texts = unseen["political"] + unseen["not_political"]
-    assert loaded.scores(texts) == pytest.approx(model.scores(texts), abs=1e-5)
+    assert loaded.scores(texts) == pytest.approx(model.scores(texts), abs=1e-3)  # weights kept in half precision
     predicted = loaded.predict(texts).tolist()
     assert sum(predicted[:20]) >= 16 and sum(predicted[20:]) <= 4
     (tmp_path / "bad.npz").write_bytes(b"not a model")
@@ -119,3 +122,45 @@ def test_train_command_prints_held_out_figures(
     assert "nl-BE: precision" in result.output and "it-IT: precision" in result.output and "F1" in result.output
     assert (tmp_path / "model.npz").is_file()
     assert (tmp_path / "data" / "ads" / "political-model.npz").is_file()  # installed for imports and labels
+
+
+def test_a_model_ships_with_the_package_and_scores_in_every_language(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=str(tmp_path / "data"))
+    assert scorer_source(settings) == BUNDLED and BUNDLED.stat().st_size < 2_000_000
+    scorer = installed_scorer(settings)
+    assert scorer is not None
+    political = [
+        "Vote for Jane Roe on election day: lower taxes, better schools.",
+        "Am Sonntag wählen gehen: für eine gerechte Rentenpolitik!",
+        "Äänestä eduskuntavaaleissa sunnuntaina, ehdokkaasi numero 123.",
+        "Votez le 11 avril pour une France plus juste.",
+    ]
+    commercial = ["New sneakers, 30% off with free shipping this weekend only!", "Book your summer holiday now."]
+    scores = scorer(political + commercial)
+    assert all(s >= 0.5 for s in scores[: len(political)]), scores
+    assert all(s < 0.5 for s in scores[len(political) :]), scores
+
+
+def test_a_model_from_before_the_concept_features_still_loads(tmp_path: Path) -> None:
+    import numpy as np
+    import orjson
+
+    path = tmp_path / "old.npz"
+    meta = orjson.dumps({"n_features": 2**20, "ngrams": [2, 5], "analyzer": "char_wb"})
+    with path.open("wb") as handle:
+        np.savez_compressed(
+            handle, index=np.array([1, 2], dtype=np.int32), weight=np.array([0.5, -0.5], dtype=np.float32),
+            intercept=np.array([0.1]), threshold=np.array([0.5]), meta=np.frombuffer(meta, dtype=np.uint8),
+        )  # fmt: skip
+    old = PoliticalClassifier.load(path)
+    assert len(old.coef) == 2**20 and old.scores(["vote"]).shape == (1,)
+
+
+@pytest.mark.slow
+def test_leave_one_locale_out(shared_data: Path, tmp_path: Path) -> None:
+    datasets = [
+        (p.stem, *load_labelled(p)) for p in (subset(shared_data, loc, tmp_path) for loc in ("en-CA", "fi-FI", "it-IT"))
+    ]
+    evaluations = leave_one_out(datasets)
+    assert [e.name for e in evaluations] == ["en-CA", "fi-FI", "it-IT"]
+    assert all(0.0 < e.f1 <= 1.0 for e in evaluations), [e.line() for e in evaluations]

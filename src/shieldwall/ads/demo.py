@@ -11,18 +11,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from shieldwall.ads.archive import Scorer
 from shieldwall.ads.importing import import_files
 from shieldwall.ads.maintenance import upsert_election
-from shieldwall.ads.service import default_model_path, installed_scorer
+from shieldwall.ads.service import installed_scorer, scorer_source
 from shieldwall.config import Settings
 from shieldwall.store.db import Database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SHARED_ADS = PROJECT_ROOT.parent / "shared" / "data" / "ads"
 SNAP_FILE = SHARED_ADS / "snapchat-political-ads-2019-2020.csv"
-SEED_FILE = SHARED_ADS / "political-classifier-seeds" / "en-CA.json"
-DEMO_TRAINING_TEXTS = 800  # per class: a few seconds of training, enough to flag the demo's undeclared ad
 
 ELECTIONS = [
     ("us-2020-general", "US general election 2020", "US", "general", "2020-11-03"),
@@ -106,9 +103,8 @@ def load(database: Database, settings: Settings, console: Console) -> None:
     with database.session() as session:
         for key, name, country, kind, day in ELECTIONS:
             upsert_election(session, key, name, country, kind, datetime.fromisoformat(day).replace(tzinfo=UTC))
-    scorer = installed_scorer(settings)
-    if scorer is None and SEED_FILE.is_file():
-        scorer = _quick_model(settings, console)
+    scorer = installed_scorer(settings)  # the bundled model unless one was trained here
+    console.print(f"demo: ads: political-ad classifier {scorer_source(settings)}")
     if SNAP_FILE.is_file():
         result = import_files(database, [SNAP_FILE], "snap", scorer=scorer)
         console.print(f"demo: ads: Snap political ads: {result.summary()}")
@@ -129,31 +125,3 @@ def load(database: Database, settings: Settings, console: Console) -> None:
         second.write_text(json.dumps({"data": revised}))
         result = import_files(database, [second], "meta", scorer=scorer)
     console.print(f"demo: ads: Meta-style examples: {result.summary()}")
-
-
-def _quick_model(settings: Settings, console: Console) -> Scorer | None:
-    """A small English model from one seed locale, installed so imports and labels use it. The project
-    ships no model; a real deployment trains one with `shieldwall ads train` on all its labelled data."""
-    import random
-    import time
-
-    import numpy as np
-
-    from shieldwall.ads.classifier import PoliticalClassifier, evaluate_predictions, held_out_split, load_labelled
-
-    started = time.perf_counter()
-    texts, labels = load_labelled(SEED_FILE)
-    rng = random.Random(3)
-    picked = [
-        i for label in (0, 1) for i in rng.sample([j for j, y in enumerate(labels) if y == label], DEMO_TRAINING_TEXTS)
-    ]
-    texts, labels = [texts[i] for i in picked], labels[picked]
-    train, test = held_out_split(len(texts))
-    model = PoliticalClassifier.train([texts[i] for i in train], labels[train])
-    evaluation = evaluate_predictions("en-CA (demo sample)", labels[test], model.predict([texts[i] for i in test]))
-    model = PoliticalClassifier.train(texts, np.asarray(labels))
-    path = default_model_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
-    console.print(f"demo: ads: quick classifier in {time.perf_counter() - started:.1f} s; {evaluation.line()}")
-    return model.scores

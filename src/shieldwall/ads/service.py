@@ -26,9 +26,19 @@ def default_model_path(settings: Settings) -> Path:
 _scorers: dict[tuple[str, float], Any] = {}
 
 
+def scorer_source(settings: Settings) -> Path:
+    """The model imports and labels use: one trained here (`ads train`), else the one that ships with the
+    package (built from the shared seeds, see shieldwall.ads.build_model)."""
+    from shieldwall.ads.build_model import BUNDLED
+
+    local = default_model_path(settings)
+    return local if local.is_file() else BUNDLED
+
+
 def installed_scorer(settings: Settings) -> Any:
-    """The political-ad classifier installed under the data dir (reloaded when the file changes)."""
-    path = default_model_path(settings)
+    """The political-ad classifier's scoring function (reloaded when its file changes); None only when
+    neither a local nor the bundled model can be read."""
+    path = scorer_source(settings)
     if not path.is_file():
         return None
     key = (str(path), path.stat().st_mtime)
@@ -38,11 +48,6 @@ def installed_scorer(settings: Settings) -> Any:
         _scorers.clear()
         _scorers[key] = PoliticalClassifier.load(path).scores
     return _scorers[key]
-
-
-def scorer_source(settings: Settings) -> Path:
-    """Where the classifier imports use comes from."""
-    return default_model_path(settings)
 
 
 @dataclass
