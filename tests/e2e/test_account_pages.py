@@ -572,3 +572,49 @@ def test_object_page_names_related_objects_and_hides_what_the_reader_may_not_see
     agency = browser(live_server, hub, "agency").get(f"/objects/{campaign['id']}").text
     assert f'href="/objects/{secret["id"]}"' in agency and "Known disinformation URL http://group-only" in agency
     assert "an object you may not see" not in agency
+
+
+def test_hostile_form_input_never_reaches_a_server_error(live_server: LiveServer, hub: Hub) -> None:
+    """Signed in with a valid CSRF token, so every value reaches the handler: NUL characters, huge ids and
+    long text answer 4xx (or a page naming the field), never 5xx."""
+    operator = browser(live_server, hub, "operator")
+    csrf = csrf_of(operator)
+    nul, long = "a\x00b", "x" * 5000
+    quoted = "a%00b"  # the same in a URL
+    gets = [
+        f"/account/audit?action={quoted}",
+        f"/account/audit?organisation={quoted}",
+        f"/account/audit?since={quoted}",
+        f"/account/audit?until={long}",
+        f"/account/audit?before={'9' * 400}",
+        f"/account/members?org={quoted}",
+        f"/account/members?org={long}",
+    ]
+    for path in gets:
+        answer = operator.get(path)
+        assert answer.status_code < 500, (path[:80], answer.status_code)
+    posts = [
+        ("/account/tokens", {"name": nul}),
+        ("/account/tokens", {"name": "ok", "expires": nul}),
+        (f"/account/tokens/{'9' * 40}/revoke", {}),
+        ("/account/members", {"org": nul, "email": "a@b.example", "role": "reader", "password": "long-enough"}),
+        ("/account/members", {"email": f"{nul}@b.example", "role": "reader", "password": "long-enough"}),
+        ("/account/members", {"email": "n@b.example", "name": nul, "role": nul, "password": "long-enough"}),
+        ("/account/members", {"email": long, "role": "reader", "password": "long-enough"}),
+        (f"/account/members/{hub.member_ids['agency']}/role", {"role": nul}),
+        ("/account/members/99999999999/role", {"role": "reader"}),
+        ("/account/groups", {"name": nul}),
+        ("/account/groups", {"name": "Good name", "slug": nul}),
+        ("/account/groups", {"name": "Good name", "organisations": [nul, "no-such-org"]}),
+        ("/account/groups", {"name": long}),
+        (f"/account/groups/{long}/organisations", {"organisation": nul}),
+        ("/account/groups/us-2026/organisations", {"organisation": nul}),
+        ("/account/groups/us-2026/organisations/%00/remove", {}),
+    ]
+    before = directory_state(live_server)
+    for path, data in posts:
+        answer = operator.post(path, data={"csrf": csrf, **data})
+        assert 400 <= answer.status_code < 500, (path[:80], data, answer.status_code, answer.text[:200])
+    after = directory_state(live_server)
+    # Only the refused attempts happened: no member, group or token changed.
+    assert {k: v for k, v in after.items() if k != "writes"} == {k: v for k, v in before.items() if k != "writes"}

@@ -55,6 +55,16 @@ def _invalid(error: ValidationError) -> str:
     return f"{field}: {first.get('msg', 'invalid')}"
 
 
+def _control_characters(**fields: str | list[str]) -> str | None:
+    """A message naming the first field holding a control character (NUL and the like: no name, e-mail or slug
+    needs one, and PostgreSQL text cannot store NUL), else None."""
+    for name, value in fields.items():
+        for text in [value] if isinstance(value, str) else value:
+            if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+                return f"{name}: control characters (such as NUL) are not allowed"
+    return None
+
+
 def _page(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
     context.setdefault("csrf", csrf_for(request))
     return render(request, template, context, status_code=status)
@@ -113,10 +123,10 @@ def create_token(
 ) -> Response:
     check_csrf(request, csrf)
     name = name.strip()
-    error = None
-    if not name or len(name) > 200:
+    error = _control_characters(name=name)
+    if error is None and (not name or len(name) > 200):
         error = "name: give the token a name of 1 to 200 characters (e.g. the tool that will use it)"
-    elif expires not in EXPIRIES:
+    if error is None and expires not in EXPIRIES:
         error = f"expires: choose one of {', '.join(EXPIRIES)}"
     if error is not None:
         return _tokens_page(request, session, principal, 422, error=error)
@@ -197,6 +207,9 @@ def add_member(
 ) -> Response:
     check_csrf(request, csrf)
     slug = org or principal.org_slug
+    problem = _control_characters(org=org, email=email, name=name, role=role)
+    if problem is not None:
+        return _members_page(request, session, principal, principal.org_slug, 422, error=problem)
     try:
         # The page always sets a password: without one the newcomer could neither sign in nor get a token.
         body = rest_directory.MemberIn(email=email.strip(), name=name.strip(), role=role, password=password)
@@ -301,6 +314,9 @@ def create_group(
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
     check_csrf(request, csrf)
+    problem = _control_characters(name=name, slug=slug, description=description, organisations=organisations)
+    if problem is not None:
+        return _groups_page(request, session, principal, 422, error=problem)
     try:
         body = rest_directory.TrustGroupIn(
             name=name.strip(), description=description.strip(), organisations=organisations, slug=slug.strip() or None
