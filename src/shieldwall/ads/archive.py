@@ -1,5 +1,11 @@
 """The append-only archive: every import either creates an ad, adds a version to it, or notes it
 unchanged. Removals are versions too (with their date), so nothing disappears silently.
+
+Writing is split in two so a bulk import leaves room for the hub beside it: `Archive.plan` reads and
+computes everything (no writes, no write lock), `write_plan` writes it in a short transaction. Between
+the two another writer may change what the plan read, so the write first takes the archive's write
+lock (`lock_archive`) and compares `archive_stamp` with the one the plan was made against; if they
+differ the plan is made again under the lock.
 """
 
 from __future__ import annotations
@@ -17,7 +23,18 @@ from shieldwall.ads.bulk import bulk_insert
 from shieldwall.ads.disclosure import ElectionDate, evaluate
 from shieldwall.ads.document import changed_fields, content_hash, search_text
 from shieldwall.ads.sponsors import SponsorResolver
-from shieldwall.ads.tables import Ad, AdVersion, Delivery, Election, ads_table, delivery_table, versions_table
+from shieldwall.ads.tables import (
+    Ad,
+    AdVersion,
+    Election,
+    ImportRun,
+    ads_table,
+    aliases_table,
+    delivery_table,
+    identifiers_table,
+    sponsors_table,
+    versions_table,
+)
 from shieldwall.store.base import utcnow
 
 Scorer = Callable[[list[str]], Any]  # texts -> probabilities (a NumPy array or a sequence)
@@ -61,29 +78,132 @@ def _allocate_ad_ids(session: Session, count: int) -> list[int]:
         # The id sequence hands out a block so concurrent imports never collide.
         rows = session.execute(text("SELECT nextval('ads_ads_id_seq') FROM generate_series(1, :n)"), {"n": count})
         return [r[0] for r in rows]
-    # SQLite has one writer at a time; the write lock is held from here to commit.
+    # SQLite: valid while the archive stamp (which holds the largest id) is unchanged, checked under the lock.
     start = (session.scalar(select(func.max(Ad.id))) or 0) + 1
     return list(range(start, start + count))
 
 
-class Archive:
-    """Ingests normalised documents in batches, in the caller's transaction."""
+# pg_advisory_xact_lock key of the archive's writers ("ADSW").
+ARCHIVE_LOCK_KEY = 0x41445357
 
-    def __init__(self, session: Session, scorer: Scorer | None = None, source: str = "") -> None:
+
+def lock_archive(session: Session) -> None:
+    """Take the archive's write lock until the transaction ends, as its first statement.
+
+    SQLite: a no-op write takes the database's write lock (waiting through busy_timeout); being the first
+    statement, it also starts the transaction's snapshot after every earlier commit. PostgreSQL: an
+    advisory lock that only the archive's writers take, so the hub's other writers never wait for it."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ARCHIVE_LOCK_KEY})
+    else:
+        session.execute(update(ImportRun).where(ImportRun.id == 0).values(status=ImportRun.status))
+
+
+Stamp = tuple[Any, ...]
+
+
+def archive_stamp(session: Session) -> Stamp:
+    """The largest id of every table a plan reads, in one query. Any change a plan depends on adds a row to
+    one of them: a new or changed ad (or a removal) adds a version, and a new sponsor, spelling or id adds
+    an alias or an identifier row; ids only grow."""
+    tables = (ads_table, versions_table, sponsors_table, aliases_table, identifiers_table)
+    return tuple(session.execute(select(*(select(func.max(t.c.id)).scalar_subquery() for t in tables))).one())
+
+
+class NeedsWriteLock(Exception):
+    """Planning without the write lock hit a step that writes (merging two stored sponsors)."""
+
+
+class _PlanningSponsors(SponsorResolver):
+    """A resolver that refuses to write while planning outside the lock."""
+
+    read_only = False
+
+    def merge(self, keep: int, gone: int) -> None:
+        if self.read_only and gone not in self.pending_sponsors:
+            raise NeedsWriteLock(f"sponsor {gone} is merged into {keep}")
+        super().merge(keep, gone)
+
+
+@dataclass
+class Plan:
+    """Everything one batch writes, made by `Archive.plan` against the archive as of `stamp`."""
+
+    stats: IngestStats
+    stamp: Stamp
+    sponsors: list[dict[str, Any]] = field(default_factory=list)
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    identifiers: list[dict[str, Any]] = field(default_factory=list)
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    replaced_deliveries: list[int] = field(default_factory=list)  # ads whose delivery rows are rewritten
+
+
+def write_plan(session: Session, plan: Plan) -> None:
+    """Write a plan; the caller holds the archive's write lock and has checked the plan's stamp."""
+    for i in range(0, len(plan.replaced_deliveries), 500):
+        chunk = plan.replaced_deliveries[i : i + 500]
+        session.execute(delivery_table.delete().where(delivery_table.c.ad_id.in_(chunk)))
+    bulk_insert(session, sponsors_table, plan.sponsors)
+    bulk_insert(session, aliases_table, plan.aliases)
+    bulk_insert(session, identifiers_table, plan.identifiers)
+    bulk_insert(session, ads_table, plan.inserts)
+    if plan.updates:
+        columns = [k[2:] for k in plan.updates[0] if k not in ("b_id", "b_first_seen_at")]
+        values: dict[str, Any] = {c: bindparam(f"b_{c}") for c in columns}
+        statement = update(ads_table).where(ads_table.c.id == bindparam("b_id")).values(values)
+        session.connection().execute(statement, plan.updates)
+    if plan.seen:
+        statement = (
+            update(ads_table).where(ads_table.c.id == bindparam("b_id")).values(last_seen_at=bindparam("b_seen"))
+        )
+        session.connection().execute(statement, plan.seen)
+    bulk_insert(session, versions_table, plan.versions)
+    bulk_insert(session, delivery_table, plan.deliveries)
+
+
+def latest_documents(documents: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """One document per ad (the same ad twice in a batch: the later row is the newer state), and how many
+    rows were left out as repeats."""
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for doc in documents:
+        latest[(doc["platform"], doc["platform_ad_id"])] = doc
+    return list(latest.values()), len(documents) - len(latest)
+
+
+class Archive:
+    """Ingests normalised documents in batches: `ingest` in the caller's transaction, or `plan` outside any
+    write transaction (read_only) and `write_plan` later in a short one."""
+
+    def __init__(
+        self, session: Session, scorer: Scorer | None = None, source: str = "", *, read_only: bool = False
+    ) -> None:
         self.session = session
         self.scorer = scorer
         self.source = source
-        self.sponsors = SponsorResolver(session)
+        self.sponsors = _PlanningSponsors(session)
+        self.sponsors.read_only = read_only
         self.elections = load_elections(session)
 
     def ingest(self, documents: list[dict[str, Any]], observed_at: datetime | None = None) -> IngestStats:
+        """Plan and write in the caller's transaction, under the archive's write lock from the start."""
+        lock_archive(self.session)
+        plan = self.plan(documents, observed_at)
+        write_plan(self.session, plan)
+        return plan.stats
+
+    def plan(self, documents: list[dict[str, Any]], observed_at: datetime | None = None) -> Plan:
+        """What writing `documents` takes, computed by reading only (unless a sponsor merge needs a write:
+        read_only raises NeedsWriteLock then)."""
         observed_at = observed_at or utcnow()
         stats = IngestStats()
-        # The same ad twice in one batch: the later row is the newer state.
-        latest: dict[tuple[str, str], dict[str, Any]] = {}
-        for doc in documents:
-            latest[(doc["platform"], doc["platform_ad_id"])] = doc
-        stats.unchanged += len(documents) - len(latest)
+        stamp = archive_stamp(self.session)  # before the reads: a change after it shows in the write's stamp
+        unique, repeated = latest_documents(documents)
+        stats.unchanged += repeated
+        latest = {(doc["platform"], doc["platform_ad_id"]): doc for doc in unique}
         existing = self._existing(list(latest))
         scores = self._scores(list(latest.values()))
         self.sponsors.prefetch(
@@ -93,7 +213,7 @@ class Archive:
         )
         new_keys = [k for k in latest if k not in existing]
         ids = dict(zip(new_keys, _allocate_ad_ids(self.session, len(new_keys)), strict=True))
-        inserts, updates, versions, deliveries, seen = [], [], [], [], []
+        inserts, updates, versions, deliveries, seen, replaced = [], [], [], [], [], []
         for position, (key, doc) in enumerate(latest.items()):
             digest = content_hash(doc)
             removed_at = _when(doc.get("removed_at"))
@@ -125,7 +245,7 @@ class Archive:
                 )
                 stats.changed += 1
                 deliveries += self._deliveries(ad_id, doc)
-                self.session.execute(delivery_table.delete().where(Delivery.ad_id == ad_id))
+                replaced.append(ad_id)
             elif was_removed:
                 versions.append(self._version(ad_id, version, "restored", digest, observed_at, [], doc))
                 stats.changed += 1
@@ -146,24 +266,22 @@ class Archive:
             for built in updates:
                 for column in ("b_sponsor_id", "b_payer_sponsor_id", "b_page_sponsor_id"):
                     built[column] = self.sponsors.canonical(built[column])
-        self.sponsors.write_pending()
-        bulk_insert(self.session, ads_table, inserts)
-        if updates:
-            columns = [k[2:] for k in updates[0] if k not in ("b_id", "b_first_seen_at")]
-            statement = (
-                update(ads_table)
-                .where(ads_table.c.id == bindparam("b_id"))
-                .values({c: bindparam(f"b_{c}") for c in columns})
-            )
-            self.session.connection().execute(statement, updates)
-        if seen:
-            statement = (
-                update(ads_table).where(ads_table.c.id == bindparam("b_id")).values(last_seen_at=bindparam("b_seen"))
-            )
-            self.session.connection().execute(statement, seen)
-        bulk_insert(self.session, versions_table, versions)
-        bulk_insert(self.session, delivery_table, deliveries)
-        return stats
+        resolver = self.sponsors
+        plan = Plan(
+            stats,
+            stamp,
+            sponsors=list(resolver.pending_sponsors.values()),
+            aliases=resolver.pending_aliases,
+            identifiers=resolver.pending_ids,
+            inserts=inserts,
+            updates=updates,
+            seen=seen,
+            versions=versions,
+            deliveries=deliveries,
+            replaced_deliveries=replaced,
+        )
+        resolver.pending_sponsors, resolver.pending_aliases, resolver.pending_ids = {}, [], []
+        return plan
 
     def _existing(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Any, ...]]:
         found: dict[tuple[str, str], tuple[Any, ...]] = {}
@@ -294,14 +412,28 @@ class Archive:
         return rows
 
 
-def mark_missing_removed(session: Session, platforms: list[str], seen_since: datetime, removed_at: datetime) -> int:
+def missing_ad_ids(session: Session, platforms: list[str], seen_since: datetime) -> list[int]:
+    """Active ads of those platforms not seen since `seen_since` (read only; mark_missing_removed checks
+    each again under the lock)."""
+    query = select(Ad.id).where(Ad.platform.in_(platforms), Ad.status == "active", Ad.last_seen_at < seen_since)
+    return list(session.scalars(query.order_by(Ad.id)))
+
+
+def mark_missing_removed(
+    session: Session, platforms: list[str], seen_since: datetime, removed_at: datetime, ids: list[int] | None = None
+) -> int:
     """After a full snapshot import: ads of those platforms that the snapshot no longer lists were
-    taken down. Each gets a 'removed' version dated `removed_at`; its content stays readable."""
-    rows = session.execute(
+    taken down. Each gets a 'removed' version dated `removed_at`; its content stays readable.
+    `ids` limits it to those ads (a bulk import removes in short transactions, a few hundred at a time)."""
+    lock_archive(session)
+    query = (
         select(Ad.id, Ad.version, Ad.content_hash, AdVersion.document)
         .join(AdVersion, and_(AdVersion.ad_id == Ad.id, AdVersion.version == Ad.version))
         .where(Ad.platform.in_(platforms), Ad.status == "active", Ad.last_seen_at < seen_since)
-    ).all()
+    )
+    if ids is not None:
+        query = query.where(Ad.id.in_(ids))
+    rows = session.execute(query).all()
     if not rows:
         return 0
     session.execute(
