@@ -8,7 +8,12 @@ from rich.console import Console
 from shieldwall import capabilities
 from shieldwall.config import load_settings
 
-app = typer.Typer(help="Shieldwall: shared defence against election information operations.", no_args_is_help=True)
+# Plain help text: Rich would turn values like 'platform:id:123' into emoji (':id:') and eat '[...]' as markup.
+app = typer.Typer(
+    help="Shieldwall: shared defence against election information operations.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 console = Console(stderr=True)
 
 

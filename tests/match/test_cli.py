@@ -60,6 +60,7 @@ def test_bank_import_and_match_files(database_url: str, tmp_path: Path) -> None:
         "--bank",
         "io",
         "--json",
+        "--actions",
     )
     assert code == 0, output
     lines = [json.loads(chunk) for chunk in _json_objects(output)]
@@ -120,3 +121,22 @@ def test_interval_parsing() -> None:
     assert parse_every("15m") == 900 and parse_every("30s") == 30 and parse_every("1d") == 86400
     with pytest.raises(Exception, match="not an interval"):
         parse_every("soon")
+
+
+@SQLITE_ONLY
+def test_output_is_plain_json_lines_without_emoji_and_actions_are_opt_in(database_url: str, tmp_path: Path) -> None:
+    bundle = write_bundle(
+        tmp_path / "acct.json", [indicator("[user-account:account_login = 'fb:id:100044512345']", TLP.CLEAR)]
+    )
+    assert run(database_url, tmp_path, "match", "bank", "create", "acct")[0] == 0
+    assert run(database_url, tmp_path, "match", "bank", "import", "acct", str(bundle))[0] == 0
+    code, output = run(database_url, tmp_path, "match", "--account", "fb:id:100044512345", "--bank", "acct")
+    assert code == 0, output
+    assert "🆔" not in output and "id:100044512345" in output
+    code, output = run(database_url, tmp_path, "match", "--account", "fb:id:1", "--account", "fb:id:100044512345",
+                       "--bank", "acct", "--json")
+    lines = [line for line in output.splitlines() if line.startswith("{")]
+    assert len(lines) == 2 and all(json.loads(line) for line in lines)  # one object per line
+    assert "actions:" not in output  # actions run only with --actions
+    code, output = run(database_url, tmp_path, "match", "run", "--help")
+    assert "platform:id:123" in output and "🆔" not in output

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from typer.core import TyperGroup
@@ -30,8 +32,9 @@ from shieldwall.match.banks import BANK_OPTIONS
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.db import Database
 
-console = Console(stderr=True, soft_wrap=True)  # messages name files: never break a path
-out = Console()
+# Messages name files (never break a path) and values such as 'x:id:1' (never turn ':id:' into an emoji).
+console = Console(stderr=True, soft_wrap=True, emoji=False)
+out = Console(emoji=False)
 
 
 class RunByDefault(TyperGroup):
@@ -115,7 +118,9 @@ def run(
     text: list[str] = typer.Option(None, "--text", "-t", help="A text to match (repeatable)."),
     pdq: list[str] = typer.Option(None, "--pdq", help="A 64-hex PDQ hash to match (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
-    actions: bool = typer.Option(True, "--actions/--no-actions", help="Run the banks' actions on matches."),
+    actions: bool = typer.Option(
+        False, "--actions/--no-actions", help="Run the banks' actions on matches (off by default, as on the page)."
+    ),
     max_bytes: int = typer.Option(
         None, "--max-bytes", help="Largest file accepted (default 8 MiB, or SHIELDWALL_MATCH_MAX_FILE_BYTES)."
     ),
@@ -192,27 +197,28 @@ def _progress() -> Progress:
 
 def _print_results(results: list[Any], as_json: bool) -> None:
     if as_json:
-        for result in results:
-            out.print_json(json.dumps(result.as_dict()))
+        for result in results:  # one JSON object per line, as promised
+            sys.stdout.write(json.dumps(result.as_dict(), default=str) + "\n")
+        sys.stdout.flush()
         return
     table = Table(title=f"{sum(bool(r.matches) for r in results)} of {len(results)} items matched")
     for column in ("item", "kind", "result", "bank", "signal", "how", "distance", "source", "TLP"):
         table.add_column(column, overflow="fold")
     for result in results:
         if result.error:
-            table.add_row(result.item, result.kind, f"[red]error: {result.error}[/red]", *[""] * 6)
+            table.add_row(escape(result.item), result.kind, f"[red]error: {escape(result.error)}[/red]", *[""] * 6)
         elif not result.matches:
-            table.add_row(result.item, result.kind, "no match", *[""] * 6)
+            table.add_row(escape(result.item), result.kind, "no match", *[""] * 6)
         for hit in result.matches:
             table.add_row(
-                result.item,
+                escape(result.item),
                 result.kind,
                 "[bold]match[/bold]",
-                hit.bank,
-                f"{hit.signal_type}: {hit.signal_value}",
+                escape(hit.bank),
+                escape(f"{hit.signal_type}: {hit.signal_value}"),
                 hit.how,
                 f"{hit.distance:g}",
-                hit.source_id,
+                escape(hit.source_id),
                 TLP(hit.tlp).label,
             )
     out.print(table)
