@@ -23,5 +23,8 @@ def load_demo(settings: Settings, *, if_empty: bool, console: Console) -> None:
         for name, module in demos:
             console.print(f"demo: loading {name}")
             module.load(database, settings, console)
+        for _, module in demos:  # what one capability derives from another's data (e.g. ads from elections)
+            if hasattr(module, "finish"):
+                module.finish(database, settings, console)
     finally:
         database.dispose()

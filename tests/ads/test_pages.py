@@ -77,8 +77,9 @@ def test_ad_page_shows_versions_and_disclosure(library: LiveServer, chromium) ->
 
 
 def test_sponsor_election_compliance_and_label_pages(library: LiveServer, chromium) -> None:  # type: ignore[no-untyped-def]
-    chromium.get(library.url + "/ads/elections/us-2024")
-    row = chromium.find_element(By.CSS_SELECTOR, "#top-sponsors tr.sponsor-row")
+    chromium.get(library.url + "/ads/elections/us-2024")  # the ad library's old address: the one calendar's page
+    WebDriverWait(chromium, 10).until(lambda d: "/elections/" in d.current_url and "/ads/" not in d.current_url)
+    row = chromium.find_element(By.CSS_SELECTOR, "#election-top-sponsors tr.sponsor-row")
     assert "Committee to Elect Jane Roe" in row.text and "5,900–11,741 USD" in row.text
     row.find_element(By.TAG_NAME, "a").click()
     WebDriverWait(chromium, 10).until(lambda d: "/ads/sponsors/" in d.current_url)
@@ -94,3 +95,25 @@ def test_sponsor_election_compliance_and_label_pages(library: LiveServer, chromi
     assert chromium.find_element(By.ID, "post-label").text == "Paid for by Friends of Jane"
     chromium.get(library.url + "/ads/label?publisher=City+Gazette&text=Council+meets")
     assert chromium.find_element(By.ID, "post-label").text == "News"
+
+
+def test_one_election_calendar_from_the_ad_to_its_election_and_back(library: LiveServer, chromium) -> None:  # type: ignore[no-untyped-def]
+    chromium.get(library.url + "/ads?q=" + quote("lakes"))
+    chromium.find_element(By.CSS_SELECTOR, "tr.ad-row a").click()
+    WebDriverWait(chromium, 10).until(lambda d: "/ads/ad/" in d.current_url)
+    link = chromium.find_element(By.ID, "election-link")
+    assert link.text == "US general election 2024"
+    link.click()
+    WebDriverWait(chromium, 10).until(lambda d: "/elections/" in d.current_url and "/ads/" not in d.current_url)
+    assert chromium.find_element(By.ID, "election-name").text == "US general election 2024"  # the threat model's page
+    totals = chromium.find_element(By.ID, "election-ad-totals").text
+    assert "5,900–11,741 USD (59 ads)" in totals  # spend by election, as a range
+    assert "Committee to Elect Jane Roe" in chromium.find_element(By.ID, "election-top-sponsors").text
+    chromium.find_element(By.ID, "election-ads-link").click()
+    WebDriverWait(chromium, 10).until(lambda d: "election=us-2024" in d.current_url)
+    assert len(chromium.find_elements(By.CSS_SELECTOR, "tr.ad-row")) == 50
+    chosen = chromium.find_element(By.CSS_SELECTOR, "select[name=election] option[selected]")
+    assert chosen.get_attribute("value") == "us-2024"
+    chromium.get(library.url + "/ads/elections")  # the ad library's calendar is the threat model's
+    WebDriverWait(chromium, 10).until(lambda d: d.current_url.endswith("/elections?show_past=true"))
+    assert "US general election 2024" in chromium.find_element(By.TAG_NAME, "body").text

@@ -34,9 +34,15 @@ from shieldwall.ads.search import (
     SearchLimit,
     search_ads,
 )
-from shieldwall.ads.service import ad_json, find_ad, installed_scorer, sponsor_report, version_history
+from shieldwall.ads.service import (
+    ad_json,
+    election_by_key,
+    find_ad,
+    installed_scorer,
+    sponsor_report,
+    version_history,
+)
 from shieldwall.ads.spend_import import SpendImportResult
-from shieldwall.ads.tables import Election
 from shieldwall.exchange import access
 from shieldwall.exchange.deps import ApiError, db_session
 from shieldwall.exchange.policy import Principal
@@ -251,19 +257,25 @@ def sponsor(sponsor_id: int, session: Session = Depends(db_session)) -> dict[str
     }
 
 
-@router.get("/elections/{key}", summary="An election's top sponsors", dependencies=READ)
+@router.get(
+    "/elections/{key}",
+    summary="Ad spend for an election of the hub's registry (by its slug): top sponsors and totals",
+    dependencies=READ,
+)
 def election(key: str, session: Session = Depends(db_session)) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    found = session.scalar(select(Election).where(Election.key == key))
+    found = election_by_key(session, key)
     if found is None:
-        raise ApiError(404, f"no election {key!r}")
-    filters = AdFilters(election=key)
+        raise ApiError(404, f"no election {key[:80]!r}")
+    filters = AdFilters(election=found.slug)
     return {
-        "key": found.key,
+        "id": found.id,
+        "key": found.slug,
         "name": found.name,
         "country": found.country,
-        "date": found.election_date.date().isoformat(),
+        "level": found.level,
+        "date": found.election_date.isoformat(),
+        "url": f"/elections/{found.id}",
+        "ads_url": f"/ads?election={found.slug}",
         "top_sponsors": aggregates.top_sponsors(session, filters),
         "spend": [r.as_dict() for r in aggregates.spend_totals(session, filters)],
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -219,19 +219,22 @@ def recheck_command(model: Path | None = typer.Option(None, help="Classifier mod
 
 @ads_app.command("election-add")
 def election_add(
-    key: str = typer.Argument(..., help="A short key, e.g. fr-2027-presidential."),
+    key: str = typer.Argument(..., help="The election's slug, e.g. fr-presidential-2027 (what ads link to)."),
     name: str = typer.Option(..., help="Display name."),
     country: str = typer.Option(..., help="ISO 3166-1 alpha-2."),
     day: str = typer.Option(..., "--date", help="Election day, YYYY-MM-DD."),
-    kind: str = typer.Option("general", help="general, presidential, legislative, european, local, referendum."),
+    kind: str = typer.Option(
+        "national", help="The level: national, presidential, legislative, european, municipal, referendum, ..."
+    ),
 ) -> None:
-    """Add (or update) an election ads can be linked to."""
+    """Add (or update) an election in the hub's one election calendar (the threat model's /elections)."""
     from shieldwall.ads.editing import CONSOLE
     from shieldwall.ads.maintenance import upsert_election
     from shieldwall.exchange.audit import record
+    from shieldwall.threatmodel.elections import ElectionError
 
     try:
-        when = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        when = date.fromisoformat(day)
     except ValueError:
         raise typer.BadParameter("YYYY-MM-DD", param_hint="--date") from None
     _, database = _database()
@@ -240,6 +243,9 @@ def election_add(
             upsert_election(session, key, name, country.upper(), kind, when)
             detail = {"name": name, "country": country.upper(), "kind": kind, "date": day}
             record(session, CONSOLE, "ads:election-saved", target=key, detail=detail)
+    except ElectionError as error:
+        console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(2) from None
     finally:
         database.dispose()
     typer.echo(f"election {key} saved; run `shieldwall ads recheck` to re-apply date-dependent rules")

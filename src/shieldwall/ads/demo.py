@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import tempfile
-from datetime import UTC, datetime
+from datetime import date
 from pathlib import Path
 
 from rich.console import Console
 
 from shieldwall.ads.importing import import_files
 from shieldwall.ads.maintenance import upsert_election
-from shieldwall.ads.service import installed_scorer, scorer_source
+from shieldwall.ads.service import election_by_key, installed_scorer, scorer_source
 from shieldwall.config import Settings
 from shieldwall.store.db import Database
 
@@ -21,12 +21,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SHARED_ADS = PROJECT_ROOT.parent / "shared" / "data" / "ads"
 SNAP_FILE = SHARED_ADS / "snapchat-political-ads-2019-2020.csv"
 
+# Elections of the hub's one registry that the ad demo links ads to. The French presidential election is the
+# threat model demo's (fr-presidential-2027): it is created there, and `finish` re-applies France's rule once
+# every demo has loaded.
 ELECTIONS = [
-    ("us-2020-general", "US general election 2020", "US", "general", "2020-11-03"),
-    ("fr-2027-presidential", "French presidential election 2027", "FR", "presidential", "2027-04-11"),
-    ("de-2025-bundestag", "German federal election 2025", "DE", "general", "2025-02-23"),
-    ("br-2026-general", "Brazilian general election 2026", "BR", "general", "2026-10-04"),
+    ("us-2020-general", "US general election 2020", "US", "national", "2020-11-03"),
+    ("de-2025-bundestag", "German federal election 2025", "DE", "national", "2025-02-23"),
+    ("br-2026-general", "Brazilian general election 2026", "BR", "national", "2026-10-04"),
 ]
+FR_ELECTION = "fr-presidential-2027"
 
 
 def meta_demo_ads() -> list[dict[str, object]]:
@@ -56,7 +59,7 @@ def meta_demo_ads() -> list[dict[str, object]]:
                 {"age": "18-24", "gender": "female", "percentage": "0.5"},
                 {"age": "25-34", "gender": "male", "percentage": "0.5"},
             ],
-            "eu_transparency": {"election": "fr-2027-presidential"},
+            "eu_transparency": {"election": FR_ELECTION},
         },
         {
             **base,
@@ -101,8 +104,9 @@ def meta_demo_ads() -> list[dict[str, object]]:
 
 def load(database: Database, settings: Settings, console: Console) -> None:
     with database.session() as session:
-        for key, name, country, kind, day in ELECTIONS:
-            upsert_election(session, key, name, country, kind, datetime.fromisoformat(day).replace(tzinfo=UTC))
+        for key, name, country, level, day in ELECTIONS:
+            if election_by_key(session, key) is None:
+                upsert_election(session, key, name, country, level, date.fromisoformat(day))
     scorer = installed_scorer(settings)  # the bundled model unless one was trained here
     console.print(f"demo: ads: political-ad classifier {scorer_source(settings)}")
     if SNAP_FILE.is_file():
@@ -125,3 +129,11 @@ def load(database: Database, settings: Settings, console: Console) -> None:
         second.write_text(json.dumps({"data": revised}))
         result = import_files(database, [second], "meta", scorer=scorer)
     console.print(f"demo: ads: Meta-style examples: {result.summary()}")
+
+
+def finish(database: Database, settings: Settings, console: Console) -> None:
+    """After every demo: re-apply the disclosure rules now that the threat model's elections exist."""
+    from shieldwall.ads.maintenance import recheck
+
+    count = recheck(database, installed_scorer(settings))
+    console.print(f"demo: ads: rechecked {count} ads against every election of the calendar")

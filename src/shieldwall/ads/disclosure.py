@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -44,8 +44,8 @@ class RuleSet:
 class ElectionDate:
     key: str
     country: str
-    kind: str
-    date: datetime
+    kind: str  # the registry's level: national, presidential, legislative, european, municipal...
+    date: date | datetime
 
 
 def parse_rule_file(text: str, name: str) -> RuleSet:
@@ -117,6 +117,13 @@ def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "")) if value else None
 
 
+def _day(value: date | datetime) -> datetime:
+    """An election's day as a naive datetime at midnight (the registry keeps dates; older callers datetimes)."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    return datetime(value.year, value.month, value.day)
+
+
 def _condition_holds(rules: RuleSet, view: dict[str, Any], elections: list[ElectionDate]) -> bool:
     when = rules.when
     if not when:
@@ -138,8 +145,9 @@ def _condition_holds(rules: RuleSet, view: dict[str, Any], elections: list[Elect
                 continue
             if view.get("election_key") and view["election_key"] != election.key:
                 continue
-            window_start = election.date.replace(tzinfo=None) - timedelta(days=days)
-            if start <= election.date.replace(tzinfo=None) and stop >= window_start:
+            day = _day(election.date)
+            window_start = day - timedelta(days=days)
+            if start <= day and stop >= window_start:
                 return True
         return False
     return True

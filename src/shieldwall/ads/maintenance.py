@@ -6,7 +6,7 @@ because neither the ad nor what the platform published changed.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -16,17 +16,28 @@ from shieldwall.ads.disclosure import evaluate
 from shieldwall.ads.document import search_text
 from shieldwall.ads.tables import Ad, AdVersion, Election, ads_table
 from shieldwall.store.db import Database
+from shieldwall.threatmodel.tables import ELECTION_LEVELS
 
 CHUNK = 5000
 
 
-def upsert_election(session: Session, key: str, name: str, country: str, kind: str, when: datetime) -> Election:
-    election = session.scalar(select(Election).where(Election.key == key))
+# The ad library's older election kinds, as the registry's levels.
+KIND_TO_LEVEL = {"general": "national", "local": "municipal"}
+
+
+def upsert_election(session: Session, key: str, name: str, country: str, kind: str, when: date | datetime) -> Election:
+    """Add (or update) an election in the hub's one registry, keyed by its slug. A new one belongs to the
+    hub (the operator's command line); the threat model's pages and API change it like any other."""
+    from shieldwall.threatmodel.elections import ElectionError, ElectionInput, create_election
+
+    level = KIND_TO_LEVEL.get(kind, kind)
+    day = when.date() if isinstance(when, datetime) else when
+    election = session.scalar(select(Election).where(Election.slug == key))
     if election is None:
-        election = Election(key=key, name=name, country=country, kind=kind, election_date=when)
-        session.add(election)
-    else:
-        election.name, election.country, election.kind, election.election_date = name, country, kind, when
+        return create_election(session, ElectionInput(country, level, name, day, slug=key))
+    if level not in ELECTION_LEVELS:
+        raise ElectionError(f"level {level!r} is not one of {', '.join(ELECTION_LEVELS)}")
+    election.name, election.country, election.level, election.election_date = name, country, level, day
     session.flush()
     return election
 

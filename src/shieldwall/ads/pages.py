@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,9 +15,17 @@ from shieldwall.ads.importers.detect import SPEND_FORMATS
 from shieldwall.ads.labels import label_content
 from shieldwall.ads.reported import ReportedError, ReportedFilters, list_figures, without_disclaimer
 from shieldwall.ads.search import COMPLIANCE, SORTS, AdFilters, SearchError, SearchLimit, search_ads
-from shieldwall.ads.service import elections, find_ad, find_sponsor, installed_scorer, sponsor_report, version_history
+from shieldwall.ads.service import (
+    election_by_key,
+    elections,
+    find_ad,
+    find_sponsor,
+    installed_scorer,
+    sponsor_report,
+    version_history,
+)
 from shieldwall.ads.sponsors import sponsor_identifiers
-from shieldwall.ads.tables import Election, ReportedSpend, Sponsor
+from shieldwall.ads.tables import ReportedSpend, Sponsor
 from shieldwall.exchange import access
 from shieldwall.exchange.deps import db_session
 from shieldwall.web.templating import render
@@ -93,6 +101,7 @@ def ad_page(request: Request, ad_id: int, session: Session = Depends(db_session)
             "versions": version_history(session, ad_id),
             "payer": find_sponsor(session, ad.payer_sponsor_id) if ad.payer_sponsor_id else None,
             "payer_ids": sponsor_identifiers(session, ad.payer_sponsor_id) if ad.payer_sponsor_id else [],
+            "election": election_by_key(session, ad.election_key) if ad.election_key else None,
         },
     )
 
@@ -120,30 +129,20 @@ def sponsor_page(request: Request, sponsor_id: int, session: Session = Depends(d
     )
 
 
-@router.get("/ads/elections", response_class=HTMLResponse)
-def elections_page(request: Request, session: Session = Depends(db_session)) -> Any:
-    return render(request, "ads/elections.html", {**_common(request), "elections": elections(session)})
+@router.get("/ads/elections")
+def elections_page() -> RedirectResponse:
+    """One election calendar for the hub: the threat model's."""
+    return RedirectResponse("/elections?show_past=true", status_code=308)
 
 
-@router.get("/ads/elections/{key}", response_class=HTMLResponse)
+@router.get("/ads/elections/{key}")
 def election_page(request: Request, key: str, session: Session = Depends(db_session)) -> Any:
-    found = session.scalar(select(Election).where(Election.key == key))
+    found = election_by_key(session, key)
     if found is None:
-        return render(request, "error.html", {"status_code": 404, "message": f"No election {key}"}, status_code=404)
-    filters = AdFilters(election=key)
-    top = aggregates.top_sponsors(session, filters)
-    rows = [aggregates.RangeSum(t["sponsor"], t["currency"], t["spend_lower"], t["spend_upper"], t["ads"]) for t in top]
-    return render(
-        request,
-        "ads/election.html",
-        {
-            **_common(request),
-            "election": found,
-            "top": top,
-            "chart": Markup(charts.range_bars("Top sponsors by spend", rows)),
-            "totals": aggregates.spend_totals(session, filters),
-        },
-    )
+        return render(
+            request, "error.html", {"status_code": 404, "message": f"No election {key[:80]}"}, status_code=404
+        )
+    return RedirectResponse(f"/elections/{found.id}#ad-spend", status_code=308)
 
 
 @router.get("/ads/compliance", response_class=HTMLResponse)

@@ -141,4 +141,9 @@ def sponsor_report(session: Session, sponsor_id: int) -> dict[str, Any] | None:
 
 
 def elections(session: Session) -> list[Election]:
-    return list(session.scalars(select(Election).order_by(Election.election_date.desc())))
+    """The hub's election registry (the threat model's), newest first."""
+    return list(session.scalars(select(Election).order_by(Election.election_date.desc(), Election.slug)))
+
+
+def election_by_key(session: Session, key: str) -> Election | None:
+    return session.scalar(select(Election).where(Election.slug == key)) if len(key) <= 80 else None

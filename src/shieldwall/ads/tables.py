@@ -27,6 +27,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shieldwall.store.base import Base, UTCDateTime, utcnow
 
+# Elections are the threat model's (one registry for the whole hub): ads link to one by its slug.
+from shieldwall.threatmodel.tables import Election as Election
+
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
@@ -59,18 +62,6 @@ class SponsorIdentifier(Base):
     scheme: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(String(64))
     __table_args__ = (UniqueConstraint("scheme", "value", name="uq_ads_sponsor_ids_scheme_value"),)
-
-
-class Election(Base):
-    """An election ads can be linked to; France's rule needs its date (three months before it)."""
-
-    __tablename__ = "ads_elections"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(80), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    country: Mapped[str] = mapped_column(String(2))
-    kind: Mapped[str] = mapped_column(String(32), default="general")
-    election_date: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Ad(Base):

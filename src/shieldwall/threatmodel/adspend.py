@@ -71,3 +71,40 @@ def election_ad_spend(session: Session, election: Election, limit: int = 10) -> 
     if not rows:
         return AdSpend(f"No political ads in the archive for {election.country} in the {RUN_UP_DAYS} days before it.")
     return AdSpend(LIMITATION, rows)
+
+
+@dataclass
+class LinkedSpend:
+    """Ads the ad library links to this election (their `election_key` is its slug): totals per currency and
+    the top sponsors, as ranges; and the run-up in its country, however the ads were linked."""
+
+    available: bool
+    totals: list[dict[str, Any]] = field(default_factory=list)
+    top: list[dict[str, Any]] = field(default_factory=list)
+    ads_url: str = ""
+    run_up: AdSpend | None = None
+    run_up_url: str = ""
+
+
+def election_spend(session: Session, election: Election, limit: int = 10) -> LinkedSpend:
+    try:
+        from shieldwall.ads.aggregates import spend_totals, top_sponsors
+        from shieldwall.ads.search import AdFilters
+    except ImportError:
+        return LinkedSpend(False)
+    filters = AdFilters(election=election.slug)
+    try:
+        with session.begin_nested():  # a failure in the other capability must not abort our transaction
+            totals = [t.as_dict() for t in spend_totals(session, filters)]
+            top = top_sponsors(session, filters, limit=limit)
+    except Exception:  # shown as "not available" rather than failing the page
+        return LinkedSpend(False)
+    start = election.election_date - timedelta(days=RUN_UP_DAYS)
+    return LinkedSpend(
+        True,
+        totals,
+        top,
+        f"/ads?election={election.slug}",
+        election_ad_spend(session, election, limit=limit),
+        f"/ads?country={election.country}&date_from={start.isoformat()}&date_to={election.election_date.isoformat()}",
+    )

@@ -18,7 +18,7 @@ from shieldwall.exchange.access import PAGE
 from shieldwall.exchange.deps import ApiError, db_session
 from shieldwall.exchange.policy import Principal
 from shieldwall.stix.tlp import TLP
-from shieldwall.threatmodel import authoring, briefing, countermeasures, coverage, elections
+from shieldwall.threatmodel import adspend, authoring, briefing, countermeasures, coverage, elections
 from shieldwall.threatmodel.graph import CampaignGraph
 from shieldwall.threatmodel.routes_common import (
     COUNTRY_FILTER,
@@ -128,8 +128,18 @@ def election_page(
             "error": request.query_params.get("error"),
             "ok": request.query_params.get("ok"),
             "tlps": list(TLP),
+            "ad_spend": adspend.election_spend(session, election),
+            "range_text": range_text,
         },
     )
+
+
+def range_text(lower: float, upper: float | None, currency: str | None = None) -> str:
+    """A spend range as the ad library writes it (exact, "lower–upper CUR" or "≥ lower CUR")."""
+    unit = f" {currency}" if currency else ""
+    if upper is not None and lower == upper:
+        return f"{lower:,.0f}{unit}"
+    return f"≥ {lower:,.0f}{unit}" if upper is None else f"{lower:,.0f}–{upper:,.0f}{unit}"
 
 
 @pages.get("/elections/{election_id}/navigator.json")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, synonym
 
 from shieldwall.store.base import Base, UTCDateTime, utcnow
 
@@ -50,6 +50,10 @@ class Election(Base):
     # it publishes the STIX object's versions (the exchange lets only an id's first publisher version it).
     org_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The one election registry: the ad library links ads to an election by its slug (an ad's
+    # `election_key`) and its disclosure rules read the level. The ad library's names for both:
+    key = synonym("slug")
+    kind = synonym("level")
 
 
 class Tactic(Base):
