@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, update
 
+from shieldwall.ads.archive import lock_archive
 from shieldwall.ads.bulk import bulk_insert
 from shieldwall.ads.importers.base import Batch, Problem
 from shieldwall.ads.importers.figures import ReportOptions, options_from_name
@@ -99,7 +100,7 @@ def import_spend_files(
     options: ReportOptions | None = None,
     *,
     progress: Progress | None = None,
-    batch_size: int = 5_000,
+    batch_size: int = 2_000,
 ) -> SpendImportResult:
     """Import every file as `report`. Raises ValueError (InputError) naming a file that cannot be read at
     all; the files before it stay imported and the run is marked failed."""
@@ -137,6 +138,8 @@ def _import_file(
         batches = read_figures(path, report, options, batch_size)
         for batch in batches:
             with database.session() as session:
+                # Sponsors are shared with ad imports: their writers' lock first (a short batch holds it).
+                lock_archive(session)
                 rows = _rows(session, batch, result.run_id or 0)
                 bulk_insert(session, reported_table, rows)
             summary.rows += batch.rows_read
