@@ -2,7 +2,7 @@
 
 1. A bank of N random 256-bit PDQ hashes (1,000,000 by default) and Q queries made from bank entries with
    exactly d bits flipped, d = 0..31 in turn (planted near-duplicates). Our multi-index-hashing index
-   (shieldwall.match.pdq_index.PdqIndex, threshold 31) must find every planted source: recall is printed
+   (shieldwall.pdq.PdqIndex, threshold 31) must find every planted source: recall is printed
    and must be 100%. Single-query throughput and p50/p99 latency, index build time and memory; then
    python-threatexchange's PDQIndex2 (faiss IndexFlatL2 over 256 floats, brute force) on the same bank
    and the first K queries, in the same run, with the ratio. Both return the same match sets (checked).
@@ -26,7 +26,7 @@ import numpy as np
 
 from bench.report import Report
 from shieldwall.match.matcher import BankInfo, Matcher, SignalRows
-from shieldwall.match.pdq_index import PdqIndex
+from shieldwall.pdq import PdqIndex
 
 PEER_RATE_NOTE = "python-threatexchange PDQIndex2 (faiss IndexFlatL2, its default threads)"
 

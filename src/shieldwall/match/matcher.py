@@ -1,8 +1,9 @@
 """The in-memory matcher: one immutable snapshot of the banks' signals with an index per signal type.
 
-Exact signals (URL, domain, account, MD5, SHA-256) are dictionary lookups; PDQ goes through the
-multi-index-hashing PdqIndex; text goes through MinHash with LSH banding (32 bands of 4) to find
-candidates, then the signature similarity decides. A snapshot is rebuilt when a bank's revision changes.
+Exact signals (URL, domain, account, MD5, SHA-256) are dictionary lookups; PDQ goes through the shared
+exact index (shieldwall.pdq: clusters of near-copies plus multi-index hashing); text goes through MinHash
+with LSH banding (32 bands of 4) to find candidates, then the signature similarity decides. A snapshot is
+rebuilt when a bank's revision changes.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from shieldwall.match.accounts import ANY_PLATFORM, account_lookup_keys
-from shieldwall.match.pdq_index import PdqIndex, hex_to_bytes
 from shieldwall.match.signals import SignalType
 from shieldwall.match.text import NUM_PERMUTATIONS, minhash
+from shieldwall.pdq import PdqIndex, hex_to_bytes
 
 BANDS = 32
 ROWS_PER_BAND = NUM_PERMUTATIONS // BANDS

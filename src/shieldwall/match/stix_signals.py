@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shieldwall.match.accounts import AccountError, canonical_account
-from shieldwall.match.pdq_index import hex_to_bytes
 from shieldwall.match.signals import Signal, SignalType
 from shieldwall.match.text import TextError, normalise_text
 from shieldwall.match.urls import UrlError, canonical_domain, canonical_url
+from shieldwall.pdq import hex_to_bytes
 from shieldwall.stix.tlp import TLP, tlp_of
 
 _TOKEN = re.compile(
