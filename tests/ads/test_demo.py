@@ -9,7 +9,7 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from shieldwall.ads import demo
-from shieldwall.ads.tables import Ad, AdVersion, Election
+from shieldwall.ads.tables import Ad, AdVersion, Election, ReportedSpend
 from shieldwall.config import load_settings
 from shieldwall.store.db import Database
 
@@ -33,4 +33,6 @@ def test_demo_loads_the_real_snap_file_and_the_examples(database: Database, shar
         assert undeclared.undeclared_political  # the bundled model flags it, with no training first
         scored = session.scalar(select(func.count()).select_from(Ad).where(Ad.political_score >= 0.5)) or 0
         assert scored > 1000  # every ad is scored from the first import
+        unsigned = session.scalar(select(func.count()).select_from(ReportedSpend).where(ReportedSpend.no_disclaimer))
+        assert unsigned == 6_739 + 1_273 + 992 + 4_830  # the four Meta Ad Library Reports
     assert not (tmp_path / "data" / "ads" / "political-model.npz").exists()  # nothing trained at run time

@@ -1,6 +1,7 @@
 """The ad library's part of the demo: the real Snap political-ads file when it is next to the
-project (../shared/data/ads/), a few elections, and a handful of Meta-style ads that show versions,
-a removal, EU and Brazilian disclosure gaps and an undeclared political ad."""
+project (../shared/data/ads/), a few elections, a handful of Meta-style ads that show versions, a
+removal, EU and Brazilian disclosure gaps and an undeclared political ad, and the Meta Ad Library Reports
+(pages' spend per country, and the pages that ran ads without a disclaimer) when they are there too."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from rich.console import Console
 from shieldwall.ads.importing import import_files
 from shieldwall.ads.maintenance import upsert_election
 from shieldwall.ads.service import election_by_key, installed_scorer, scorer_source
+from shieldwall.ads.spend_import import import_spend_files
 from shieldwall.config import Settings
 from shieldwall.store.db import Database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SHARED_ADS = PROJECT_ROOT.parent / "shared" / "data" / "ads"
 SNAP_FILE = SHARED_ADS / "snapchat-political-ads-2019-2020.csv"
+META_REPORTS = SHARED_ADS / "meta-ad-library-report"
 
 # Elections of the hub's one registry that the ad demo links ads to. The French presidential election is the
 # threat model demo's (fr-presidential-2027): it is created there, and `finish` re-applies France's rule once
@@ -129,6 +132,11 @@ def load(database: Database, settings: Settings, console: Console) -> None:
         second.write_text(json.dumps({"data": revised}))
         result = import_files(database, [second], "meta", scorer=scorer)
     console.print(f"demo: ads: Meta-style examples: {result.summary()}")
+    reports = sorted(META_REPORTS.glob("month-*.csv")) if META_REPORTS.is_dir() else []
+    if reports:  # the Meta Ad Library Report per country: pages' spend and who ran ads without a disclaimer
+        spend = import_spend_files(database, reports, "meta-report")
+        for summary in spend.files:
+            console.print(f"demo: ads: {summary.line()}")
 
 
 def finish(database: Database, settings: Settings, console: Console) -> None:
