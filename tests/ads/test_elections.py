@@ -102,7 +102,6 @@ def test_election_add_writes_the_one_calendar(
         database.dispose()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_old_addresses_lead_to_the_one_calendar(live_server: LiveServer) -> None:
     database: Database = live_server.app.state.database
     with database.session() as session:
@@ -123,5 +122,7 @@ def test_old_addresses_lead_to_the_one_calendar(live_server: LiveServer) -> None
             "2024-11-05",
         )
         assert client.get("/api/v1/ads/elections/nope").status_code == 404
+        assert client.get("/api/v1/ads/elections/a%00b").status_code == 404
+        assert client.get("/ads/elections/a%00b").status_code == 404
         shown = client.get(f"/elections/{election_id}").text
         assert 'id="ad-spend"' in shown and 'href="/ads?election=us-2024"' in shown

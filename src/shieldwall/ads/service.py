@@ -146,4 +146,7 @@ def elections(session: Session) -> list[Election]:
 
 
 def election_by_key(session: Session, key: str) -> Election | None:
-    return session.scalar(select(Election).where(Election.slug == key)) if len(key) <= 80 else None
+    """None for keys no slug can be (too long, or with a NUL, which PostgreSQL refuses in a query)."""
+    if len(key) > 80 or "\x00" in key:
+        return None
+    return session.scalar(select(Election).where(Election.slug == key))
