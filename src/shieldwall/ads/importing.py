@@ -53,6 +53,7 @@ class ImportResult:
     stats: IngestStats = field(default_factory=IngestStats)
     problems: list[Problem] = field(default_factory=list)
     run_id: int | None = None
+    holds: list[float] = field(default_factory=list)  # seconds each chunk's transaction held the write lock
 
     @property
     def rejected(self) -> int:
@@ -175,7 +176,7 @@ class ChunkWriter:
         self.observed_at = observed_at
         self.scorer = scorer
         self.size = FIRST_CHUNK
-        self.holds: list[float] = []  # seconds each chunk's write transaction held the lock
+        self.holds = result.holds
         self.connection = database.engine.connect()
         self.restore = self._pragmas()
         self.version = self._pragma("data_version")
@@ -236,11 +237,11 @@ class ChunkWriter:
         self._leave_room(busy)
         try:
             stats, held = self._commit(documents, source, plan, batch)
-        except IntegrityError:
-            if plan is None:
+        except Exception as error:
+            if plan is None or not _is_integrity_error(error):
                 raise
-            # Another writer changed the archive in a way the stamp does not show (it is not the archive's
-            # writer): plan again under the lock.
+            # Another writer changed the archive in a way the stamp does not show (it does not take the
+            # archive's lock): plan again under the lock.
             stats, held = self._commit(documents, source, None, batch)
         self.released = time.perf_counter()
         self.result.stats.add(stats)
@@ -297,6 +298,11 @@ class ChunkWriter:
             write_plan(session, plan)
             _record_progress(session, self.result, plan.stats, batch)
         return plan.stats, time.perf_counter() - locked
+
+
+def _is_integrity_error(error: BaseException) -> bool:
+    """SQLAlchemy's IntegrityError, or the driver's own (bulk inserts use the driver's cursor directly)."""
+    return isinstance(error, IntegrityError) or any(c.__name__ == "IntegrityError" for c in type(error).__mro__)
 
 
 def _record_progress(session: Any, result: ImportResult, chunk: IngestStats, batch: Batch | None) -> None:

@@ -1,0 +1,406 @@
+"""The exchange under load from a bulk job: TAXII POST throughput and latency while a 100k-row ads import runs.
+
+Issue 11 found that a CLI ads import beside 16 TAXII clients took POSTs from 45.6/s to 1.5/s (p99 38.9 s) and
+answered one POST with a 500. This starts `shieldwall serve` (a subprocess, real HTTP on loopback) on SQLite
+and on PostgreSQL, and on each measures, in turn:
+
+1. alone: C clients, each POSTing envelopes of 100 new TLP:GREEN indicators back to back, for S seconds;
+2. the import alone: `ads import --format snap` of N rows (the real Snap file, repeated with new ad ids) in a
+   process of its own, as the CLI runs it: its duration and how long each of its transactions held the lock;
+3. both: the same clients POSTing for as long as another N-row import runs beside them;
+4. (SQLite, full runs) both again, with the import code of BASELINE_REF (one transaction per 20,000 rows).
+
+Every phase also runs one incremental poller (GET objects/?added_after=the last page's X-TAXII-Date-Added-Last,
+pages of 1,000), as TAXII clients sync. Reported per phase: POSTs/s and objects/s, POST p50/p99/max, every
+non-202 answer and transport error (the goal: no 5xx, no error at all), the poller's p99 and errors; then
+checks that every acknowledged object (202, status complete, success_count 100) is in the database and was
+seen by the poller.
+
+`python -m bench.exchange_under_load [--quick] [--no-postgres] [--no-baseline]`; lines go to
+bench/results/exchange_under_load.txt.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import select
+
+from bench.exchange_servers import TAXII, ShieldwallServer
+from bench.exchange_taxii import indicators
+from bench.report import Report
+
+REPO = Path(__file__).resolve().parents[1]
+SNAP_FILE = REPO.parent / "shared" / "data" / "ads" / "snapchat-political-ads-2019-2020.csv"
+BASELINE_REF = "278ae99"  # the last commit whose ads import wrote one transaction per 20,000-row batch
+BUNDLE = 100
+
+
+@dataclass(frozen=True)
+class Sizes:
+    clients: int
+    seconds: float  # the POST-only phase
+    rows: int  # per import
+
+
+FULL = Sizes(clients=16, seconds=30, rows=100_000)
+QUICK = Sizes(clients=8, seconds=5, rows=3_000)
+
+
+# ---------------------------------------------------------------------------------------------- ads rows
+
+
+def snap_rows(count: int, salt: str, folder: Path) -> Path:
+    """`count` rows of the real Snap political-ads file, repeated as often as needed; every row past the
+    first copy gets a new ad id (a hash of the old one and `salt`), so each import creates `count` ads."""
+    with SNAP_FILE.open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    path = folder / f"snap-{salt}-{count}.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        for i in range(count):
+            row = list(rows[i % len(rows)])
+            row[0] = hashlib.sha256(f"{salt}:{i // len(rows)}:{row[0]}".encode()).hexdigest()
+            writer.writerow(row)
+    return path
+
+
+# The import as `shieldwall ads import` runs it (same settings, same audited function), in its own process;
+# prints its duration, its summary and how long each chunk held the write lock (code without chunks: none).
+# No migration step: the server's database is migrated, and a baseline's code may not know its newest revision.
+IMPORT = r"""
+import json, sys, time
+from pathlib import Path
+from shieldwall.config import load_settings
+from shieldwall.store.db import Database
+from shieldwall.ads.editing import CONSOLE, audited_import
+
+settings = load_settings()
+database = Database(settings.database_url)
+started = time.perf_counter()
+result = audited_import(database, CONSOLE, [Path(sys.argv[1])], "snap")
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "summary": result.summary(), "holds": getattr(result, "holds", [])}))
+"""
+
+
+@dataclass
+class ImportRun:
+    process: subprocess.Popen[bytes]
+    started: float
+    output: Path
+
+    def wait(self) -> dict[str, Any]:
+        code = self.process.wait()
+        text = self.output.read_text()
+        if code != 0:
+            raise RuntimeError(f"the import exited {code}:\n{text[-3000:]}")
+        outcome: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+        outcome["wall"] = time.perf_counter() - self.started
+        return outcome
+
+
+def start_import(server: ShieldwallServer, rows: Path, src: Path | None, work: Path) -> ImportRun:
+    env = {
+        **os.environ,
+        "SHIELDWALL_DATA_DIR": str(server.data_dir),
+        "SHIELDWALL_DATABASE_URL": server.database_url,
+    }
+    if src is not None:  # another version's code: its src first on the path
+        env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
+    output = work / f"import-{rows.stem}.out"
+    with output.open("wb") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-c", IMPORT, str(rows)], env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=work
+        )
+    return ImportRun(process, time.perf_counter(), output)
+
+
+def baseline_src(ref: str, folder: Path) -> Path:
+    """`src/` of `ref`, extracted with git archive (no worktree, nothing in the repository changes)."""
+    archive = subprocess.run(["git", "archive", ref, "src"], cwd=REPO, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder / "src"
+
+
+# ------------------------------------------------------------------------------------------------ load
+
+
+@dataclass
+class Load:
+    """What the clients saw in one phase."""
+
+    latencies: list[float] = field(default_factory=list)  # seconds per POST answered 202
+    answers: Counter[int] = field(default_factory=Counter)  # every HTTP status
+    transport_errors: list[str] = field(default_factory=list)
+    acknowledged: set[str] = field(default_factory=set)
+    incomplete: int = 0  # 202s whose status was not complete with every object a success
+    poll_latencies: list[float] = field(default_factory=list)
+    poll_errors: list[str] = field(default_factory=list)
+    polled: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def posts(self) -> int:
+        return sum(self.answers.values())
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for status, n in self.answers.items() if status >= 500)
+
+
+def _poster(server: ShieldwallServer, load: Load, stop: threading.Event, index: int) -> None:
+    url = f"{server.collection_url}objects/"
+    headers = {"Content-Type": TAXII, "Accept": TAXII}
+    serial = index * 10_000_000
+    with httpx.Client(auth=server.auth, timeout=300) as client:
+        while not stop.is_set():
+            objects = indicators(BUNDLE, start=serial)
+            serial += BUNDLE
+            started = time.perf_counter()
+            try:
+                response = client.post(url, content=orjson.dumps({"objects": objects}), headers=headers)
+            except httpx.HTTPError as error:
+                with load.lock:
+                    load.transport_errors.append(f"{type(error).__name__}: {error}")
+                continue
+            elapsed = time.perf_counter() - started
+            ok = False
+            if response.status_code == 202:
+                status = orjson.loads(response.content)
+                ok = status.get("status") == "complete" and status.get("success_count") == BUNDLE
+            with load.lock:
+                load.answers[response.status_code] += 1
+                if response.status_code == 202:
+                    load.latencies.append(elapsed)
+                    if ok:
+                        load.acknowledged.update(o["id"] for o in objects)
+                    else:
+                        load.incomplete += 1
+
+
+def _poller(server: ShieldwallServer, load: Load, stop: threading.Event, since: datetime) -> None:
+    """Incremental sync as a TAXII client does it; after `stop`, polls until it has caught up."""
+    url = f"{server.collection_url}objects/"
+    added_after = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    quiet = 0
+    with httpx.Client(auth=server.auth, headers={"Accept": TAXII}, timeout=300) as client:
+        while quiet < 2:
+            started = time.perf_counter()
+            try:
+                response = client.get(url, params={"added_after": added_after, "limit": 1000})
+            except httpx.HTTPError as error:
+                load.poll_errors.append(f"{type(error).__name__}: {error}")
+                time.sleep(0.5)
+                continue
+            load.poll_latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                load.poll_errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
+                time.sleep(0.5)
+                continue
+            body = orjson.loads(response.content)
+            found = body.get("objects") or []
+            load.polled.update(o["id"] for o in found)
+            if found:
+                added_after = response.headers["X-TAXII-Date-Added-Last"]
+            elif stop.is_set():
+                quiet += 1  # two empty answers after the writers stopped: caught up
+            if not body.get("more"):
+                time.sleep(0.2)
+
+
+def run_load(server: ShieldwallServer, clients: int, until: Any) -> Load:
+    """`clients` POSTing threads and one poller until `until()` returns (a sleep, or an import's end)."""
+    load = Load()
+    stop = threading.Event()
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    posters = [threading.Thread(target=_poster, args=(server, load, stop, i), daemon=True) for i in range(clients)]
+    poller = threading.Thread(target=_poller, args=(server, load, stop, since), daemon=True)
+    started = time.perf_counter()
+    for thread in [*posters, poller]:
+        thread.start()
+    try:
+        until()
+    finally:
+        stop.set()
+        load.seconds = time.perf_counter() - started
+        for thread in posters:
+            thread.join(timeout=600)
+        poller.join(timeout=600)
+    return load
+
+
+def stored_ids(database_url: str, collection_id: str) -> set[str]:
+    from shieldwall.exchange.tables import StixObject
+    from shieldwall.store.db import Database
+
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            query = select(StixObject.stix_id).where(
+                StixObject.collection_id == collection_id, StixObject.is_deleted.is_(False)
+            )
+            return set(session.scalars(query))
+    finally:
+        database.dispose()
+
+
+# -------------------------------------------------------------------------------------------- reporting
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms"
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def report_load(report: Report, label: str, load: Load, server: ShieldwallServer) -> bool:
+    """The phase's lines; True when it met the goals (no error of any kind, nothing acknowledged missing)."""
+    posts, objects = load.posts, len(load.acknowledged)
+    others = {s: n for s, n in sorted(load.answers.items()) if s != 202}
+    report.line(
+        f"  {label}: {posts:,} POSTs in {load.seconds:.1f} s = {posts / load.seconds:.1f} POST/s "
+        f"({objects / load.seconds:,.0f} objects/s acknowledged); POST p50 {ms(pct(load.latencies, 50))}, "
+        f"p99 {ms(pct(load.latencies, 99))}, max {ms(max(load.latencies, default=0))}"
+    )
+    assert server.hub is not None
+    stored = stored_ids(server.database_url, server.hub.collection_id)
+    missing = load.acknowledged - stored
+    unseen = load.acknowledged - load.polled
+    report.line(
+        f"  {label}: answers other than 202: {others or 'none'} ({load.server_errors} 5xx), "
+        f"{len(load.transport_errors)} transport errors, {load.incomplete} incomplete statuses; "
+        f"acknowledged objects missing from the database: {len(missing)} of {objects:,}; "
+        f"poller: {len(load.poll_latencies):,} GETs, p99 {ms(pct(load.poll_latencies, 99))}, "
+        f"{len(load.poll_errors)} errors, acknowledged objects it never saw: {len(unseen)}"
+    )
+    for error in (load.transport_errors + load.poll_errors)[:3]:
+        report.line(f"    e.g. {error[:200]}")
+    return not (others or load.transport_errors or load.incomplete or missing or unseen or load.poll_errors)
+
+
+def report_import(report: Report, label: str, outcome: dict[str, Any], rows: int) -> None:
+    holds: list[float] = outcome["holds"]
+    seconds = outcome["seconds"]
+    line = f"  {label}: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s ({outcome['summary']})"
+    if holds:
+        line += (
+            f"; {len(holds):,} write transactions holding the lock p50 {ms(statistics.median(holds))}, "
+            f"p99 {ms(pct(holds, 99))}, max {ms(max(holds))}"
+        )
+    else:
+        line += "; one write transaction per 20,000-row batch"
+    report.line(line)
+
+
+# ------------------------------------------------------------------------------------------------ phases
+
+
+@contextmanager
+def serving(work: Path, database_url: str = "") -> Iterator[ShieldwallServer]:
+    server = ShieldwallServer(work, database_url).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def backend(
+    report: Report, name: str, sizes: Sizes, work: Path, files: list[Path], baseline: Path | None, url: str = ""
+) -> bool:
+    ok = True
+    with serving(work, url) as server:
+        report.line(
+            f"{name}: `shieldwall serve` (1 worker), {sizes.clients} clients POSTing envelopes of {BUNDLE} "
+            f"new indicators over HTTP, one incremental poller; imports of {sizes.rows:,} Snap rows in a process "
+            "of their own"
+        )
+        alone = run_load(server, sizes.clients, lambda: time.sleep(sizes.seconds))
+        ok &= report_load(report, "POSTs alone", alone, server)
+
+        outcome = start_import(server, files[0], None, work).wait()
+        report_import(report, "import alone", outcome, sizes.rows)
+
+        running = start_import(server, files[1], None, work)
+        beside = run_load(server, sizes.clients, running.process.wait)
+        outcome = running.wait()
+        ok &= report_load(report, "POSTs beside the import", beside, server)
+        report_import(report, "import beside the POSTs", outcome, sizes.rows)
+        if alone.posts and beside.posts:
+            rate = (beside.posts / beside.seconds) / (alone.posts / alone.seconds)
+            report.line(f"  POST rate beside the import: {rate:.0%} of alone")
+
+        if baseline is not None:
+            running = start_import(server, files[2], baseline, work)
+            before = run_load(server, sizes.clients, running.process.wait)
+            outcome = running.wait()
+            report_load(report, f"POSTs beside the {BASELINE_REF} import (before)", before, server)
+            report_import(report, f"{BASELINE_REF} import beside the POSTs (before)", outcome, sizes.rows)
+    return ok
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    quick = "--quick" in args
+    sizes = QUICK if quick else FULL
+    report = Report("exchange_under_load")
+    if not SNAP_FILE.is_file():
+        report.line(f"exchange under load: the Snap file {SNAP_FILE} is missing; skipped")
+        return
+    load_average = os.getloadavg()[0]
+    report.line(
+        f"exchange under load ({'quick' if quick else 'full'}): {os.cpu_count()} cores, load average "
+        f"{load_average:.1f} at the start (a shared machine: other work runs beside it)"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-under-load-") as tmp:
+        work = Path(tmp)
+        use_baseline = not quick and "--no-baseline" not in args
+        files = [snap_rows(sizes.rows, salt, work) for salt in ("a", "b", "c", "d", "e")]
+        baseline = baseline_src(BASELINE_REF, work / "baseline") if use_baseline else None
+        ok = backend(report, "sqlite", sizes, work / "sqlite", files[:3], baseline)
+        if "--no-postgres" not in args:
+            from tests.support.postgres import PostgresServer, find_bindir
+
+            bindir = find_bindir()
+            if bindir is None:
+                report.line("postgresql: no PostgreSQL server installed; skipped")
+            else:
+                postgres = PostgresServer(bindir)
+                postgres.start()
+                try:
+                    url = postgres.create_database("under_load")
+                    ok &= backend(report, "postgresql", sizes, work / "postgresql", files[3:], None, url)
+                finally:
+                    postgres.stop()
+        verdict = "met" if ok else "NOT met"
+        report.line(f"goal (no error of any kind, every acknowledged object stored and polled): {verdict}")
+    report.save()
+
+
+if __name__ == "__main__":
+    main()
