@@ -138,6 +138,7 @@ def start_import(server: ShieldwallServer, rows: Path, src: Path | None, work: P
 def baseline_src(ref: str, folder: Path) -> Path:
     """`src/` of `ref`, extracted with git archive (no worktree, nothing in the repository changes)."""
     archive = subprocess.run(["git", "archive", ref, "src"], cwd=REPO, check=True, capture_output=True).stdout
+    folder.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder / "src"
 
@@ -380,8 +381,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-under-load-") as tmp:
         work = Path(tmp)
         use_baseline = not quick and "--no-baseline" not in args
-        files = [snap_rows(sizes.rows, salt, work) for salt in ("a", "b", "c", "d", "e")]
         baseline = baseline_src(BASELINE_REF, work / "baseline") if use_baseline else None
+        files = [snap_rows(sizes.rows, salt, work) for salt in ("a", "b", "c", "d", "e")]
         ok = backend(report, "sqlite", sizes, work / "sqlite", files[:3], baseline)
         if "--no-postgres" not in args:
             from tests.support.postgres import PostgresServer, find_bindir
