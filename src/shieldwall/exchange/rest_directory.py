@@ -9,9 +9,9 @@ What the caller may not see answers 404, as if it did not exist.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -34,6 +34,8 @@ from shieldwall.stix.tlp import TLP
 from shieldwall.store.base import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
+# Ids are Integer columns (32 bits on PostgreSQL): one beyond them is refused naming the parameter, before any query.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _bad(error: Exception) -> HTTPException:
@@ -138,7 +140,7 @@ def add_member(
 @router.delete("/organisations/{slug}/members/{member_id}")
 def deactivate_member(
     slug: str,
-    member_id: int,
+    member_id: RowId,
     request: Request,
     principal: Principal = Depends(access.admin("own")),
     session: Session = Depends(db_session, scope="function"),
@@ -217,7 +219,7 @@ def issue_token(
 
 @router.delete("/tokens/{token_id}")
 def revoke_token(
-    token_id: int,
+    token_id: RowId,
     request: Request,
     principal: Principal = Depends(access.member("own")),
     session: Session = Depends(db_session, scope="function"),

@@ -28,6 +28,7 @@ from shieldwall.exchange import access, outbound
 from shieldwall.exchange.audit import record
 from shieldwall.exchange.deps import db_session, settings
 from shieldwall.exchange.policy import Principal, visible_to
+from shieldwall.exchange.rest_directory import RowId
 from shieldwall.exchange.tables import Organisation, StixObject, TrustGroupMember, Webhook, WebhookDelivery
 from shieldwall.stix import timestamps
 from shieldwall.stix.tlp import TLP
@@ -199,7 +200,7 @@ def create_webhook(
 
 @router.get("/webhooks/{hook_id}/deliveries")
 def deliveries(
-    hook_id: int,
+    hook_id: RowId,
     principal: Principal = Depends(access.admin("owner")),
     session: Session = Depends(db_session, scope="function"),
 ) -> list[dict[str, Any]]:
@@ -223,7 +224,7 @@ def deliveries(
 
 @router.delete("/webhooks/{hook_id}")
 def delete_webhook(
-    hook_id: int,
+    hook_id: RowId,
     principal: Principal = Depends(access.admin("owner")),
     session: Session = Depends(db_session, scope="function"),
 ) -> dict[str, Any]:
