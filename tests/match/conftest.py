@@ -13,3 +13,9 @@ def fresh_matchers() -> Iterator[None]:
     matchers.clear()
     yield
     matchers.clear()
+
+
+@pytest.fixture(autouse=True)
+def no_background_hub_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live servers would sync hub banks in the background: tests that sync by hand turn it off."""
+    monkeypatch.setenv("SHIELDWALL_MATCH_HUB_SYNC_SECONDS", "off")

@@ -133,8 +133,18 @@ def test_output_is_plain_json_lines_without_emoji_and_actions_are_opt_in(databas
     code, output = run(database_url, tmp_path, "match", "--account", "fb:id:100044512345", "--bank", "acct")
     assert code == 0, output
     assert "🆔" not in output and "id:100044512345" in output
-    code, output = run(database_url, tmp_path, "match", "--account", "fb:id:1", "--account", "fb:id:100044512345",
-                       "--bank", "acct", "--json")
+    code, output = run(
+        database_url,
+        tmp_path,
+        "match",
+        "--account",
+        "fb:id:1",
+        "--account",
+        "fb:id:100044512345",
+        "--bank",
+        "acct",
+        "--json",
+    )
     lines = [line for line in output.splitlines() if line.startswith("{")]
     assert len(lines) == 2 and all(json.loads(line) for line in lines)  # one object per line
     assert "actions:" not in output  # actions run only with --actions

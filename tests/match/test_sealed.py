@@ -106,7 +106,7 @@ def test_sealed_token_syncs_and_nothing_prints_it(live_server: LiveServer) -> No
     # Actions report a key they cannot open as a failed delivery naming bank and field, and carry on.
     code, output = cli(database, data_dir, "match", "bank", "set", "hub", "--sightings")
     assert code == 0, output
-    code, output = cli(database, data_dir, "match", "--url", "http://sealed-sync.example/a")
+    code, output = cli(database, data_dir, "match", "--actions", "--url", "http://sealed-sync.example/a")
     assert code == 0 and "0 sightings reported (1 failed)" in output and "0 webhooks sent (1 failed)" in output
     assert "bank 'hub': the stored taxii_token cannot be decrypted" in output
 
@@ -124,14 +124,16 @@ def test_sealed_webhook_key_signs_and_a_wrong_secret_sends_nothing(database: Dat
         code, output = cli(database, data_dir, "match", "bank", "add", "hooked", "--url", "https://hook.example/x")
         assert code == 0, output
 
-        code, output = cli(database, data_dir, "match", "--url", "https://hook.example/x")
+        code, output = cli(database, data_dir, "match", "--actions", "--url", "https://hook.example/x")
         assert code == 0 and "1 webhooks sent (0 failed)" in output, output
         headers, body = receiver.calls[0]
         assert verify(WEBHOOK_KEY, headers[SIGNATURE_HEADER.lower()], body)
         assert json.loads(body)["provenance"]["bank"] == "hooked"
 
         # Under another installation secret the key cannot be opened: the webhook is not sent unsigned.
-        code, output = cli(database, data_dir, "match", "--url", "https://hook.example/x", secret_key="elsewhere")
+        code, output = cli(
+            database, data_dir, "match", "--actions", "--url", "https://hook.example/x", secret_key="elsewhere"
+        )
         assert "0 webhooks sent (1 failed)" in output and "Traceback" not in output
         assert "bank 'hooked'" in output and "webhook_secret" in output and "cannot be decrypted" in output
         assert len(receiver.calls) == 1
@@ -166,7 +168,9 @@ def test_plain_text_rows_from_before_sealing_still_work_and_get_sealed(live_serv
         code, output = cli(database, data_dir, "match", "bank", "sync", "old-hub")
         assert code == 0, output
         assert signal_values(database) == {"old-row.example/a"}
-        code, output = cli(database, data_dir, "match", "--url", "http://old-row.example/a", "--bank", "old-hub")
+        code, output = cli(
+            database, data_dir, "match", "--actions", "--url", "http://old-row.example/a", "--bank", "old-hub"
+        )
         assert code == 0 and "1 webhooks sent (0 failed)" in output, output
         headers, body = receiver.calls[0]
         assert verify(WEBHOOK_KEY, headers[SIGNATURE_HEADER.lower()], body)

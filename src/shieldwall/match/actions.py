@@ -21,6 +21,7 @@ from sqlalchemy import select
 from shieldwall.exchange import outbound
 from shieldwall.exchange.policy import Principal
 from shieldwall.match.banks import BankError, bank_secret
+from shieldwall.match.held import hold_floods
 from shieldwall.match.matcher import MatchHit
 from shieldwall.match.service import ItemResult
 from shieldwall.match.tables import ActionDelivery, Bank, MatchRecord, ReviewItem
@@ -40,6 +41,7 @@ class ActionSummary:
     webhooks_failed: int = 0
     sightings_ok: int = 0
     sightings_failed: int = 0
+    held: int = 0  # signals held for review by this batch (flood quarantine)
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -115,6 +117,7 @@ def run_actions(
     actor = principal.email if principal is not None else "cli"
     summary = ActionSummary()
     calls: list[_Call] = []
+    matched: set[tuple[int, str, str, str, int, bool]] = set()
     now = utcnow()
     with database.session() as session:
         banks = {b.id: b for b in session.scalars(select(Bank))}
@@ -143,6 +146,7 @@ def run_actions(
                 session.add(record)
                 session.flush()
                 summary.recorded += 1
+                matched.add((bank.id, hit.signal_type, hit.signal_value, hit.source_id, hit.tlp, hit.on_hub))
                 if bank.review:
                     session.add(ReviewItem(match_id=record.id, org_id=org_id))
                     summary.reviews += 1
@@ -165,6 +169,7 @@ def run_actions(
                     calls.append(_Call(record.id, "sighting", bank, sighting_of(hit, now, note)))
         # Write the last review items before detaching: expunging drops pending (unflushed) rows.
         session.flush()
+        summary.held = hold_floods(session, banks, matched, now)
         # Plain copies: the calls below run after this transaction ends.
         session.expunge_all()
     deliveries = [_deliver(call, summary, database, secret_key, allow) for call in calls]

@@ -19,7 +19,7 @@ from shieldwall.exchange import access
 from shieldwall.exchange.deps import ApiError
 from shieldwall.exchange.policy import Principal
 from shieldwall.match.files import DEFAULT_MAX_FILE_BYTES
-from shieldwall.match.service import ItemResult, match_file, match_value, matchers, restrict
+from shieldwall.match.service import ItemResult, drop_benign, match_file, match_value, matchers, restrict
 from shieldwall.match.tables import Bank
 from shieldwall.match.visibility import keep_visible, readable_banks, visible_counts
 from shieldwall.stix.tlp import TLP
@@ -127,9 +127,11 @@ def run_match(
     limit = min(DEFAULT_MAX_FILE_BYTES, request.app.state.settings.max_body_bytes)
     results = [match_file(matcher, name, data, limit) for name, data in files]
     results += [match_value(matcher, kind, value) for kind, value in values]
-    restrict(results, banks=banks)
+    # Negative banks decide even when not named: known-benign content matches no bank.
+    restrict(results, banks=banks | matcher.negative_names() if banks else None)
     with database.session() as session:
         keep_visible(session, principal, results)
+    drop_benign(matcher, results)
     return results
 
 

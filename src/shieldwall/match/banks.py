@@ -36,6 +36,9 @@ BANK_OPTIONS = (
     "webhook_secret",
     "review",
     "report_sightings",
+    "negative",
+    "warninglist",
+    "flood_limit",
 )
 # Stored sealed (see sealed.py): usable by us, unreadable from the database alone.
 SECRET_FIELDS = ("taxii_token", "webhook_secret")
@@ -118,6 +121,8 @@ def configure_bank(bank: Bank, *, secret_key: str | None = None, **options: Any)
         raise BankError("pdq_threshold must be between 0 and 47 bits")
     if bank.text_threshold is not None and not 0.0 < bank.text_threshold <= 1.0:
         raise BankError("text_threshold must be in (0, 1]")
+    if bank.flood_limit is not None and not 0 <= bank.flood_limit <= 10_000_000:
+        raise BankError("flood_limit must be between 0 (never hold) and 10,000,000 distinct items an hour")
     # Well-formed now (no lookup here: the address is checked on every request, see exchange/outbound.py).
     for key in ("webhook_url", "taxii_api_root"):
         value = getattr(bank, key) or ""

@@ -130,7 +130,7 @@ def run(
     from shieldwall.match.actions import run_actions
     from shieldwall.match.banks import BankError, bank_for
     from shieldwall.match.files import DEFAULT_MAX_FILE_BYTES
-    from shieldwall.match.service import ItemResult, load_matcher, match_file, match_value, restrict
+    from shieldwall.match.service import ItemResult, drop_benign, load_matcher, match_file, match_value, restrict
     from shieldwall.match.visibility import keep_visible
 
     values = [
@@ -165,9 +165,11 @@ def run(
             for kind, value in values:
                 results.append(match_value(matcher, kind, value))
                 progress.advance(task)
-        restrict(results, banks=set(bank) if bank else None)
+        # Negative banks decide even when not named: known-benign content matches no bank.
+        restrict(results, banks=set(bank) | matcher.negative_names() if bank else None)
         with database.session() as session:
             keep_visible(session, principal, results)
+        drop_benign(matcher, results)
         if actions and principal is not None and not principal.can_write:
             console.print(f"[yellow]no actions:[/yellow] {acting_as} may not write (needs the analyst or admin role)")
             actions = False
@@ -227,6 +229,11 @@ def _print_results(results: list[Any], as_json: bool) -> None:
 # -- banks -----------------------------------------------------------------------------------------------
 
 
+NEGATIVE_HELP = "Known-benign content: an item matching this bank matches no bank at all."
+WARNINGLIST_HELP = "Skip domain signals on the warninglists (popular sites, URL shorteners, CDNs); default on."
+FLOOD_HELP = "Hold a signal for review once it matches more distinct items than this in an hour (0: never)."
+
+
 def _bank_options(**options: Any) -> dict[str, Any]:
     return {k: v for k, v in options.items() if v is not None}
 
@@ -245,6 +252,9 @@ def bank_create(
     webhook_secret: str = typer.Option(None, help="HMAC-SHA256 key for the webhook signature."),
     review: bool = typer.Option(None, "--review/--no-review", help="Action: queue matches for human review."),
     report_sightings: bool = typer.Option(None, "--sightings/--no-sightings", help="Action: report STIX sightings."),
+    negative: bool = typer.Option(None, "--negative/--positive", help=NEGATIVE_HELP),
+    warninglist: bool = typer.Option(None, "--warninglist/--no-warninglist", help=WARNINGLIST_HELP),
+    flood_limit: int = typer.Option(None, help=FLOOD_HELP),
     acting_as: str = as_option(),
 ) -> None:
     """Create a bank (with --as: owned by that member's organisation; without: one of the hub's own)."""
@@ -277,6 +287,9 @@ def bank_set(
     webhook_secret: str = typer.Option(None),
     review: bool = typer.Option(None, "--review/--no-review"),
     report_sightings: bool = typer.Option(None, "--sightings/--no-sightings"),
+    negative: bool = typer.Option(None, "--negative/--positive", help=NEGATIVE_HELP),
+    warninglist: bool = typer.Option(None, "--warninglist/--no-warninglist", help=WARNINGLIST_HELP),
+    flood_limit: int = typer.Option(None, help=FLOOD_HELP),
     owner: str = typer.Option(
         None,
         "--owner",
@@ -429,6 +442,8 @@ def bank_list(acting_as: str = as_option()) -> None:
                 ("webhook", b.webhook_url),
                 ("review", b.review),
                 ("sightings", b.report_sightings),
+                ("NEGATIVE (benign)", b.negative),
+                ("no warninglist", not b.warninglist),
             )
             if on
         ]

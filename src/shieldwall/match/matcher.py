@@ -18,6 +18,7 @@ import numpy as np
 from shieldwall.match.accounts import ANY_PLATFORM, account_lookup_keys
 from shieldwall.match.signals import SignalType
 from shieldwall.match.text import NUM_PERMUTATIONS, minhash
+from shieldwall.match.warninglists import warned
 from shieldwall.pdq import PdqIndex, hex_to_bytes
 
 BANDS = 32
@@ -30,6 +31,8 @@ class BankInfo:
     name: str
     pdq_threshold: int = 31
     text_threshold: float = 0.8
+    negative: bool = False  # known-benign content: a hit here means the item matches nothing else
+    warninglist: bool = True  # domain signals on the warninglists (warninglists.py) do not match
 
 
 @dataclass
@@ -109,8 +112,13 @@ class Matcher:
         self.by_handle: dict[str, list[int]] = {}
         pdq_rows: list[int] = []
         text_rows: list[int] = []
+        self.warned = 0  # domain signals left out because they are warninglisted
+        warn_banks = {b.id for b in self.banks.values() if b.warninglist}
         for row, (kind, value) in enumerate(zip(rows.types, rows.values, strict=True)):
             table = self.exact.get(kind)
+            if kind == SignalType.DOMAIN and rows.bank_ids[row] in warn_banks and warned(value):
+                self.warned += 1
+                continue
             if table is not None:
                 _add(table, value, row)
                 if kind == SignalType.ACCOUNT:
@@ -239,6 +247,9 @@ class Matcher:
             distance,
             rows.on_hub[row],
         )
+
+    def negative_names(self) -> set[str]:
+        return {b.name for b in self.banks.values() if b.negative}
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

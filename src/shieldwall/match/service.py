@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from shieldwall.match.accounts import AccountError, canonical_account
@@ -22,7 +22,7 @@ from shieldwall.match.files import DEFAULT_MAX_FILE_BYTES, hash_file
 from shieldwall.match.matcher import BankInfo, Matcher, MatchHit, SignalRows
 from shieldwall.match.signals import Signal, SignalType
 from shieldwall.match.stix_signals import PatternError, checked_hash
-from shieldwall.match.tables import Bank, BankSignal
+from shieldwall.match.tables import Bank, BankSignal, HeldSignal
 from shieldwall.match.text import TextError, normalise_text
 from shieldwall.match.urls import UrlError, canonical_domain, split_url
 from shieldwall.store.base import utcnow
@@ -55,11 +55,20 @@ class ItemResult:
 def load_matcher(session: Session, now: datetime | None = None) -> Matcher:
     now = now or utcnow()
     banks = [
-        BankInfo(b.id, b.name, b.pdq_threshold, b.text_threshold)
+        BankInfo(b.id, b.name, b.pdq_threshold, b.text_threshold, b.negative, b.warninglist)
         for b in session.scalars(select(Bank).order_by(Bank.id))
     ]
     rows = SignalRows()
     live = or_(BankSignal.valid_until.is_(None), BankSignal.valid_until > now)
+    # Signals held for review after a flood match nothing until an analyst releases them.
+    held = exists(
+        select(HeldSignal.id).where(
+            HeldSignal.bank_id == BankSignal.bank_id,
+            HeldSignal.signal_type == BankSignal.signal_type,
+            HeldSignal.value_hash == BankSignal.value_hash,
+            HeldSignal.status == "held",
+        )
+    )
     query = select(
         BankSignal.id,
         BankSignal.bank_id,
@@ -69,7 +78,7 @@ def load_matcher(session: Session, now: datetime | None = None) -> Matcher:
         BankSignal.tlp,
         BankSignal.name,
         BankSignal.on_hub,
-    ).where(live)
+    ).where(live, ~held)
     for row in session.execute(query.execution_options(yield_per=10_000)):
         rows.append(*row)
     expires = session.scalar(select(func.min(BankSignal.valid_until)).where(BankSignal.valid_until > now))
@@ -185,6 +194,16 @@ def _unique_nearest_first(hits: list[MatchHit]) -> list[MatchHit]:
     for hit in sorted(hits, key=lambda h: h.distance):
         best.setdefault(hit.signal_id, hit)
     return list(best.values())
+
+
+def drop_benign(matcher: Matcher, results: list[ItemResult]) -> None:
+    """An item that matches a negative bank (known-benign content) matches nothing else. Run after the
+    visibility filter: only negative signals the caller may see decide, so nothing hidden shows through."""
+    for result in results:
+        benign = sorted({h.bank for h in result.matches if matcher.banks[h.bank_id].negative})
+        if benign:
+            result.matches = []
+            result.detail["benign"] = benign
 
 
 def restrict(results: list[ItemResult], *, banks: set[str] | None) -> list[ItemResult]:

@@ -40,6 +40,13 @@ class Bank(Base):
     webhook_secret: Mapped[str] = mapped_column(String(200), default="")
     review: Mapped[bool] = mapped_column(Boolean, default=False)
     report_sightings: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Known-benign content (an election authority's own logos...): an item matching one of its signals
+    # matches nothing else.
+    negative: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Popular domains, URL shorteners and CDNs never match as domain signals (warninglists.py) unless off.
+    warninglist: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # A signal matching more distinct items than this within an hour is held for review (0: never).
+    flood_limit: Mapped[int] = mapped_column(Integer, default=1000, server_default="1000")
 
 
 class BankSignal(Base):
@@ -113,3 +120,27 @@ class ActionDelivery(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HeldSignal(Base):
+    """A signal held for review after it matched too many distinct items within an hour (flood quarantine).
+
+    Keyed by the signal's identity in its bank (type and value hash), so a re-sync does not release it;
+    while pending it matches nothing. Its matches so far are kept (mat_matches)."""
+
+    __tablename__ = "mat_held"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("mat_banks.id", ondelete="CASCADE"), index=True)
+    signal_type: Mapped[str] = mapped_column(String(16))
+    value_hash: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    source_id: Mapped[str] = mapped_column(String(120), default="")
+    tlp: Mapped[int] = mapped_column(SmallInteger)
+    on_hub: Mapped[bool] = mapped_column(Boolean, default=False)
+    items: Mapped[int] = mapped_column(Integer)  # distinct items matched in the hour that tripped it
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="held", index=True)  # held / released
+    decided_by: Mapped[str] = mapped_column(String(254), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_mat_held_identity", "bank_id", "signal_type", "value_hash"),)
