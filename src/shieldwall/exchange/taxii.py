@@ -142,6 +142,8 @@ def _added_after(value: str | None) -> int | None:
 def _match(request: Request, name: str) -> list[str]:
     values: list[str] = []
     for raw in request.query_params.getlist(f"match[{name}]"):
+        if "\x00" in raw:  # no STIX id, type or version holds one, and PostgreSQL refuses it in a query
+            raise TaxiiError(400, f"Bad match[{name}]", f"match[{name}] may not contain a NUL character")
         values.extend(v.strip() for v in raw.split(",") if v.strip())
     return values
 
@@ -162,10 +164,17 @@ def _versions(request: Request) -> str | list[str]:
     return out
 
 
+def _object_id(object_id: str) -> str:
+    """The path's object id; one with a NUL names nothing stored (and PostgreSQL would refuse the query)."""
+    if "\x00" in object_id:
+        raise TaxiiError(404, "Object not found", f"no object {object_id!r} that you may read in this collection")
+    return object_id
+
+
 def _query(request: Request, collection: Collection, stix_id: str | None = None) -> store.Query:
     ids = _match(request, "id")
     if stix_id is not None:
-        ids = [stix_id]
+        ids = [_object_id(stix_id)]
     return store.Query(
         collection_id=collection.id,
         added_after=_added_after(request.query_params.get("added_after")),
@@ -429,7 +438,7 @@ def versions(
     col = _collection(session, principal, collection_id)
     query = store.Query(
         collection_id=col.id,
-        ids=[object_id],
+        ids=[_object_id(object_id)],
         versions="all",
         added_after=_added_after(request.query_params.get("added_after")),
         spec_versions=_match(request, "spec_version"),
