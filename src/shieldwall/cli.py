@@ -14,7 +14,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, emoji=False)  # values such as "x:id:1" stay as written
 
 
 @app.command()

@@ -129,10 +129,11 @@ def test_output_is_plain_json_lines_without_emoji_and_actions_are_opt_in(databas
         tmp_path / "acct.json", [indicator("[user-account:account_login = 'fb:id:100044512345']", TLP.CLEAR)]
     )
     assert run(database_url, tmp_path, "match", "bank", "create", "acct")[0] == 0
-    assert run(database_url, tmp_path, "match", "bank", "import", "acct", str(bundle))[0] == 0
+    code, output = run(database_url, tmp_path, "match", "bank", "import", "acct", str(bundle))
+    assert code == 0 and "1 signals added" in output, output
     code, output = run(database_url, tmp_path, "match", "--account", "fb:id:100044512345", "--bank", "acct")
     assert code == 0, output
-    assert "🆔" not in output and "id:100044512345" in output
+    assert "🆔" not in output and "id:100044512345" in output, output
     code, output = run(
         database_url,
         tmp_path,

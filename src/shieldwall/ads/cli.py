@@ -19,7 +19,7 @@ from shieldwall.store.db import Database
 if TYPE_CHECKING:
     from shieldwall.ads.importers.figures import ReportOptions
 
-console = Console(stderr=True)
+console = Console(stderr=True, emoji=False)  # values such as "x:id:1" stay as written
 ads_app = typer.Typer(help="Political-ad transparency library: import, check, classify, export.", no_args_is_help=True)
 
 

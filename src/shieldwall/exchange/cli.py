@@ -24,8 +24,8 @@ from shieldwall.store.migrate import upgrade
 admin = typer.Typer(
     help="Administer the hub: database, organisations, members, tokens, trust groups.", no_args_is_help=True
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 
 def _database() -> Database:

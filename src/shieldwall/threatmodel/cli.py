@@ -16,7 +16,7 @@ from shieldwall.store.db import Database
 threatmodel = typer.Typer(
     help="Threat model: elections, DISARM techniques, campaigns and coverage.", no_args_is_help=True
 )
-console = Console(stderr=True)
+console = Console(stderr=True, emoji=False)  # values such as "x:id:1" stay as written
 
 
 def register(app: typer.Typer) -> None:
@@ -124,6 +124,6 @@ def list_elections(upcoming: bool = typer.Option(True, help="Only elections from
             table = Table("id", "date", "country", "level", "name", "status")
             for e in rows_of(session, upcoming_from=date.today() if upcoming else None):
                 table.add_row(str(e.id), e.election_date.isoformat(), e.country, e.level, e.name, e.status)
-        Console().print(table)
+        Console(emoji=False).print(table)
     finally:
         database.dispose()
