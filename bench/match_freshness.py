@@ -1,7 +1,8 @@
 """Freshness: seconds from an indicator's publication on the hub to its first possible match (goal p95 < 60 s).
 
 A live server (uvicorn, SQLite) with a bank of this hub's collection owned by one organisation, beside a
-hub bank of `--background` other URL signals (so each snapshot rebuild costs what a real bank's does).
+hub bank of `--background` other URL signals (so each snapshot rebuild costs what a real bank's does: a sync
+that adds a signal makes the next match rebuild the whole in-memory matcher, and that time is counted).
 Another organisation publishes one GREEN indicator at a time over the REST API; the bank's organisation asks
 `POST /api/match` every 50 ms until the indicator's URL matches. Nobody runs `bank sync`:
 1. notices: the hub's new-object notice wakes the server's sync thread;
@@ -39,7 +40,9 @@ from shieldwall.store.migrate import upgrade
 def wait_matchable(server: LiveServer, hub: Hub, url: str, started: float, limit: float = 120.0) -> float:
     auth = {"Authorization": f"Bearer {hub.tokens['lab']}"}
     while True:
-        answer = httpx.post(f"{server.url}/api/match", json={"urls": [url], "actions": False}, headers=auth)
+        answer = httpx.post(
+            f"{server.url}/api/match", json={"urls": [url], "actions": False}, headers=auth, timeout=300
+        )
         if answer.json()["results"][0]["matches"]:
             return time.monotonic() - started
         if time.monotonic() - started > limit:
@@ -98,6 +101,7 @@ def main() -> None:
                     f"{server.url}/api/v1/objects",
                     json={"objects": [indicator(f"[url:value = '{target}']", TLP.GREEN)]},
                     headers=chirp,
+                    timeout=300,
                 )
                 assert response.status_code == 201, response.text
                 latencies.append(wait_matchable(server, hub, target, started))

@@ -39,6 +39,7 @@ FIELDS = {
     "pdq": "pdq",
     "md5": "md5",
     "sha256": "sha256",
+    "vpdq": "vpdq",
 }
 
 
@@ -219,6 +220,9 @@ def bank_view(bank: Bank, principal: Principal, counts: dict[int, dict[str, int]
         **view,
         "pdq_threshold": bank.pdq_threshold,
         "text_threshold": bank.text_threshold,
+        "negative": bank.negative,
+        "warninglist": bank.warninglist,
+        "flood_limit": bank.flood_limit,
         "source": {"taxii_api_root": bank.taxii_api_root, "collection": bank.taxii_collection}
         if bank.taxii_api_root
         else None,

@@ -330,6 +330,8 @@ def bank_add(
     account: list[str] = typer.Option(None, "--account", help="platform:handle or platform:id:123."),
     text: list[str] = typer.Option(None, "--text", help="A text signal (repeatable)."),
     pdq: list[str] = typer.Option(None, "--pdq", help="A 64-hex PDQ hash (repeatable)."),
+    video: list[Path] = typer.Option(None, "--video", help="A video file: its vPDQ hash becomes a signal."),
+    vpdq: list[str] = typer.Option(None, "--vpdq", help="A vPDQ hash (frame hashes, or threatexchange's JSON)."),
     from_list: Path = typer.Option(None, "--from-list", help="A file with one value per line (# comments)."),
     list_type: str = typer.Option(None, "--type", help="Signal type of --from-list: url, domain, account, pdq, md5..."),
     label: str = typer.Option("", "--name", help="Name shown with these signals' matches."),
@@ -340,8 +342,18 @@ def bank_add(
     from shieldwall.match.banks import BankError, add_signals, bank_for
     from shieldwall.match.service import signal_from_value
 
-    given = [("url", url), ("domain", domain), ("account", account), ("text", text), ("pdq", pdq)]
-    values = [(kind, v, f"--{kind} {v!r}") for kind, vs in given for v in vs or []]
+    given = [("url", url), ("domain", domain), ("account", account), ("text", text), ("pdq", pdq), ("vpdq", vpdq)]
+    values = [(kind, v, f"--{kind} {v[:80]!r}") for kind, vs in given for v in vs or []]
+    for path in video or []:
+        from shieldwall.match.errors import ItemError
+        from shieldwall.match.video import vpdq_of_video
+
+        try:
+            values.append(("vpdq", vpdq_of_video(str(path), path.read_bytes()), f"--video {path}"))
+        except OSError as error:
+            _fail(f"--video {path}: cannot read ({error.strerror})")
+        except ItemError as error:
+            _fail(f"--video {error}")
     if from_list is not None:
         if not list_type:
             _fail("--from-list needs --type (url, domain, account, text, pdq, md5 or sha256)")
@@ -355,7 +367,7 @@ def bank_add(
             if line.strip() and not line.lstrip().startswith("#")
         ]
     if not values:
-        _fail("nothing to add: give --url/--domain/--account/--text/--pdq or --from-list with --type")
+        _fail("nothing to add: give --url/--domain/--account/--text/--pdq/--video/--vpdq or --from-list with --type")
     signals = []
     for kind, value, where in values:
         try:

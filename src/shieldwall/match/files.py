@@ -1,4 +1,5 @@
-"""What an uploaded file is, and its hashes: PDQ for images, MD5/SHA-256 for exact bytes, text for .txt.
+"""What an uploaded file is, and its hashes: PDQ for images, vPDQ for videos, MD5/SHA-256 for exact bytes,
+text for .txt.
 
 The type comes from the file's first bytes, never from its name, so a renamed file is still recognised
 and a corrupt one gets a clear error instead of a wrong hash.
@@ -20,8 +21,9 @@ from shieldwall.match.signals import SignalType
 DEFAULT_MAX_FILE_BYTES = int(os.environ.get("SHIELDWALL_MATCH_MAX_FILE_BYTES", str(8 * 1024 * 1024)))
 MAX_IMAGE_PIXELS = 80_000_000
 PDQ_IMAGE_TYPES = ("jpeg", "png", "webp")
-EXACT_ONLY_TYPES = ("gif", "mp4", "pdf")
-ACCEPTED = "JPEG, PNG, WebP (PDQ + exact hashes); GIF, MP4, PDF (exact hashes); UTF-8 text"
+VIDEO_TYPES = ("mp4", "webm", "avi")  # MP4 and QuickTime, WebM and Matroska, AVI
+EXACT_ONLY_TYPES = ("gif", "pdf")
+ACCEPTED = "JPEG, PNG, WebP (PDQ + exact hashes); MP4, MOV, WebM, MKV, AVI (vPDQ + exact); GIF, PDF (exact); UTF-8 text"
 
 
 def sniff(data: bytes) -> str | None:
@@ -35,6 +37,10 @@ def sniff(data: bytes) -> str | None:
         return "gif"
     if data[4:8] == b"ftyp":
         return "mp4"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return "webm"
+    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "avi"
     if data.startswith(b"%PDF-"):
         return "pdf"
     if b"\x00" not in data[:4096]:
@@ -54,6 +60,7 @@ class HashedFile:
     hashes: dict[SignalType, str] = field(default_factory=dict)
     quality: int | None = None  # PDQ quality 0..100; under 50 the hash is unreliable
     text: str | None = None
+    note: str = ""  # why a hash a file of its kind would have is missing (video hashing not installed...)
 
 
 def pdq_of_image(name: str, data: bytes) -> tuple[str, int]:
@@ -94,6 +101,13 @@ def hash_file(name: str, data: bytes, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -
     result.hashes[SignalType.SHA256] = hashlib.sha256(data).hexdigest()
     if kind in PDQ_IMAGE_TYPES:
         result.hashes[SignalType.PDQ], result.quality = pdq_of_image(name, data)
+    elif kind in VIDEO_TYPES:
+        from shieldwall.match.video import vpdq_of_video
+
+        try:
+            result.hashes[SignalType.VPDQ] = vpdq_of_video(name, data)
+        except ItemError as error:  # the exact hashes still match; say why there is no vPDQ
+            result.note = error.message
     elif kind == "text":
         result.text = data.decode("utf-8")
     return result

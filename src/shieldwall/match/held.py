@@ -2,8 +2,9 @@
 is held for review. While held it matches nothing (service.load_matcher leaves it out); the matches it made
 are kept (mat_matches). The bank's organisation's analysts and admins release it.
 
-Only recorded matches count (those that ran a bank's actions, i.e. made by writers of member organisations),
-so a visitor cannot silence a signal by submitting many items that match it.
+Only recorded matches of the bank's own organisation count (those that ran the bank's actions: its writers'),
+so neither a visitor nor another organisation can silence a bank's signal by submitting items that match it.
+For the hub's own banks every organisation's recorded matches count.
 """
 
 from __future__ import annotations
@@ -46,12 +47,14 @@ def hold_floods(
             continue
         released = session.scalar(select(func.max(HeldSignal.decided_at)).where(*identity))
         since = max(now - WINDOW, released) if released is not None else now - WINDOW
+        own = [] if bank.org_id is None else [MatchRecord.org_id == bank.org_id]
         items = session.scalar(
             select(func.count(func.distinct(MatchRecord.item_value))).where(
                 MatchRecord.bank_id == bank_id,
                 MatchRecord.signal_type == kind,
                 MatchRecord.signal_value == value,
                 MatchRecord.matched_at >= since,
+                *own,
             )
         )
         if (items or 0) > bank.flood_limit:

@@ -18,6 +18,7 @@ import numpy as np
 from shieldwall.match.accounts import ANY_PLATFORM, account_lookup_keys
 from shieldwall.match.signals import SignalType
 from shieldwall.match.text import NUM_PERMUTATIONS, minhash
+from shieldwall.match.video import VideoIndex
 from shieldwall.match.warninglists import warned
 from shieldwall.pdq import PdqIndex, hex_to_bytes
 
@@ -112,6 +113,7 @@ class Matcher:
         self.by_handle: dict[str, list[int]] = {}
         pdq_rows: list[int] = []
         text_rows: list[int] = []
+        video_rows: list[tuple[int, str]] = []
         self.warned = 0  # domain signals left out because they are warninglisted
         warn_banks = {b.id for b in self.banks.values() if b.warninglist}
         for row, (kind, value) in enumerate(zip(rows.types, rows.values, strict=True)):
@@ -127,10 +129,13 @@ class Matcher:
                 pdq_rows.append(row)
             elif kind == SignalType.TEXT:
                 text_rows.append(row)
+            elif kind == SignalType.VPDQ:
+                video_rows.append((row, value))
         self._urls = self.exact[SignalType.URL]
         self._domains = self.exact[SignalType.DOMAIN]
         self._build_pdq(pdq_rows)
         self._build_text(text_rows)
+        self.video = VideoIndex(video_rows)
 
     # -- PDQ ---------------------------------------------------------------------------------------------
     def _build_pdq(self, pdq_rows: list[int]) -> None:
@@ -160,6 +165,12 @@ class Matcher:
                 if distance <= self.banks[self.rows.bank_ids[row]].pdq_threshold:
                     hits.append(self._hit(row, "exact" if distance == 0 else "near", float(distance)))
         return hits
+
+    def match_vpdq(self, canonical: str) -> list[MatchHit]:
+        """Bank videos with at least 80% of the query's frames (video.py); distance: the share not found."""
+        return [
+            self._hit(hit.row, "video", round(1 - hit.query_percent / 100, 4)) for hit in self.video.match(canonical)
+        ]
 
     # -- text --------------------------------------------------------------------------------------------
     def _build_text(self, text_rows: list[int]) -> None:

@@ -25,10 +25,11 @@ from shieldwall.match.stix_signals import PatternError, checked_hash
 from shieldwall.match.tables import Bank, BankSignal, HeldSignal
 from shieldwall.match.text import TextError, normalise_text
 from shieldwall.match.urls import UrlError, canonical_domain, split_url
+from shieldwall.match.video import canonical_vpdq, frames_of
 from shieldwall.store.base import utcnow
 from shieldwall.store.db import Database
 
-ITEM_KINDS = ("url", "domain", "account", "text", "pdq", "md5", "sha256")
+ITEM_KINDS = ("url", "domain", "account", "text", "pdq", "md5", "sha256", "vpdq")
 
 
 @dataclass
@@ -139,6 +140,10 @@ def match_value(matcher: Matcher, kind: str, raw: str) -> ItemResult:
         elif kind in ("md5", "sha256"):
             result.value = checked_hash(SignalType(kind), raw)
             result.matches = matcher.match_hash(SignalType(kind), result.value)
+        elif kind == "vpdq":
+            result.value = canonical_vpdq(raw)
+            result.detail = {"frames": len(frames_of(result.value))}
+            result.matches = matcher.match_vpdq(result.value)
         else:
             raise ItemError(raw, f"unknown item kind {kind!r}; use one of {', '.join(ITEM_KINDS)} or a file")
     except ItemError as error:
@@ -160,6 +165,8 @@ def signal_from_value(kind: str, raw: str) -> Signal:
         return Signal(SignalType.TEXT, normalise_text(raw))
     if kind in ("pdq", "md5", "sha256"):
         return Signal(SignalType(kind), checked_hash(SignalType(kind), raw))
+    if kind == "vpdq":
+        return Signal(SignalType.VPDQ, canonical_vpdq(raw))
     raise ValueError(f"unknown signal type {kind!r}; use one of {', '.join(ITEM_KINDS)}")
 
 
@@ -173,12 +180,18 @@ def match_file(matcher: Matcher, name: str, data: bytes, max_bytes: int = DEFAUL
     result.detail = {"type": hashed.kind, "bytes": hashed.size, **{k.value: v for k, v in hashed.hashes.items()}}
     if hashed.quality is not None:
         result.detail["pdq_quality"] = hashed.quality
+    if hashed.note:
+        result.detail["note"] = hashed.note
     hits: list[MatchHit] = []
     for kind in (SignalType.SHA256, SignalType.MD5):
         hits += matcher.match_hash(kind, hashed.hashes[kind])
     if SignalType.PDQ in hashed.hashes:
         result.value = hashed.hashes[SignalType.PDQ]
         hits += matcher.match_pdq(result.value)
+    elif SignalType.VPDQ in hashed.hashes:
+        result.value = hashed.hashes[SignalType.VPDQ]
+        result.detail["vpdq_frames"] = len(frames_of(result.value))
+        hits += matcher.match_vpdq(result.value)
     else:
         result.value = hashed.hashes[SignalType.SHA256]
     if hashed.text is not None:

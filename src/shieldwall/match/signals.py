@@ -14,6 +14,7 @@ class SignalType(StrEnum):
     DOMAIN = "domain"  # a domain; matches itself and every subdomain
     ACCOUNT = "account"  # "platform:handle" or "platform:id:123" ("*" as platform: any platform)
     TEXT = "text"  # normalised text; near match by MinHash Jaccard estimate
+    VPDQ = "vpdq"  # a video's distinct frame PDQ hashes, comma-separated; matched frame by frame (video.py)
 
 
 @dataclass(frozen=True)

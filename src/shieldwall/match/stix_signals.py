@@ -43,6 +43,7 @@ _HASH_TYPES = {
     "sha256": SignalType.SHA256,
     "md5": SignalType.MD5,
     "pdq": SignalType.PDQ,
+    "vpdq": SignalType.VPDQ,
 }
 
 
@@ -142,6 +143,13 @@ def signal_of(path: str, value: str) -> Signal | None:
         kind = _HASH_TYPES.get(file_hash.group("algo").lower())
         if kind is None:
             return None
+        if kind is SignalType.VPDQ:
+            from shieldwall.match.video import VpdqError, canonical_vpdq
+
+            try:
+                return Signal(kind, canonical_vpdq(value))
+            except VpdqError as error:
+                raise PatternError(str(error)) from None
         return Signal(kind, checked_hash(kind, value))
     return None
 
