@@ -163,6 +163,34 @@ class _MultiIndex:
     def nbytes(self) -> int:
         return int(self.offsets.nbytes + self.order.nbytes)
 
+    def subset(self, keep: np.ndarray) -> _MultiIndex:
+        """The same index over the rows where `keep` is true, renumbered 0.. in their order (no re-sorting:
+        each bucket keeps its rows in order, so only the bucket bounds move)."""
+        n = len(keep)
+        kept = int(keep.sum())
+        renumber = np.cumsum(keep) - 1
+        index_type = np.int32 if self.m * kept < 2**31 else np.int64
+        out = object.__new__(_MultiIndex)
+        out.threshold, out.m, out.widths, out.starts, out.bases = (
+            self.threshold,
+            self.m,
+            self.widths,
+            self.starts,
+            self.bases,
+        )
+        out.order = np.empty(self.m * kept, dtype=index_type)
+        out.offsets = np.empty(len(self.offsets), dtype=index_type)
+        for j, width in enumerate(self.widths):
+            block = self.order[j * n : (j + 1) * n]
+            stays = keep[block]
+            out.order[j * kept : (j + 1) * kept] = renumber[block[stays]]
+            before = np.concatenate(([0], np.cumsum(stays)))  # kept rows before each position of the block
+            base = int(self.bases[j])
+            bounds = self.offsets[base : base + (1 << width) + 1].astype(np.int64) - j * n
+            out.offsets[base : base + (1 << width) + 1] = before[bounds] + j * kept
+        out._plans = {}
+        return out
+
     def _plan(self, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(chunk number, xor mask, bucket table base) of every probe for radius r."""
         plan = self._plans.get(r)
@@ -252,14 +280,14 @@ class PdqIndex:
             self.words = _words(hashes)
             self.multi = full
             return
-        del full
         rest = np.ones(self.size, dtype=bool)
         rest[clustered] = False
         singles = np.flatnonzero(rest)
         # Stored order: cluster by cluster (each sorted by distance to its centre), then every other hash.
         self.rows = np.concatenate((clustered, singles)).astype(row_type)
         self.words = _words(hashes[self.rows])
-        self.multi = _MultiIndex(hashes[singles], threshold) if len(singles) >= BRUTE_FORCE_BELOW else None
+        assert full is not None  # clusters are only looked for with a multi-index
+        self.multi = full.subset(rest) if len(singles) >= BRUTE_FORCE_BELOW else None
 
     def __len__(self) -> int:
         return self.size
