@@ -162,3 +162,13 @@ def test_detect_groups_reposts_of_one_picture_at_every_distance_up_to_31() -> No
     for i in range(32):
         assert groups[i] == groups[32 + 5_000 + i] == i
         assert groups[32 + 5_000 + 32 + i] != i
+
+
+def test_batched_pairs_are_exactly_the_single_lookups() -> None:
+    rng = np.random.default_rng(21)
+    bank = crowded_bank(rng, 12_000)
+    index = PdqIndex(bank)
+    queries = flip_bits(bank[rng.integers(0, len(bank), 300)], np.arange(300) % 32, rng)
+    query_of, rows = index.pairs(queries)
+    for i, query in enumerate(queries):
+        assert set(rows[query_of == i].tolist()) == set(index.search(query)[0].tolist())

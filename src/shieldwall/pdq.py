@@ -212,6 +212,25 @@ class _MultiIndex:
             dtype=np.int64,
         )
 
+    def candidates_many(self, queries: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+        """(query number, candidate row) for a batch of (B, 32) queries, in one pass of array operations."""
+        chunk_of, masks, base_of = self._plan(r)
+        big = np.ascontiguousarray(queries).view(">u8").reshape(-1, 4).astype(np.uint64)
+        values = np.stack(
+            [_chunk_values(big, s, w).astype(np.int64) for s, w in zip(self.starts, self.widths, strict=True)], axis=1
+        )
+        slots = (base_of[None, :] + (values[:, chunk_of] ^ masks[None, :])).ravel()
+        starts = self.offsets[slots].astype(np.int64)
+        lengths = self.offsets[slots + 1] - starts
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if len(ends) else 0
+        if total == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        shifts = np.repeat(starts - (ends - lengths), lengths)
+        rows = np.take(self.order, np.arange(total) + shifts).astype(np.int64)
+        per_query = lengths.reshape(len(queries), -1).sum(axis=1)
+        return np.repeat(np.arange(len(queries)), per_query), rows
+
     def candidates(self, query: np.ndarray, r: int) -> np.ndarray:
         chunk_of, masks, base_of = self._plan(r)
         slots = base_of + (self.query_chunks(query)[chunk_of] ^ masks)
@@ -338,6 +357,43 @@ class PdqIndex:
         positions = np.concatenate(found_rows)
         return _nearest_first(self.rows[positions].astype(np.int64), np.concatenate(found_dists), limit)
 
+    def pairs(self, queries: np.ndarray, threshold: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(query number, row) of every row within the threshold of each of (B, 32) queries: the hashes
+        outside clusters are looked up for the whole batch at once (what grouping many hashes needs)."""
+        r = self.threshold if threshold is None else min(threshold, self.threshold)
+        words = _words(queries)
+        found_q: list[np.ndarray] = []
+        found_rows: list[np.ndarray] = []
+        if self.clusters:
+            for start in range(0, len(queries), 256):  # (256, K, 4) words at a time
+                block = words[start : start + 256]
+                near = np.bitwise_count(block[:, None, :] ^ self.centres[None, :, :]).sum(axis=2, dtype=np.int64)
+                for i, c in zip(*np.nonzero(near <= r + self.radii[None, :]), strict=True):
+                    x = int(near[i, c])
+                    lo = self.bounds[c, max(0, x - r)]
+                    hi = self.bounds[c, min(int(self.radii[c]), x + r) + 1]
+                    if hi > lo:
+                        hit, _ = _within(self.words[lo:hi], words[start + i], r)
+                        found_q.append(np.full(len(hit), start + i, dtype=np.int64))
+                        found_rows.append(hit + lo)
+        if self.multi is not None:
+            for start in range(0, len(queries), 1024):
+                q_of, candidates = self.multi.candidates_many(queries[start : start + 1024], r)
+                candidates += self.clustered
+                counts = np.bitwise_count(np.take(self.words, candidates, axis=0) ^ words[start + q_of])
+                within = counts.sum(axis=1, dtype=np.int64) <= r
+                key = np.unique((q_of[within] + start) * (self.size + 1) + candidates[within])
+                found_q.append(key // (self.size + 1))
+                found_rows.append(key % (self.size + 1))
+        elif self.size > self.clustered:
+            for i in range(len(queries)):
+                hit, _ = _within(self.words[self.clustered :], words[i], r)
+                found_q.append(np.full(len(hit), i, dtype=np.int64))
+                found_rows.append(hit + self.clustered)
+        if not found_q:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        return np.concatenate(found_q), self.rows[np.concatenate(found_rows)].astype(np.int64)
+
     def search(self, query: np.ndarray, threshold: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, distances) of every row within the threshold, nearest first."""
         hits = self.query(query, threshold)
@@ -427,24 +483,28 @@ def components(hashes: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> np.nda
         parent[found] = found[0]  # the smallest root: every root stays the smallest row of its tree
 
     skip = np.zeros(n, dtype=bool)
-    cores: list[tuple[int, int]] = []
+    cores: list[tuple[int, int, int]] = []  # (cluster, first, end) stored positions of each core
     for c in range(index.clusters):
         lo, hi = int(index.bounds[c, 0]), int(index.bounds[c, half + 1])
         if hi > lo:
             link(index.rows[lo:hi].astype(np.int64))
             skip[index.rows[lo:hi]] = True
-            cores.append((lo, hi))
-    for a in range(len(cores)):
-        for b in range(a + 1, len(cores)):
-            if int(distances(index.centres[a : a + 1], index.centres[b])[0]) > threshold + 2 * half:
+            cores.append((c, lo, hi))
+    for a, (ca, alo, ahi) in enumerate(cores):
+        for cb, blo, bhi in cores[a + 1 :]:
+            if int(distances(index.centres[ca : ca + 1], index.centres[cb])[0]) > threshold + 2 * half:
                 continue  # no member of one core can be within the threshold of the other's
-            (alo, ahi), (blo, bhi) = cores[a], cores[b]
             for position in range(alo, ahi):
                 if len(_within(index.words[blo:bhi], index.words[position], threshold)[0]):
                     link(np.array([index.rows[alo], index.rows[blo]], dtype=np.int64))
                     break
-    for row in np.flatnonzero(~skip).tolist():
-        hits = index.query(hashes[row]).rows
-        if len(hits) > 1:
-            link(hits)
+    rest = np.flatnonzero(~skip)
+    for start in range(0, len(rest), 8192):
+        batch = rest[start : start + 8192]
+        query_of, rows = index.pairs(hashes[batch])
+        mine = batch[query_of]
+        other = rows != mine
+        for left, right in zip(mine[other].tolist(), rows[other].tolist(), strict=True):
+            if parent[left] != parent[right]:
+                link(np.array([left, right], dtype=np.int64))
     return roots(np.arange(n, dtype=np.int64))
