@@ -293,6 +293,7 @@ class PdqIndex:
         self.radii = np.asarray(radii, dtype=np.int64)
         # bounds[c][t]: stored position where cluster c's members at distance >= t from the centre begin.
         self.bounds = np.asarray(bounds, dtype=np.int64).reshape(len(radii), cluster_radius + 2)
+        self._reach = (self.radii + threshold).astype(np.uint32)  # a centre farther than this: no member
         row_type = np.int32 if self.size < 2**31 else np.int64
         if not members:  # nothing crowded: the index over every hash is the one to keep
             self.rows = np.arange(self.size, dtype=row_type)
@@ -323,12 +324,15 @@ class PdqIndex:
     def query(self, query: np.ndarray, threshold: int | None = None, limit: int | None = None) -> Hits:
         """Every row within `threshold` (default: the index's; at most it) of one (32,) uint8 hash."""
         r = self.threshold if threshold is None else min(threshold, self.threshold)
-        q = _words(query.reshape(1, 32))[0]
+        q = np.ascontiguousarray(query, dtype=np.uint8).reshape(32).view(np.uint64)
         found_rows: list[np.ndarray] = []
         found_dists: list[np.ndarray] = []
         if self.clusters:
-            near = distances(self.centres, q)
-            for c in np.flatnonzero(near <= r + self.radii).tolist():
+            # One popcount per centre; an exact complement wraps to 0 here, which only costs a slice scan.
+            counts = np.bitwise_count(self.centres ^ q).view(np.uint32).ravel()
+            near = (counts * np.uint32(0x01010101)) >> np.uint32(24)
+            reach = self._reach if r == self.threshold else self.radii + r
+            for c in np.flatnonzero(near <= reach).tolist():
                 x = int(near[c])
                 # Members at distance t from the centre can match only if |x - t| <= r.
                 lo = self.bounds[c, max(0, x - r)]
@@ -354,8 +358,11 @@ class PdqIndex:
             found_dists.append(d)
         if not found_rows:
             return Hits(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), 0)
-        positions = np.concatenate(found_rows)
-        return _nearest_first(self.rows[positions].astype(np.int64), np.concatenate(found_dists), limit)
+        if len(found_rows) == 1:
+            positions, dists = found_rows[0], found_dists[0]
+        else:
+            positions, dists = np.concatenate(found_rows), np.concatenate(found_dists)
+        return _nearest_first(self.rows[positions].astype(np.int64), dists, limit)
 
     def pairs(self, queries: np.ndarray, threshold: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(query number, row) of every row within the threshold of each of (B, 32) queries: the hashes
