@@ -7,7 +7,9 @@ CSV, and on the full posts file (hashtags and pictures included, which the toolk
 The toolkit runs at the small sizes here; detect_toolkit_scaling measures it up to 1M posts.
 Big runs go to child processes so peak memory (ru_maxrss) is the detection's own.
 
-    python -m bench.detect_quality_speed [--quick]
+    python -m bench.detect_quality_speed [--quick] [--huge-only]
+
+--huge-only runs the 10M-post run alone (the toolkit's sizes are in detect_toolkit_scaling).
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ def main() -> None:
     toolkit_sizes = [(5_000, 500), (10_000, 1_000)] if quick else [(50_000, 5_000), (100_000, 10_000)]
     big = (20_000, 2_000) if quick else (1_000_000, 100_000)
     huge = (50_000, 5_000) if quick else (10_000_000, 1_000_000)
-    report = Report("detect_quality_speed")
+    report = Report("detect_quality_speed_10m" if "--huge-only" in sys.argv else "detect_quality_speed")
 
     def emit(text: str) -> None:
         report.line(text)
@@ -163,7 +165,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench_detect_") as tmp:
         folder = Path(tmp)
-        for n_posts, n_accounts in toolkit_sizes:
+        huge_only = "--huge-only" in sys.argv
+        for n_posts, n_accounts in [] if huge_only else toolkit_sizes:
             files = _run_child("--child-generate", str(n_posts), str(n_accounts), str(folder))
             truth = json.loads(Path(str(files["truth"])).read_text())
             peer = _toolkit(str(files["toolkit_csv"]), truth, folder)
@@ -186,22 +189,23 @@ def main() -> None:
                 + f"; toolkit F1 {peer['f1']:.3f} on the same data"
             )
         n_big, a_big = big
-        files = _run_child("--child-generate", str(n_big), str(a_big), str(folder))
-        ours_same = _run_child("--child-detect", str(files["toolkit_csv"]), str(files["truth"]), str(folder / "o3"))
-        ours_full = _run_child("--child-detect", str(files["parquet"]), str(files["truth"]), str(folder / "o4"))
-        big_label = f"{n_big:,} posts / {a_big:,} accounts"
-        emit(
-            f"{big_label}: shieldwall full pipeline on the toolkit CSV {float(ours_same['seconds']):.1f} s, "  # type: ignore[arg-type]
-            f"peak {float(ours_same['peak_mb']):.0f} MB (the toolkit at this size, measured in the same run as "
-            "Shieldwall: bench/results/detect_toolkit_scaling.txt)"
-        )  # type: ignore[arg-type]
-        emit(
-            f"{big_label}: shieldwall on the full posts file {float(ours_full['seconds']):.1f} s, "  # type: ignore[arg-type]
-            f"peak {float(ours_full['peak_mb']):.0f} MB; " + _quality("shieldwall", ours_full)
-        )  # type: ignore[arg-type]
-        for path in folder.glob("*"):
-            if path.is_file() and path.suffix in (".csv", ".db", ".parquet"):
-                path.unlink()
+        if not huge_only:
+            files = _run_child("--child-generate", str(n_big), str(a_big), str(folder))
+            ours_same = _run_child("--child-detect", str(files["toolkit_csv"]), str(files["truth"]), str(folder / "o3"))
+            ours_full = _run_child("--child-detect", str(files["parquet"]), str(files["truth"]), str(folder / "o4"))
+            big_label = f"{n_big:,} posts / {a_big:,} accounts"
+            emit(
+                f"{big_label}: shieldwall full pipeline on the toolkit CSV {float(ours_same['seconds']):.1f} s, "  # type: ignore[arg-type]
+                f"peak {float(ours_same['peak_mb']):.0f} MB (the toolkit at this size, measured in the same run as "
+                "Shieldwall: bench/results/detect_toolkit_scaling.txt)"
+            )  # type: ignore[arg-type]
+            emit(
+                f"{big_label}: shieldwall on the full posts file {float(ours_full['seconds']):.1f} s, "  # type: ignore[arg-type]
+                f"peak {float(ours_full['peak_mb']):.0f} MB; " + _quality("shieldwall", ours_full)
+            )  # type: ignore[arg-type]
+            for path in folder.glob("*"):
+                if path.is_file() and path.suffix in (".csv", ".db", ".parquet"):
+                    path.unlink()
         n_huge, a_huge = huge
         files = _run_child("--child-generate", str(n_huge), str(a_huge), str(folder))
         huge_run = _run_child("--child-detect", str(files["parquet"]), str(files["truth"]), str(folder / "o5"))

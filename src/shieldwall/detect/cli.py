@@ -47,7 +47,13 @@ def detect(
     signals: str = typer.Option(",".join(SIGNALS), help="Comma-separated signals to use."),
     text_threshold: float = typer.Option(0.6, help="Jaccard threshold for near-duplicate texts."),
     max_p: float = typer.Option(1e-6, "--max-p", help="Significance a pair must reach to become an edge."),
-    min_cluster_size: int = typer.Option(3, help="Smallest cluster to report."),
+    min_cluster_size: int = typer.Option(3, min=2, help="Smallest cluster to report (2 reports pairs)."),
+    min_co_actions: int = typer.Option(
+        3, min=2, help="Co-actions a pair needs in one signal (CooRTweet's min_participation is 2)."
+    ),
+    why: Path = typer.Option(
+        None, "--why", help="CSV of GROUP,ACCOUNT rows: say for each group why it was or was not flagged."
+    ),
     window: list[str] = typer.Option(
         None, "--window", help="Per-signal time window in seconds, e.g. --window co_link=300 (repeatable)."
     ),
@@ -91,8 +97,10 @@ def detect(
         text_threshold=text_threshold,
         max_p_value=max_p,
         min_cluster_size=min_cluster_size,
+        min_co_actions=min_co_actions,
         shortener_map=_read_shorteners(shorteners) if shorteners else {},
     )
+    groups = _read_why(why, engine) if why else None
     if outdir.exists() and not outdir.is_dir():
         raise typer.BadParameter(f"{outdir} is a file, not a directory", param_hint="--outdir")
     started = time.perf_counter()
@@ -116,7 +124,7 @@ def detect(
         def on_stage(name: str) -> None:
             progress.update(stage_task, advance=1, description=f"detect ({engine}): {name} done")
 
-        result = run_engine(engine, table, settings, on_stage, master=master)
+        result = run_engine(engine, table, settings, on_stage, master=master, groups=groups)
         write_task = progress.add_task("write outputs", total=1)
         run = RunInfo(
             run_id=uuid.uuid4().hex[:12],
@@ -130,6 +138,7 @@ def detect(
             problems=[str(p) for p in report.problems],
             stats=result.stats,
             seconds=round(time.perf_counter() - started, 3),
+            groups=result.groups,
         )
         try:
             written = write_outputs(result, outdir, run, level)
@@ -146,6 +155,9 @@ def detect(
         f"in clusters, {result.edges.num_rows} significant edges; written to {outdir}"
     )
     _print_clusters(result.clusters.to_pylist())
+    if result.groups:
+        flagged = sum(1 for g in result.groups if g["flagged"])
+        console.print(f"--why: {flagged} of {len(result.groups)} groups flagged; verdicts in run.json and report.html")
     if publish:
         bundle = orjson.loads(written["bundle.json"].read_bytes())
         try:
@@ -159,6 +171,22 @@ def detect(
         )
     if explain:
         _explain(outdir, explain)
+
+
+def _read_why(path: Path, engine: str) -> dict[str, list[str]]:
+    from shieldwall.detect.why import read_groups
+
+    if engine != "duckdb":
+        raise typer.BadParameter("runs with the duckdb engine only", param_hint="--why")
+    try:
+        groups = read_groups(path)
+    except (OSError, UnicodeDecodeError) as error:
+        raise typer.BadParameter(f"{path}: cannot read ({error})", param_hint="--why") from None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--why") from None
+    if not groups:
+        raise typer.BadParameter(f"{path}: no GROUP,ACCOUNT rows", param_hint="--why")
+    return groups
 
 
 def _read_shorteners(path: Path) -> dict[str, str]:

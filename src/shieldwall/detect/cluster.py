@@ -57,24 +57,39 @@ def leiden_membership(edges: pa.Table, settings: DetectSettings) -> pa.Table:
     )
 
 
+# The co-actions that counted: in-window pairs (the `pairs` table) whose two accounts are in one cluster.
+# Each account's action on an item is evidence only through such a pair, and carries the gap to its
+# nearest counted partner: an action with no member within the window is never listed.
 EVIDENCE_ACTS_SQL = """
-WITH cluster_items AS (
-  SELECT DISTINCT a.cluster_id, p.signal, p.item
+WITH counted AS (
+  SELECT a.cluster_id, p.signal, p.item, p.src, p.dst, abs(p.ts_src - p.ts_dst) AS gap
   FROM pairs p JOIN cm a ON a.account_id = p.src JOIN cm b ON b.account_id = p.dst
   WHERE a.cluster_id = b.cluster_id
+),
+ends AS (
+  SELECT cluster_id, signal, item, src AS account_id, gap FROM counted
+  UNION ALL SELECT cluster_id, signal, item, dst AS account_id, gap FROM counted
+),
+nearest AS (
+  SELECT cluster_id, signal, item, account_id, min(gap) AS gap_seconds FROM ends
+  GROUP BY cluster_id, signal, item, account_id
 )
-SELECT ci.cluster_id, acts.signal, acts.item, acts.label, acts.account_id, acts.post_id, acts.ts
-FROM cluster_items ci JOIN acts ON acts.signal = ci.signal AND acts.item = ci.item
-JOIN cm ON cm.account_id = acts.account_id AND cm.cluster_id = ci.cluster_id
+SELECT n.cluster_id, acts.signal, acts.item, acts.label, acts.account_id, acts.post_id, acts.ts, n.gap_seconds
+FROM nearest n JOIN acts ON acts.signal = n.signal AND acts.item = n.item AND acts.account_id = n.account_id
 """
-# Every co-acting pair inside a cluster, candidates or not: a cluster's totals count them all.
-INTRA_CLUSTER_PAIRS_SQL = pair_signal_sql(
-    "JOIN cm a ON a.account_id = p.src JOIN cm b ON b.account_id = p.dst AND a.cluster_id = b.cluster_id"
-)
+
+
+def intra_cluster_pairs_sql(dialect: str = "duckdb") -> str:
+    """Every co-acting pair inside a cluster, candidates or not: a cluster's totals count them all."""
+    return pair_signal_sql(
+        "JOIN cm a ON a.account_id = p.src JOIN cm b ON b.account_id = p.dst AND a.cluster_id = b.cluster_id",
+        dialect,
+    )
 
 
 def evidence_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """Items that two or more accounts of one cluster co-acted on, with who, which posts and when.
+    """Items that two or more accounts of one cluster co-acted on, with who, which posts, when, and each
+    action's gap to its nearest partner in the cluster (at most the signal's window).
 
     Reads `evidence_acts` (EVIDENCE_ACTS_SQL's rows, from either engine).
     """
@@ -85,7 +100,9 @@ def evidence_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
                  count(*) AS n_accounts, to_timestamp(min(ts)) AS first_seen, to_timestamp(max(ts)) AS last_seen,
                  list(account_id ORDER BY ts, account_id) AS accounts,
                  list(post_id ORDER BY ts, account_id) AS post_ids,
-                 list(to_timestamp(ts) ORDER BY ts, account_id) AS times
+                 list(to_timestamp(ts) ORDER BY ts, account_id) AS times,
+                 list(round(gap_seconds, 3) ORDER BY ts, account_id) AS gaps_seconds,
+                 round(max(gap_seconds), 3) AS max_gap_seconds
           FROM evidence_acts GROUP BY cluster_id, signal, item
         )
         SELECT * EXCLUDE (rank) FROM (
@@ -97,7 +114,10 @@ def evidence_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
 
 
 def cluster_summaries(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> pa.Table:
-    """One row per cluster: accounts, first/last seen, signals fired, score and explanation."""
+    """One row per cluster: accounts, first/last seen, signals on its edges, score and explanation.
+
+    Reads `cm`, `intra_pairs`, `evidence` and `cluster_edges` (the significant edges, by account name).
+    """
     per_stratum = con.sql(
         """
         SELECT a.cluster_id, ps.signal, ps.stratum, sum(ps.k)::BIGINT AS k, sum(ps.expected)::DOUBLE AS expected
@@ -132,11 +152,18 @@ def cluster_summaries(con: duckdb.DuckDBPyConnection, settings: DetectSettings) 
         stat.log10_p += float(np.log10(stat.strata))
         by_cluster.setdefault(cluster_id, []).append(stat)
     items = {(str(r["cluster_id"]), str(r["signal"])): r for r in item_counts.to_pylist()}
+    # A cluster's signals are every signal on its own edges (both ends inside it), strong or not.
+    on_edges: dict[str, set[str]] = {}
+    for row in con.sql(
+        "SELECT DISTINCT a.cluster_id, s.signal FROM (SELECT src, dst, unnest(signals) AS signal FROM cluster_edges) s "
+        "JOIN cm a ON a.account_id = s.src JOIN cm b ON b.account_id = s.dst WHERE a.cluster_id = b.cluster_id"
+    ).fetchall():
+        on_edges.setdefault(str(row[0]), set()).add(str(row[1]))
     out: list[dict[str, Any]] = []
     for member in sorted(members.to_pylist(), key=lambda m: int(str(m["cluster_id"])[1:])):
         cluster_id = str(member["cluster_id"])
         stats = by_cluster.get(cluster_id, [])
-        fired = [s for s in stats if s.k >= settings.min_co_actions and s.log10_p <= np.log10(settings.max_p_value)]
+        fired = [s for s in stats if s.signal in on_edges.get(cluster_id, set())]
         total_k = sum(s.k for s in stats)
         total_expected = sum(s.expected for s in stats)
         # Orders of magnitude above chance: 3.0 means a thousand times more co-action than expected.

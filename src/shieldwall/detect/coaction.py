@@ -1,6 +1,7 @@
 """Co-action pairs and their significance against a popularity-aware null model, in DuckDB.
 
-For each signal, two accounts co-act when they act on the same item within the signal's window.
+For each signal, two accounts co-act when they act on the same item within the signal's window (and,
+on crowded items, are among each other's nearest `fan_out` actions in time: see pair_queries).
 Under the null model every account keeps its activity (d = items it acted on) and every item its
 popularity (n = accounts acting on it), but who acts on what is random; the expected number of
 co-actions of accounts i and j is then
@@ -16,7 +17,8 @@ One global E would let co-actions on rare items drown in the expectation set by 
 items are split into popularity strata (n in [2,4), [4,8), ... by powers of two; E splits into a
 sum over strata with the same d and M and each stratum's own sum of n(n-1) and f) and the test runs
 per signal and stratum; a pair's p is its smallest stratum p times the number of strata it was
-tested in (Bonferroni within the pair). A stratum needs at least two co-actions to count.
+tested in (Bonferroni within the pair). A stratum needs min_co_actions (3) co-actions to count: two
+coincidences in one stratum (a link and its website, say) are too easily had among millions of pairs.
 """
 
 from __future__ import annotations
@@ -34,13 +36,47 @@ def poisson_p(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return poisson.sf(observed - 1, np.maximum(expected, 1e-12))
 
 
-def pair_queries(settings: DetectSettings) -> list[tuple[str, str]]:
-    """(table, SELECT) steps from `acts` and `windows_t` to `pair_signal`, in SQL both DuckDB and Spark run.
+def pair_queries(settings: DetectSettings, dialect: str = "duckdb") -> list[tuple[str, str]]:
+    """(table, SELECT) steps from `acts` to `pair_signal`, in SQL DuckDB and Spark both run.
+
+    Pairing: on each item, actions are numbered in time order (ties by account); an action pairs with
+    the following ones up to the last within the window (a RANGE frame finds it) and at most
+    `fan_out` of them (fan_out_crowded for time bins, websites and single hashtags). No item is
+    dropped for being popular and no item costs more than n * fan_out
+    pairs to enumerate.
+
+    The bound only bites on crowded items (more than fan_out actions within one window): a viral
+    link at its peak, a network of thousands acting within seconds. There two accounts are paired
+    when they are close in time (within fan_out actions of each other), and a network's members,
+    acting together item after item, still meet often enough to tie up (fan_out is large enough for
+    that: 2,000 accounts in minutes pair each member with 2 * fan_out of the others on every item).
+    The null model's share f counts the pairs formed (so thinning lowers observed and expected alike).
 
     Activity d and the total M count every action, including items nobody else touched: each is a
     chance to coincide, and leaving them out would let a coordinated group's own items dominate the
-    null model in small data. The per-signal windows and caps come in the windows_t table.
+    null model in small data.
     """
+    spread = "unnest(generate_series" if dialect == "duckdb" else "explode(sequence"
+    double = "" if dialect == "duckdb" else "D"
+    # last_rn: the last action in reach, within the window and the signal's fan-out.
+    reach = " UNION ALL ".join(
+        "SELECT signal, item, account_id, ts, n, stratum, rn, least(rn + "
+        f"{settings.fan_out_for(signal)}, max(rn) OVER (PARTITION BY signal, item ORDER BY ts "
+        f"RANGE BETWEEN CURRENT ROW AND {float(settings.window(signal))}{double} FOLLOWING)) AS last_rn "
+        f"FROM ranked WHERE signal = '{signal}'"
+        for signal in settings.signals
+    )
+    partners = (
+        f"SELECT signal, item, account_id, ts, n, stratum, {spread}(rn + 1, last_rn)) AS partner "
+        "FROM eligible WHERE last_rn > rn"
+    )
+    pairs = (
+        "SELECT a.signal, a.item, least(a.account_id, b.account_id) AS src, "
+        "greatest(a.account_id, b.account_id) AS dst, "
+        "CASE WHEN a.account_id < b.account_id THEN a.ts ELSE b.ts END AS ts_src, "
+        "CASE WHEN a.account_id < b.account_id THEN b.ts ELSE a.ts END AS ts_dst, a.n, a.stratum "
+        f"FROM ({partners}) a JOIN eligible b ON b.signal = a.signal AND b.item = a.item AND b.rn = a.partner"
+    )
     return [
         (
             "items",
@@ -48,26 +84,19 @@ def pair_queries(settings: DetectSettings) -> list[tuple[str, str]]:
             "FROM acts GROUP BY signal, item",
         ),
         (
-            "eligible",
-            "SELECT a.signal, a.item, a.account_id, a.ts, i.n, i.stratum "
-            "FROM acts a JOIN items i ON a.signal = i.signal AND a.item = i.item "
-            "JOIN windows_t w ON w.signal = a.signal WHERE i.n >= 2 AND i.n <= w.max_n",
+            "ranked",
+            "SELECT a.signal, a.item, a.account_id, a.ts, i.n, i.stratum, "
+            "row_number() OVER (PARTITION BY a.signal, a.item ORDER BY a.ts, a.account_id) AS rn "
+            "FROM acts a JOIN items i ON a.signal = i.signal AND a.item = i.item WHERE i.n >= 2",
         ),
-        (
-            "pairs",
-            "SELECT a.signal, a.item, a.account_id AS src, b.account_id AS dst, a.ts AS ts_src, "
-            "b.ts AS ts_dst, a.n, a.stratum "
-            "FROM eligible a JOIN eligible b "
-            "ON a.signal = b.signal AND a.item = b.item AND a.account_id < b.account_id "
-            "JOIN windows_t w ON w.signal = a.signal WHERE abs(a.ts - b.ts) <= w.w",
-        ),
+        ("eligible", reach),
+        ("pairs", pairs),
         ("degree", "SELECT signal, account_id, count(*) AS d FROM acts GROUP BY signal, account_id"),
         (
             "signal_stats",
             """
-         WITH e AS (SELECT i.signal, i.stratum, sum(i.n * (i.n - 1)) AS s2, sum(i.n * (i.n - 1) / 2) AS all_pairs
-                    FROM items i JOIN windows_t w ON w.signal = i.signal
-                    WHERE i.n >= 2 AND i.n <= w.max_n GROUP BY i.signal, i.stratum),
+         WITH e AS (SELECT signal, stratum, sum(n * (n - 1)) AS s2, sum(n * (n - 1) / 2) AS all_pairs
+                    FROM items WHERE n >= 2 GROUP BY signal, stratum),
               total AS (SELECT signal, sum(n) AS m FROM items GROUP BY signal),
               active AS (SELECT signal, count(DISTINCT account_id) AS accounts FROM acts GROUP BY signal),
               in_window AS (SELECT signal, stratum, count(*) AS in_window FROM pairs GROUP BY signal, stratum)
@@ -83,18 +112,22 @@ def pair_queries(settings: DetectSettings) -> list[tuple[str, str]]:
             "candidates",
             f"SELECT src, dst FROM pairs GROUP BY src, dst HAVING count(*) >= {int(settings.min_co_actions)}",
         ),
-        ("pair_signal", pair_signal_sql("JOIN candidates c ON c.src = p.src AND c.dst = p.dst")),
+        ("pair_signal", pair_signal_sql("JOIN candidates c ON c.src = p.src AND c.dst = p.dst", dialect)),
     ]
 
 
-def pair_signal_sql(restrict: str) -> str:
+def pair_signal_sql(restrict: str, dialect: str = "duckdb") -> str:
     """Per pair, signal and stratum: co-actions k, their surprise and expectation, first and last time.
 
     `restrict` is a join clause on `pairs p` choosing which pairs (a constant of ours, never user input).
-    surprise = ln(accounts / item popularity), an IDF, weighs the edges.
+    surprise = ln(accounts / item popularity), an IDF, weighs the edges. Two posts co-act once per
+    signal however many of their tags, links or objects agree (a post pair with both #breaking and #news
+    is one coincidence, not two): k counts distinct pairs of post times.
     """
+    post_pair = "hash(p.ts_src, p.ts_dst)" if dialect == "duckdb" else "xxhash64(p.ts_src, p.ts_dst)"
     return f"""
-         SELECT p.signal, p.stratum, p.src, p.dst, count(*) AS k, sum(ln(s.accounts / p.n)) AS surprise,
+         SELECT p.signal, p.stratum, p.src, p.dst, count(DISTINCT {post_pair}) AS k,
+                sum(ln(s.accounts / p.n)) AS surprise,
                 max(s.in_window / s.all_pairs * di.d * dj.d * s.s2 / (s.m * s.m)) AS expected,
                 min(least(p.ts_src, p.ts_dst)) AS first_ts, max(greatest(p.ts_src, p.ts_dst)) AS last_ts
          FROM pairs p {restrict} JOIN signal_stats s ON s.signal = p.signal AND s.stratum = p.stratum
@@ -108,16 +141,17 @@ def windows_table(settings: DetectSettings) -> pa.Table:
         {
             "signal": list(settings.signals),
             "w": [float(settings.window(s)) for s in settings.signals],
-            "max_n": [settings.max_accounts(s) for s in settings.signals],
+            "span": [float(settings.episode_span(s)) for s in settings.signals],
         }
     )
 
 
 def build_pairs(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> None:
-    """Create `pairs` (every in-window co-action on an eligible item) and `pair_signal` (per pair and signal)."""
-    con.register("windows_t", windows_table(settings))
+    """Create `pairs` (the in-window co-actions, see pair_queries) and `pair_signal` (per pair and signal)."""
     for name, query in pair_queries(settings):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+    for name in ("ranked", "eligible"):
+        con.execute(f"DROP TABLE {name}")
 
 
 STRATA_SQL = "SELECT src, dst, k, expected FROM pair_signal ORDER BY src, dst"
@@ -147,7 +181,7 @@ def test_candidates(strata: pa.Table, candidates: pa.Table, settings: DetectSett
     if candidates.num_rows == 0:
         return candidates.append_column("p_value", pa.array([], pa.float64()))
     k = strata.column("k").to_numpy()
-    stratum_p = np.where(k >= 2, poisson_p(k, strata.column("expected").to_numpy()), 1.0)
+    stratum_p = np.where(k >= settings.min_co_actions, poisson_p(k, strata.column("expected").to_numpy()), 1.0)
     # The strata of candidate i are one contiguous run of the sorted strata table.
     src = strata.column("src").to_numpy(zero_copy_only=False)
     dst = strata.column("dst").to_numpy(zero_copy_only=False)

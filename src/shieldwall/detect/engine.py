@@ -16,10 +16,13 @@ def run_engine(
     settings: DetectSettings,
     on_stage: StageCallback | None = None,
     master: str = "local[2]",
+    groups: dict[str, list[str]] | None = None,
 ) -> DetectionResult:
     if engine == "duckdb":
-        return run_duckdb(posts, settings, on_stage)
+        return run_duckdb(posts, settings, on_stage, groups)
     if engine == "spark":
+        if groups:
+            raise ValueError("--why runs with the duckdb engine only")
         from shieldwall.detect.spark_engine import run_spark
 
         return run_spark(posts, settings, on_stage, master=master)

@@ -14,6 +14,8 @@ SIGNAL_PHRASES = {
     "near_text": ("posted near-identical texts", "texts"),
     "media": ("posted the same pictures (PDQ hash match)", "pictures"),
     "co_hashtags": ("used the same sequences of hashtags", "hashtag sequences"),
+    "co_hashtag": ("used the same hashtags", "hashtags"),
+    "co_object": ("shared the same objects", "objects"),
     "sync_timing": ("posted in the same seconds", "time slots"),
 }
 

@@ -1,5 +1,6 @@
-"""Read posts from CSV, JSONL, Parquet, Twitter API v1.1/v2 JSON, Twitter's IO archive CSV and the
-coordination-network-toolkit CSV into one Arrow table in the posts contract.
+"""Read posts from CSV, JSONL, Parquet, Twitter API v1.1/v2 JSON, Twitter's IO archive CSV, the
+coordination-network-toolkit CSV and CooRTweet's object shares (objects.py) into one Arrow table in the
+posts contract.
 
 Each format only maps its columns onto the contract as text; `normalise` does the typing and the
 row checks for all of them, so every format reports bad rows the same way (file, line, field).
@@ -24,6 +25,8 @@ import pyarrow.parquet as pq
 
 from shieldwall.detect.errors import LoadReport, MalformedInput, RowProblem
 from shieldwall.detect.normalise import normalise
+from shieldwall.detect.objects import object_shape
+from shieldwall.detect.objects import to_posts as objects_to_posts
 from shieldwall.detect.schema import CONTRACT, POSTS_SCHEMA, REQUIRED
 from shieldwall.inputfiles import (
     MAX_FIELD_CHARS,
@@ -117,6 +120,8 @@ def _load_file(path: Path, *, strict: bool) -> tuple[pa.Table, list[RowProblem],
         raw, structural = _read_json(path, strict=strict)
     else:
         raise MalformedInput(RowProblem(label, None, "-", f"unknown file type {suffix!r}; use csv, jsonl, parquet"))
+    if object_shape(raw.column_names):  # CooRTweet's layouts: object shares merged into posts
+        raw = objects_to_posts(raw)
     table, problems, skipped = normalise(raw, label, strict=strict, line_of=line_of)
     problems = sorted(structural + problems, key=lambda p: p.line or 0)
     return table, problems, skipped + len(structural), raw.num_rows + len(structural)
@@ -130,6 +135,8 @@ def _read_parquet(path: Path) -> pa.Table:
 
 
 def _require_columns(path: Path, raw: pa.Table, line: int | None) -> None:
+    if object_shape(raw.column_names):
+        return
     missing = [name for name in REQUIRED if name not in raw.column_names]
     if missing:
         found = ", ".join(c for c in raw.column_names if c != "source_line")[:300]

@@ -67,6 +67,7 @@ SELECT
   {urls} AS urls,
   {hashtags} AS hashtags,
   {media_pdq} AS media_pdq,
+  {objects} AS objects,
   CAST(created_at AS VARCHAR) AS created_at_raw,
   source_line
 FROM raw
@@ -150,6 +151,7 @@ def _normalise_sql(schema: pa.Schema) -> str:
         urls=_list_expr("urls", typed=typed_list("urls")),
         hashtags=_list_expr("hashtags", lower=True, strip_hash=True, typed=typed_list("hashtags")),
         media_pdq=_list_expr("media_pdq", lower=True, typed=typed_list("media_pdq")),
+        objects=_list_expr("objects", typed=typed_list("objects")),
     )
 
 

@@ -25,6 +25,7 @@ from shieldwall.stix.tlp import TLP
 
 TEMPLATES = Path(__file__).parent / "templates"
 TABLES = ("clusters", "edges", "evidence")
+STRONGEST_PAIRS = 10
 
 
 @dataclass
@@ -40,6 +41,7 @@ class RunInfo:
     stats: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     org: str | None = None  # the owner organisation's slug; None: the hub operator's (detect.runs)
+    groups: list[dict[str, Any]] = field(default_factory=list)  # --why verdicts (why.py)
 
 
 def write_outputs(result: DetectionResult, outdir: Path, run: RunInfo, tlp: TLP) -> dict[str, Path]:
@@ -81,7 +83,21 @@ def report_context(clusters: pa.Table, edges: pa.Table, evidence: pa.Table, run:
     for row in evidence.to_pylist():
         evidence_by.setdefault(row["cluster_id"], []).append(row)
     cluster_rows = clusters.to_pylist()
+    # The strongest pairs: per cluster, and overall among pairs left out of every cluster (too small a
+    # community for --min-cluster-size, or split off by Leiden).
+    ranked = sorted(edges.to_pylist(), key=lambda e: (e["p_value"], -e["co_actions"], e["src"], e["dst"]))
+    strongest: dict[str, list[dict[str, Any]]] = {}
+    outside: list[dict[str, Any]] = []
+    for edge in ranked:
+        if edge["cluster_id"] is None:
+            if len(outside) < STRONGEST_PAIRS:
+                outside.append(edge)
+        elif len(strongest.setdefault(edge["cluster_id"], [])) < STRONGEST_PAIRS:
+            strongest[edge["cluster_id"]].append(edge)
     return {
+        "strongest": strongest,
+        "outside_pairs": outside,
+        "groups": run.get("groups") or [],
         "run": run,
         "clusters": cluster_rows,
         "evidence": evidence_by,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -12,14 +13,15 @@ import pyarrow.compute as pc
 from shieldwall.detect.actions import account_names, build_actions, with_names
 from shieldwall.detect.cluster import (
     EVIDENCE_ACTS_SQL,
-    INTRA_CLUSTER_PAIRS_SQL,
     cluster_summaries,
     evidence_table,
+    intra_cluster_pairs_sql,
     leiden_membership,
 )
 from shieldwall.detect.coaction import build_pairs, significant_edges
 from shieldwall.detect.duck import connect
 from shieldwall.detect.settings import DetectSettings
+from shieldwall.detect.why import explain_groups
 
 STAGES = ("co-action items", "pairs and null model", "significance", "clustering", "evidence")
 StageCallback = Callable[[str], None]
@@ -32,9 +34,15 @@ class DetectionResult:
     evidence: pa.Table
     membership: pa.Table
     stats: dict[str, int] = field(default_factory=dict)
+    groups: list[dict[str, Any]] = field(default_factory=list)  # why.explain_groups, when groups were given
 
 
-def run_duckdb(posts: pa.Table, settings: DetectSettings, on_stage: StageCallback | None = None) -> DetectionResult:
+def run_duckdb(
+    posts: pa.Table,
+    settings: DetectSettings,
+    on_stage: StageCallback | None = None,
+    groups: dict[str, list[str]] | None = None,
+) -> DetectionResult:
     def stage(name: str) -> None:
         if on_stage:
             on_stage(name)
@@ -49,7 +57,10 @@ def run_duckdb(posts: pa.Table, settings: DetectSettings, on_stage: StageCallbac
         names = account_names(con)
         edges = with_names(significant_edges(con, settings), names, ("src", "dst"))
         stage(STAGES[2])
-        return finish(con, posts, edges, names, settings, stage)
+        result = finish(con, posts, edges, names, settings, stage)
+        if groups:
+            result.groups = explain_groups(con, groups, edges, result.membership, settings)
+        return result
     finally:
         con.close()
 
@@ -71,7 +82,7 @@ def finish(
         "FROM cm_named m JOIN accounts a ON a.name = m.account_id"
     )
     evidence_acts = with_names(con.sql(EVIDENCE_ACTS_SQL).to_arrow_table(), names, ("account_id",))
-    intra_pairs = with_names(con.sql(INTRA_CLUSTER_PAIRS_SQL).to_arrow_table(), names, ("src", "dst"))
+    intra_pairs = with_names(con.sql(intra_cluster_pairs_sql()).to_arrow_table(), names, ("src", "dst"))
     _replace(con, "cm", membership)
     _replace(con, "evidence_acts", evidence_acts)
     _replace(con, "intra_pairs", intra_pairs)
@@ -97,8 +108,9 @@ def summarise(
     """
     evidence = evidence_table(con)
     _replace(con, "evidence", evidence)
-    clusters = cluster_summaries(con, settings)
     con.register("edges_arrow", edges)
+    con.execute("CREATE OR REPLACE TEMP VIEW cluster_edges AS SELECT src, dst, signals FROM edges_arrow")
+    clusters = cluster_summaries(con, settings)
     labelled = con.sql(
         "SELECT e.src, e.dst, e.weight, e.k AS co_actions, e.expected AS expected_co_actions, e.p_value, "
         "e.signals, to_timestamp(e.first_ts) AS first_seen, to_timestamp(e.last_ts) AS last_seen, "

@@ -6,7 +6,9 @@ import pyarrow as pa
 
 REQUIRED = ("post_id", "account_id", "created_at")
 OPTIONAL_TEXT = ("platform", "text", "reshare_of", "reply_to", "lang")
-LIST_FIELDS = ("urls", "hashtags", "media_pdq")
+# objects: typed ids "TYPE:ID" (url, domain, hashtag, picture, reshare, or any other type) from inputs in
+# CooRTweet's shape, where links, sites and pictures arrive already resolved to ids (see objects.py).
+LIST_FIELDS = ("urls", "hashtags", "media_pdq", "objects")
 CONTRACT = REQUIRED + OPTIONAL_TEXT + LIST_FIELDS
 
 # Where a post came from, so evidence and error messages can point back at the input.
@@ -25,6 +27,7 @@ POSTS_SCHEMA = pa.schema(
         pa.field("urls", pa.list_(pa.string())),
         pa.field("hashtags", pa.list_(pa.string())),
         pa.field("media_pdq", pa.list_(pa.string())),
+        pa.field("objects", pa.list_(pa.string())),
         pa.field("source_file", pa.string()),
         pa.field("source_line", pa.int64()),
     ]

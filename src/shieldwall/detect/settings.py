@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-SIGNALS = ("co_link", "co_domain", "co_reshare", "near_text", "media", "co_hashtags", "sync_timing")
+SIGNALS = (
+    "co_link",
+    "co_domain",
+    "co_reshare",
+    "near_text",
+    "media",
+    "co_hashtags",
+    "co_hashtag",
+    "sync_timing",
+    "co_object",
+)
+# Signals whose item is used again and again (a website, a hashtag, an object id in CooRTweet's input
+# shape): each burst of use is a separate item (see actions.episode_items_sql), so the same pair can
+# co-act on it many times. The other items (a link, an original post, a text, a picture) are fresh.
+REPEATED_SIGNALS = ("co_domain", "co_hashtag", "co_object")
 
 # Per-signal time windows in seconds: two accounts co-act when they act on the same item this close.
 DEFAULT_WINDOWS: dict[str, int] = {
@@ -14,7 +28,9 @@ DEFAULT_WINDOWS: dict[str, int] = {
     "near_text": 900,
     "media": 900,
     "co_hashtags": 900,
+    "co_hashtag": 300,
     "sync_timing": 10,  # the item is the time bin of this width itself
+    "co_object": 60,
 }
 
 
@@ -27,12 +43,13 @@ class DetectSettings:
     text_shingle: int = 5
     text_min_chars: int = 25
     pdq_max_distance: int = 31  # Hamming distance (of 256 bits) at which two PDQ hashes are the same picture
-    # Items acted on by more accounts than this say nothing about any pair (viral news, popular
-    # sites); they are dropped before pairing, which also bounds the pair count.
-    max_item_accounts: int = 300
-    # Domains and time slots are crowded by nature: a slot shared by more accounts than this is busy, not
-    # coordinated, and all-pairs over it would dominate the run.
-    max_item_accounts_crowded: int = 60
+    # Pairing: on each item, an action pairs with the next `fan_out` actions (in time order) within the
+    # window, never with all of them: an item shared by thousands costs thousands * fan_out pairs, and a
+    # large network still ties up through its members co-acting on many items (see coaction.py).
+    fan_out: int = 128
+    # Time bins, websites and single hashtags are crowded by nature (a busy second, a big site, a trending
+    # tag): co-presence there is weak evidence, so fewer neighbours are worth their cost.
+    fan_out_crowded: int = 32
     timing_posts_per_bin: int = 20  # sync_timing bins shrink (down to 1 s) when the data is denser than this
     memory_limit: str | None = None  # DuckDB memory limit (e.g. "12GB"); beyond it DuckDB spills to disk
     min_co_actions: int = 3  # a pair must co-act on at least this many distinct items in one signal
@@ -46,9 +63,13 @@ class DetectSettings:
     def window(self, signal: str) -> int:
         return int(self.windows.get(signal, DEFAULT_WINDOWS[signal]))
 
-    def max_accounts(self, signal: str) -> int:
-        crowded = signal in ("co_domain", "sync_timing")
-        return int(self.max_item_accounts_crowded if crowded else self.max_item_accounts)
+    def fan_out_for(self, signal: str) -> int:
+        crowded = signal in ("sync_timing", "co_domain", "co_hashtag")
+        return int(min(self.fan_out, self.fan_out_crowded) if crowded else self.fan_out)
+
+    def episode_span(self, signal: str) -> int:
+        """Longest episode of a repeated item: a hashtag in constant use is split into items this long."""
+        return max(3_600, 20 * self.window(signal))
 
     def for_posts(self, n_posts: int, span_seconds: float) -> DetectSettings:
         """Adapt the sync_timing bin to the data's density (same result for every engine)."""

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from shieldwall.detect.actions import media_group_table
+from shieldwall.detect.actions import episode_items_sql, media_group_table, signal_selects, union_of
 from shieldwall.detect.canonical import TRACKING_RE, URL_RE
-from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, INTRA_CLUSTER_PAIRS_SQL, leiden_membership
+from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, intra_cluster_pairs_sql, leiden_membership
 from shieldwall.detect.coaction import pair_queries, significant_edges, windows_table
 from shieldwall.detect.duck import connect
 from shieldwall.detect.pipeline import STAGES, DetectionResult, StageCallback, _replace, _span_seconds, summarise
@@ -90,30 +90,36 @@ def run_spark(
     spark = spark_session(master)
 
     def view(name: str, query: str) -> None:
-        frame = spark.sql(query).cache()
+        # Materialised and cut from its lineage: each step reads the previous ones several times, and
+        # plans nested ten steps deep grow past what the driver can analyse (or print).
+        frame = spark.sql(query).localCheckpoint()
         frame.createOrReplaceTempView(name)
 
     def table(name: str, data: pa.Table) -> None:
         spark.createDataFrame(data).createOrReplaceTempView(name)
 
     indexed = posts.select(["post_id", "account_id", "created_at", "text", "urls", "reshare_of", "hashtags"])
+    no_objects = pa.nulls(posts.num_rows, pa.list_(pa.string()))
+    objects = posts.column("objects") if "objects" in posts.column_names else no_objects
+    indexed = indexed.append_column("objects", objects)
     table("posts", indexed.append_column("post_index", pa.array(np.arange(posts.num_rows, dtype=np.int64))))
     view(
         "p",
         "SELECT post_index, post_id, account_id, CAST(unix_micros(created_at) AS DOUBLE) / 1000000 AS ts, text, "
-        "urls, reshare_of, hashtags FROM posts",
+        "urls, reshare_of, hashtags, coalesce(objects, array()) AS objects FROM posts",
     )
+    table("windows_t", windows_table(settings))
     selects = _action_selects(spark, posts, settings, view, table)
+    view("raw_acts", union_of(selects))
     view(
         "acts",
         "SELECT signal, xxhash64(item) AS item, first.label AS label, account_id, first.ts AS ts, "
         "first.post_id AS post_id FROM ("
         "SELECT signal, item, account_id, min(struct(ts, post_id, label)) AS first "
-        f"FROM ({' UNION ALL '.join(selects)}) u WHERE item IS NOT NULL GROUP BY signal, item, account_id) g",
+        f"FROM ({episode_items_sql('raw_acts')}) u WHERE item IS NOT NULL GROUP BY signal, item, account_id) g",
     )
     stage(STAGES[0])
-    table("windows_t", windows_table(settings))
-    for name, query in pair_queries(settings):
+    for name, query in pair_queries(settings, "spark"):
         view(name, query)
     stage(STAGES[1])
     # One Spark job brings back the per-signal rows of candidate pairs; the shared test runs on the driver.
@@ -125,13 +131,11 @@ def run_spark(
     membership = leiden_membership(edges, settings)
     table("cm", membership if membership.num_rows else _empty_membership())
     evidence_acts = spark.sql(EVIDENCE_ACTS_SQL).toArrow()
-    intra_pairs = spark.sql(INTRA_CLUSTER_PAIRS_SQL).toArrow()
+    intra_pairs = spark.sql(intra_cluster_pairs_sql("spark")).toArrow()
     count_row = spark.sql(
         "SELECT (SELECT count(*) FROM acts) AS items, (SELECT count(*) FROM pairs) AS pairs"
     ).collect()
     counts = {"co_action_items": int(count_row[0]["items"]), "co_action_pairs": int(count_row[0]["pairs"])}
-    for name in ("p", "acts", *(n for n, _ in pair_queries(settings))):
-        spark.catalog.uncacheTable(name)
     try:
         _replace(con, "cm", membership)
         _replace(con, "evidence_acts", _normalise_types(evidence_acts))
@@ -162,62 +166,34 @@ def _normalise_types(table: pa.Table) -> pa.Table:
 
 
 def _action_selects(spark: Any, posts: pa.Table, settings: DetectSettings, view: Any, table: Any) -> list[str]:
+    """The shared per-signal SELECTs (actions.signal_selects) over Spark views of the same tables."""
     wanted = set(settings.signals)
-    selects = []
-    if wanted & {"co_link", "co_domain"}:
+    view(
+        "link",
+        f"SELECT post_id, account_id, ts, {canonical_url_sql('u')} AS url FROM "
+        "(SELECT post_id, account_id, ts, explode(urls) AS u FROM p WHERE reshare_of IS NULL) x"
+        + ("" if wanted & {"co_link", "co_domain"} else " LIMIT 0"),
+    )
+    if settings.shortener_map and wanted & {"co_link", "co_domain"}:
+        table(
+            "shortener_raw",
+            pa.table({"short": list(settings.shortener_map), "long": list(settings.shortener_map.values())}),
+        )
         view(
             "link",
-            f"SELECT post_id, account_id, ts, {canonical_url_sql('u')} AS url FROM "
-            "(SELECT post_id, account_id, ts, explode(urls) AS u FROM p WHERE reshare_of IS NULL) x",
-        )
-        if settings.shortener_map:
-            table(
-                "shortener_raw",
-                pa.table({"short": list(settings.shortener_map), "long": list(settings.shortener_map.values())}),
-            )
-            view(
-                "link",
-                f"SELECT l.post_id, l.account_id, l.ts, coalesce({canonical_url_sql('m.long')}, l.url) AS url "
-                f"FROM link l LEFT JOIN (SELECT {canonical_url_sql('short')} AS short, first(long) AS long "
-                f"FROM shortener_raw GROUP BY {canonical_url_sql('short')}) m ON l.url = m.short",
-            )
-        host = "regexp_extract(url, '^http://([^/?#]*)', 1)"
-        if "co_link" in wanted:
-            selects.append("SELECT 'co_link' AS signal, url AS item, url AS label, account_id, ts, post_id FROM link")
-        if "co_domain" in wanted:
-            slot = max(1, settings.window("co_domain"))
-            selects.append(
-                f"SELECT 'co_domain', concat({host}, '@', CAST(CAST(floor(ts / {slot}) AS BIGINT) AS STRING)), "
-                f"{host}, account_id, ts, post_id FROM link WHERE {host} <> ''"
-            )
-    if "co_reshare" in wanted:
-        selects.append(
-            "SELECT 'co_reshare', reshare_of, reshare_of, account_id, ts, post_id FROM p WHERE reshare_of IS NOT NULL"
-        )
-    if "co_hashtags" in wanted:
-        selects.append(
-            "SELECT 'co_hashtags', array_join(hashtags, ' '), concat('#', array_join(hashtags, ' #')), "
-            "account_id, ts, post_id FROM p WHERE size(hashtags) >= 2 AND reshare_of IS NULL"
-        )
-    if "sync_timing" in wanted:
-        width = max(1, settings.window("sync_timing"))
-        selects.append(
-            f"SELECT 'sync_timing', CAST(CAST(floor(ts / {width}) AS BIGINT) AS STRING), "
-            f"concat(date_format(timestamp_seconds(CAST(floor(ts / {width}) AS BIGINT) * {width}), "
-            "'yyyy-MM-dd HH:mm:ss'), ' UTC'), account_id, ts, post_id FROM p"
+            f"SELECT l.post_id, l.account_id, l.ts, coalesce({canonical_url_sql('m.long')}, l.url) AS url "
+            f"FROM link l LEFT JOIN (SELECT {canonical_url_sql('short')} AS short, first(long) AS long "
+            f"FROM shortener_raw GROUP BY {canonical_url_sql('short')}) m ON l.url = m.short",
         )
     if "near_text" in wanted:
         text_groups_view(spark, settings, posts.num_rows)
-        selects.append(
-            "SELECT 'near_text', concat('t', CAST(g.text_group AS STRING)), substring(p.text, 1, 280), "
-            "p.account_id, p.ts, p.post_id FROM text_groups g JOIN p ON p.post_index = g.post_index"
-        )
     if "media" in wanted:
         table("media_groups_t", media_group_table(posts, settings))
-        selects.append(
-            "SELECT 'media', concat('m', CAST(g.media_group AS STRING)), g.media_hash, p.account_id, p.ts, "
-            "p.post_id FROM media_groups_t g JOIN p ON p.post_index = g.post_index"
-        )
+    selects = signal_selects(settings, "explode", _time_label)
     if not selects:
         raise ValueError("no signals selected")
     return selects
+
+
+def _time_label(seconds: str) -> str:
+    return f"concat(date_format(timestamp_seconds({seconds}), 'yyyy-MM-dd HH:mm:ss'), ' UTC')"

@@ -26,8 +26,15 @@ SIGNAL_TECHNIQUES: dict[str, tuple[str, str]] = {
     "near_text": ("T0084.001", "Use Copypasta"),
     "media": ("T0084", "Reuse Existing Content"),
     "co_hashtags": ("T0049.002", "Flood Existing Hashtag"),
+    "co_hashtag": ("T0049.002", "Flood Existing Hashtag"),
+    "co_object": ("T0049", "Flood Information Space"),
     "sync_timing": ("T0049.003", "Bots Amplify via Automated Forwarding and Reposting"),
 }
+
+
+def _is_object_id(label: str) -> bool:
+    kind, sep, _ = label.partition(":")
+    return bool(sep) and kind.isalpha() and kind.lower() not in ("http", "https")
 
 
 def techniques_for(signals: list[str]) -> list[tuple[str, str]]:
@@ -142,12 +149,15 @@ def _cluster_objects(
         indicator(f"[user-account:account_login = '{_quote(account)}']", f"Account {account}", "account:" + account)
     urls, domains, hashes = set(), set(), set()
     for row in evidence:
+        label = str(row["label"])
+        if _is_object_id(label):  # an id from CooRTweet-shaped input ("url:123"), not a URL, site or hash
+            continue
         if row["signal"] == "co_link":
-            urls.add(row["label"])
+            urls.add(label)
         elif row["signal"] == "co_domain":
-            domains.add(row["label"])
+            domains.add(label)
         elif row["signal"] == "media":
-            hashes.add(row["label"])
+            hashes.add(label)
     for url in sorted(urls):
         indicator(f"[url:value = '{_quote(url)}']", f"URL {url}", "url:" + url)
         host = (canonical_url(url) or "").removeprefix("http://").split("/")[0].split("?")[0]
@@ -203,7 +213,8 @@ def _observed(
         accounts.append(account_obj)
         refs.append(account_obj["id"])
     extra: list[dict[str, Any]] = []
-    if row["signal"] == "co_link":
+    object_id = _is_object_id(str(row["label"]))
+    if row["signal"] == "co_link" and not object_id:
         url_obj = {
             "type": "url",
             "spec_version": "2.1",
@@ -211,7 +222,7 @@ def _observed(
             "value": row["label"],
         }
         extra.append(url_obj)
-    elif row["signal"] == "co_domain":
+    elif row["signal"] == "co_domain" and not object_id:
         extra.append(
             {
                 "type": "domain-name",
@@ -220,7 +231,7 @@ def _observed(
                 "value": row["label"],
             }
         )
-    elif row["signal"] in ("near_text", "co_hashtags", "co_reshare", "sync_timing", "media"):
+    elif row["signal"] in SIGNAL_TECHNIQUES:
         note = {
             "type": "note",
             "spec_version": "2.1",

@@ -19,7 +19,9 @@ SIGNAL_COLOURS = {
     "near_text": "#d62728",
     "media": "#9467bd",
     "co_hashtags": "#ff7f0e",
+    "co_hashtag": "#bcbd22",
     "sync_timing": "#8c564b",
+    "co_object": "#e377c2",
 }
 MAX_NODES = 600
 

@@ -40,7 +40,18 @@ def generate(
     *,
     days: int = 7,
     seed: int = 7,
+    group_size: tuple[int, int] = (8, 30),
+    spread: int = 240,
+    cover: float = 1.0,
+    bursts: int | None = None,
+    burst_size: tuple[int, int] = (150, 500),
+    signal_kinds: tuple[str, ...] = GROUP_KINDS,
 ) -> SyntheticData:
+    """Posts with planted groups. The keywords set the quality grid's axes (bench/detect_quality_grid.py):
+    group_size, the range of members per group (upper bound excluded); spread, the seconds over which a
+    group's episode is spread (sync_timing groups always use 5); cover, how much more than an ordinary
+    account of the same rank each member posts organically; bursts and burst_size, the organic viral
+    bursts; signal_kinds, the kinds the groups cycle through."""
     rng = np.random.default_rng(seed)
     n_groups = n_groups if n_groups is not None else max(len(GROUP_KINDS), min(70, n_posts // 15_000))
     span = days * 86_400
@@ -55,19 +66,24 @@ def generate(
     group_accounts = rng.permutation(n_accounts)
     cursor = 0
     for group in range(n_groups):
-        kind = GROUP_KINDS[group % len(GROUP_KINDS)]
-        size = int(rng.integers(8, 30))
+        kind = signal_kinds[group % len(signal_kinds)]
+        size = int(rng.integers(*group_size))
         members = group_accounts[cursor : cursor + size]
         cursor += size
         kinds.append(kind)
         for m in members:
             planted[str(account_ids[m])] = group
-        parts.append(_planted_group(rng, group, kind, members, span, words))
+        parts.append(_planted_group(rng, group, kind, members, span, words, spread))
     planted_posts = sum(len(p["account"]) for p in parts)
+    if cover != 1.0:  # members post organically more (or less) than ordinary accounts of their rank
+        members = group_accounts[:cursor]
+        activity = activity.copy()
+        activity[members] *= cover
+        activity /= activity.sum()
 
-    n_bursts = max(2, n_posts // 20_000)
+    n_bursts = bursts if bursts is not None else max(2, n_posts // 20_000)
     for burst in range(n_bursts):
-        parts.append(_viral_burst(rng, burst, activity, span, words))
+        parts.append(_viral_burst(rng, burst, activity, span, words, burst_size))
     burst_posts = sum(len(p["account"]) for p in parts) - planted_posts
     parts.append(_organic(rng, max(n_posts - planted_posts - burst_posts, 0), activity, span, words))
 
@@ -182,10 +198,15 @@ def _organic(
 
 
 def _viral_burst(
-    rng: np.random.Generator, burst: int, activity: np.ndarray, span: int, words: np.ndarray
+    rng: np.random.Generator,
+    burst: int,
+    activity: np.ndarray,
+    span: int,
+    words: np.ndarray,
+    burst_size: tuple[int, int] = (150, 500),
 ) -> dict[str, np.ndarray]:
     """Hundreds of ordinary accounts sharing one item within minutes: organic, not coordinated."""
-    size = int(rng.integers(150, 500))
+    size = int(rng.integers(*burst_size))
     accounts = np.unique(rng.choice(len(activity), size, p=activity))
     n = len(accounts)
     start = rng.integers(0, span - 3600)
@@ -205,7 +226,13 @@ def _viral_burst(
 
 
 def _planted_group(
-    rng: np.random.Generator, group: int, kind: str, members: np.ndarray, span: int, words: np.ndarray
+    rng: np.random.Generator,
+    group: int,
+    kind: str,
+    members: np.ndarray,
+    span: int,
+    words: np.ndarray,
+    spread: int = 240,
 ) -> dict[str, np.ndarray]:
     episodes = int(rng.integers(12, 20)) if kind == "sync_timing" else int(rng.integers(6, 12))
     keys = ("account", "ts", "text", "url", "reshare", "hashtags", "media")
@@ -215,10 +242,10 @@ def _planted_group(
         active = members[rng.random(len(members)) < 0.7]
         n = len(active)
         start = int(rng.integers(0, span - 3600))
-        spread = 5 if kind == "sync_timing" else 240
+        width = 5 if kind == "sync_timing" else spread
         if kind == "sync_timing":
             start -= start % 10
-        ts = start + rng.integers(0, spread, n)
+        ts = start + rng.integers(0, width, n)
         text = _texts(rng, words, n)
         url, reshare, hashtags, media = _empty(n), _empty(n), _empty(n), _empty(n)
         if kind == "co_link":
