@@ -114,3 +114,13 @@ def test_uploaded_videos_are_hashed_and_matched_over_http(
     )
     result = broken.json()["results"][0]
     assert result["ok"] and "could not read the video" in result["detail"]["note"]
+
+
+def test_video_queries_are_bounded(live_server: LiveServer) -> None:
+    rng = np.random.default_rng(8)
+    long_query = ",".join(frames(rng, 3_601))
+    answer = httpx.post(f"{live_server.url}/api/match", json={"hashes": [{"type": "vpdq", "value": long_query}]})
+    assert answer.status_code == 200 and "at most 3,600" in answer.json()["results"][0]["error"]
+    many = [{"type": "vpdq", "value": "a" * 64}] * 11
+    refused = httpx.post(f"{live_server.url}/api/match", json={"hashes": many})
+    assert refused.status_code == 413 and "at most 10 videos" in refused.json()["detail"]

@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 from shieldwall.exchange import access
 from shieldwall.exchange.deps import ApiError
 from shieldwall.exchange.policy import Principal
-from shieldwall.match.files import DEFAULT_MAX_FILE_BYTES
+from shieldwall.match.files import DEFAULT_MAX_FILE_BYTES, VIDEO_TYPES, sniff
 from shieldwall.match.service import ItemResult, drop_benign, match_file, match_value, matchers, restrict
 from shieldwall.match.tables import Bank
 from shieldwall.match.visibility import keep_visible, readable_banks, visible_counts
@@ -26,6 +26,7 @@ from shieldwall.stix.tlp import TLP
 
 router = APIRouter(tags=["match"])
 MAX_ITEMS = 1000
+MAX_VIDEOS = 10  # hashing a video runs ffmpeg for seconds; each vPDQ query is one lookup a frame
 # JSON field -> item kind; both the plural list and the singular value are accepted.
 FIELDS = {
     "urls": "url",
@@ -197,6 +198,9 @@ async def api_match(request: Request, principal: Principal = Depends(access.anyo
         raise ApiError(422, "nothing to match: send urls, domains, accounts, texts, hashes or files")
     if len(values) + len(files) > MAX_ITEMS:
         raise ApiError(413, f"at most {MAX_ITEMS} items per request; split the batch")
+    videos = sum(kind == "vpdq" for kind, _ in values) + sum(sniff(data) in VIDEO_TYPES for _, data in files)
+    if videos > MAX_VIDEOS:
+        raise ApiError(413, f"at most {MAX_VIDEOS} videos (files or vpdq hashes) per request; split the batch")
     results = await run_in_threadpool(run_match, request, principal, values, files, banks)
     summary = await run_in_threadpool(run_actions_for, request, principal, results) if actions else None
     return JSONResponse(

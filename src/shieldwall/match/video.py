@@ -33,6 +33,7 @@ DISTANCE = 31
 QUERY_PERCENT = 80.0
 BANK_PERCENT = 0.0
 MAX_FRAMES = 20_000  # about five and a half hours at one frame a second
+MAX_QUERY_FRAMES = 3_600  # a query video of up to an hour: one index lookup a frame
 HASH_SECONDS = 300
 HASH_MEMORY = 2 * 1024**3
 
@@ -148,6 +149,8 @@ class VideoIndex:
 
     def match(self, canonical: str) -> list[VideoHit]:
         query = frames_of(canonical)
+        if len(query) > MAX_QUERY_FRAMES:
+            raise VpdqError(f"a vPDQ query may have at most {MAX_QUERY_FRAMES:,} distinct frames (an hour)")
         if not query or not self.frames:
             return []
         matched_query: dict[int, int] = {}  # video position -> query frames found in it
