@@ -8,7 +8,9 @@ and on PostgreSQL, and on each measures, in turn:
 2. the import alone: `ads import --format snap` of N rows (the real Snap file, repeated with new ad ids) in a
    process of its own, as the CLI runs it: its duration and how long each of its transactions held the lock;
 3. both: the same clients POSTing for as long as another N-row import runs beside them;
-4. (SQLite, full runs) both again, with the import code of BASELINE_REF (one transaction per 20,000 rows).
+4. (SQLite, full runs) both again, the import written the way it was before issue 11 (one transaction per
+   20,000-row batch, no pause between them, waiting for the lock in SQLite's busy handler). The code of that
+   time cannot run against today's schema, so the same code runs with those settings (BEFORE).
 
 Every phase also runs one incremental poller (GET objects/?added_after=the last page's X-TAXII-Date-Added-Last,
 pages of 1,000), as TAXII clients sync. Reported per phase: POSTs/s and objects/s, POST p50/p99/max, every
@@ -16,7 +18,7 @@ non-202 answer and transport error (the goal: no 5xx, no error at all), the poll
 checks that every acknowledged object (202, status complete, success_count 100) is in the database and was
 seen by the poller.
 
-`python -m bench.exchange_under_load [--quick] [--no-postgres] [--no-baseline]`; lines go to
+`python -m bench.exchange_under_load [--quick] [--no-postgres] [--no-before]`; lines go to
 bench/results/exchange_under_load.txt.
 """
 
@@ -50,7 +52,6 @@ from bench.report import Report
 
 REPO = Path(__file__).resolve().parents[1]
 SNAP_FILE = REPO.parent / "shared" / "data" / "ads" / "snapchat-political-ads-2019-2020.csv"
-BASELINE_REF = "278ae99"  # the last commit whose ads import wrote one transaction per 20,000-row batch
 BUNDLE = 100
 
 
@@ -85,15 +86,21 @@ def snap_rows(count: int, salt: str, folder: Path) -> Path:
 
 
 # The import as `shieldwall ads import` runs it (same settings, same audited function), in its own process;
-# prints its duration, its summary and how long each chunk held the write lock (code without chunks: none).
-# No migration step: the server's database is migrated, and a baseline's code may not know its newest revision.
+# prints its duration, its summary and how long each transaction held the write lock. With BEFORE set, its
+# transactions are laid out as before issue 11.
 IMPORT = r"""
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 from shieldwall.config import load_settings
 from shieldwall.store.db import Database
+from shieldwall.ads import importing
+from shieldwall.ads.archive import lock_archive
 from shieldwall.ads.editing import CONSOLE, audited_import
 
+if os.environ.get("BENCH_BEFORE") == "1":
+    importing.FIRST_CHUNK = importing.SMALLEST_CHUNK = importing.LARGEST_CHUNK = 20_000
+    importing.ROOM_BUSY = importing.ROOM_IDLE = importing.CHECKPOINT_SECONDS = 0.0
+    importing.ChunkWriter._lock = lambda self, session: lock_archive(session)
 settings = load_settings()
 database = Database(settings.database_url)
 started = time.perf_counter()
@@ -119,28 +126,19 @@ class ImportRun:
         return outcome
 
 
-def start_import(server: ShieldwallServer, rows: Path, src: Path | None, work: Path) -> ImportRun:
+def start_import(server: ShieldwallServer, rows: Path, work: Path, before: bool = False) -> ImportRun:
     env = {
         **os.environ,
         "SHIELDWALL_DATA_DIR": str(server.data_dir),
         "SHIELDWALL_DATABASE_URL": server.database_url,
+        "BENCH_BEFORE": "1" if before else "0",
     }
-    if src is not None:  # another version's code: its src first on the path
-        env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
     output = work / f"import-{rows.stem}.out"
     with output.open("wb") as handle:
         process = subprocess.Popen(
             [sys.executable, "-c", IMPORT, str(rows)], env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=work
         )
     return ImportRun(process, time.perf_counter(), output)
-
-
-def baseline_src(ref: str, folder: Path) -> Path:
-    """`src/` of `ref`, extracted with git archive (no worktree, nothing in the repository changes)."""
-    archive = subprocess.run(["git", "archive", ref, "src"], cwd=REPO, check=True, capture_output=True).stdout
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder / "src"
 
 
 # ------------------------------------------------------------------------------------------------ load
@@ -314,8 +312,6 @@ def report_import(report: Report, label: str, outcome: dict[str, Any], rows: int
             f"; {len(holds):,} write transactions holding the lock p50 {ms(statistics.median(holds))}, "
             f"p99 {ms(pct(holds, 99))}, max {ms(max(holds))}"
         )
-    else:
-        line += "; one write transaction per 20,000-row batch"
     report.line(line)
 
 
@@ -332,7 +328,7 @@ def serving(work: Path, database_url: str = "") -> Iterator[ShieldwallServer]:
 
 
 def backend(
-    report: Report, name: str, sizes: Sizes, work: Path, files: list[Path], baseline: Path | None, url: str = ""
+    report: Report, name: str, sizes: Sizes, work: Path, files: list[Path], before: bool, url: str = ""
 ) -> bool:
     ok = True
     with serving(work, url) as server:
@@ -344,10 +340,10 @@ def backend(
         alone = run_load(server, sizes.clients, lambda: time.sleep(sizes.seconds))
         ok &= report_load(report, "POSTs alone", alone, server)
 
-        outcome = start_import(server, files[0], None, work).wait()
+        outcome = start_import(server, files[0], work).wait()
         report_import(report, "import alone", outcome, sizes.rows)
 
-        running = start_import(server, files[1], None, work)
+        running = start_import(server, files[1], work)
         beside = run_load(server, sizes.clients, running.process.wait)
         outcome = running.wait()
         ok &= report_load(report, "POSTs beside the import", beside, server)
@@ -356,12 +352,12 @@ def backend(
             rate = (beside.posts / beside.seconds) / (alone.posts / alone.seconds)
             report.line(f"  POST rate beside the import: {rate:.0%} of alone")
 
-        if baseline is not None:
-            running = start_import(server, files[2], baseline, work)
-            before = run_load(server, sizes.clients, running.process.wait)
+        if before:
+            running = start_import(server, files[2], work, before=True)
+            load = run_load(server, sizes.clients, running.process.wait)
             outcome = running.wait()
-            report_load(report, f"POSTs beside the {BASELINE_REF} import (before)", before, server)
-            report_import(report, f"{BASELINE_REF} import beside the POSTs (before)", outcome, sizes.rows)
+            report_load(report, "POSTs beside the import laid out as before (one transaction per batch)", load, server)
+            report_import(report, "import laid out as before, beside the POSTs", outcome, sizes.rows)
     return ok
 
 
@@ -380,10 +376,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench-under-load-") as tmp:
         work = Path(tmp)
-        use_baseline = not quick and "--no-baseline" not in args
-        baseline = baseline_src(BASELINE_REF, work / "baseline") if use_baseline else None
+        before = not quick and "--no-before" not in args
         files = [snap_rows(sizes.rows, salt, work) for salt in ("a", "b", "c", "d", "e")]
-        ok = backend(report, "sqlite", sizes, work / "sqlite", files[:3], baseline)
+        ok = backend(report, "sqlite", sizes, work / "sqlite", files[:3], before)
         if "--no-postgres" not in args:
             from tests.support.postgres import PostgresServer, find_bindir
 
@@ -395,7 +390,7 @@ def main(argv: list[str] | None = None) -> None:
                 postgres.start()
                 try:
                     url = postgres.create_database("under_load")
-                    ok &= backend(report, "postgresql", sizes, work / "postgresql", files[3:], None, url)
+                    ok &= backend(report, "postgresql", sizes, work / "postgresql", files[3:], False, url)
                 finally:
                     postgres.stop()
         verdict = "met" if ok else "NOT met"

@@ -1,5 +1,5 @@
-"""Bulk inserts: PostgreSQL's COPY (several times faster than multi-row INSERT), SQLite's executemany on
-the driver's cursor. Both convert values column by column (only the JSON and datetime columns need
+"""Bulk inserts: PostgreSQL's COPY (several times faster than multi-row INSERT), SQLite's executemany
+(the driver's, called as it is). Both convert values column by column (only the JSON and datetime columns need
 it) instead of sending every value of every row through SQLAlchemy's per-row parameter handling.
 
 The COPY statement is composed with psycopg's identifier quoting from our own table definitions; the
@@ -74,11 +74,9 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         order = [names.index(key) for key in compiled.positiontup or []]
         if order != list(range(len(names))):  # compiled in table order, as the tuples are: no-op
             values = [tuple(v[i] for i in order) for v in values]
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.executemany(str(compiled), values)
-        finally:
-            cursor.close()
+        # Through SQLAlchemy's driver-level call (parameters passed as they are): its events see the write
+        # (store.db queues a process's writers and watches the file from the first write statement).
+        session.connection().exec_driver_sql(str(compiled), values)
         return
     from psycopg import sql
 

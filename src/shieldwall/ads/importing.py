@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from shieldwall.ads.archive import (
@@ -42,7 +42,7 @@ from shieldwall.ads.importers.base import Batch, Problem
 from shieldwall.ads.tables import ImportRun
 from shieldwall.inputfiles import InputError
 from shieldwall.store.base import utcnow
-from shieldwall.store.db import Database
+from shieldwall.store.db import BUSY_TIMEOUT_S, Database
 
 Progress = Callable[[str, int], None]  # (file, rows just handled)
 
@@ -155,6 +155,8 @@ FIRST_CHUNK, SMALLEST_CHUNK, LARGEST_CHUNK = 250, 25, 5000
 # finds the gap), a fifth while nobody else has committed for BUSY_LINGER seconds.
 ROOM_BUSY, ROOM_IDLE = 1.0, 0.2
 BUSY_LINGER = 5.0
+# SQLite: how often a chunk tries for the write lock, and for how long.
+LOCK_POLL_S, LOCK_WAIT_S = 0.002, 600.0
 # SQLite: while nobody else writes, the WAL is checkpointed at most this often (after every chunk while
 # others write, so that their commits find nothing left to checkpoint).
 CHECKPOINT_SECONDS = 1.0
@@ -291,13 +293,34 @@ class ChunkWriter:
     ) -> tuple[IngestStats, float]:
         """Write the chunk in one transaction; returns its counts and how long it held the lock."""
         with Session(bind=self.connection) as session, session.begin():
-            lock_archive(session)
+            self._lock(session)
             locked = time.perf_counter()
             if plan is None or archive_stamp(session) != plan.stamp:
                 plan = Archive(session, scorer=self.scorer, source=source).plan(documents, self.observed_at)
             write_plan(session, plan)
             _record_progress(session, self.result, plan.stats, batch)
         return plan.stats, time.perf_counter() - locked
+
+    def _lock(self, session: Session) -> None:
+        """lock_archive, on SQLite by polling every few ms instead of through SQLite's busy handler, whose
+        sleeps grow to 100 ms: the hub's writers, queued one after the other, would leave it no gap that long.
+        A bulk job waits longer than a request would (LOCK_WAIT_S)."""
+        if not self.sqlite:
+            lock_archive(session)
+            return
+        deadline = time.monotonic() + LOCK_WAIT_S
+        self._pragma("busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    lock_archive(session)
+                    return
+                except OperationalError as error:  # "database is locked": nothing done yet, so try again
+                    if "locked" not in str(error.orig) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(LOCK_POLL_S)
+        finally:
+            self._pragma(f"busy_timeout = {BUSY_TIMEOUT_S * 1000}")
 
 
 def _is_integrity_error(error: BaseException) -> bool:

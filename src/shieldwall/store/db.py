@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,12 +28,15 @@ class DatabaseUnavailable(RuntimeError):
     """The database cannot take work now (file removed, replaced, read-only, unreachable); says which."""
 
 
+BUSY_TIMEOUT_S = 30
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
     cursor.close()
 
 
@@ -100,6 +104,17 @@ _WRITE = re.compile(
 
 
 def _watch_sqlite(engine: Engine, watch: FileWatch) -> None:
+    # SQLite lets one connection write at a time; the others wait in its busy handler, which sleeps between
+    # attempts (up to 100 ms) and so favours whoever started waiting last: with 16 TAXII writers beside an
+    # import in another process, a POST waited over 30 s and was refused. This process's writers therefore
+    # queue on a lock from their first write statement until their transaction ends, and only the first in
+    # line waits in SQLite's busy handler (for other processes' writers).
+    writers = threading.Lock()
+
+    def leave(info: dict[str, Any]) -> None:
+        if info.pop("queued", False):
+            writers.release()
+
     @event.listens_for(engine, "before_cursor_execute")
     def refuse_writes(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
         if _WRITE.match(statement):
@@ -107,6 +122,10 @@ def _watch_sqlite(engine: Engine, watch: FileWatch) -> None:
             problem = watch.problem()
             if problem:
                 raise DatabaseUnavailable(problem)
+            if not conn.info.get("queued"):
+                if not writers.acquire(timeout=BUSY_TIMEOUT_S):
+                    raise DatabaseUnavailable(f"the database stayed busy for {BUSY_TIMEOUT_S} s; try again")
+                conn.info["queued"] = True
 
     @event.listens_for(engine, "commit")
     def check_before_commit(conn: Any) -> None:
@@ -115,10 +134,18 @@ def _watch_sqlite(engine: Engine, watch: FileWatch) -> None:
             problem = watch.problem(fresh=True)
             if problem:
                 raise DatabaseUnavailable(problem)
+        # Just before COMMIT: the next in line then waits in SQLite's busy handler only for the commit.
+        leave(conn.info)
 
     @event.listens_for(engine, "rollback")
     def forget(conn: Any) -> None:
         conn.info.pop("wrote", None)
+        leave(conn.info)
+
+    @event.listens_for(engine.pool, "reset")
+    @event.listens_for(engine.pool, "invalidate")
+    def released(_dbapi_connection: Any, record: Any, *_: Any) -> None:
+        leave(record.info)  # a connection that ends otherwise (returned to the pool, invalidated) leaves too
 
 
 def make_engine(url: str, watch: FileWatch | None = None) -> Engine:
