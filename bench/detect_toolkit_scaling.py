@@ -2,7 +2,7 @@
 co_similar_tweet on the same CSV files, every size measured (no extrapolation), up to the issue's
 1,000,000 posts / 100,000 accounts. The toolkit needs about half an hour at 1M posts.
 
-    python -m bench.detect_toolkit_scaling [--quick]
+    python -m bench.detect_toolkit_scaling [--quick] [--only POSTS]
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from bench.report import Report
 def main() -> None:
     quick = "--quick" in sys.argv
     sizes = [(5_000, 500), (20_000, 2_000)] if quick else [(100_000, 10_000), (200_000, 20_000), (1_000_000, 100_000)]
+    if "--only" in sys.argv:  # one size alone, e.g. --only 1000000 (accounts: a tenth of the posts)
+        posts = int(sys.argv[sys.argv.index("--only") + 1])
+        sizes = [(posts, posts // 10)]
     report = Report("detect_toolkit_scaling")
 
     def emit(text: str) -> None:

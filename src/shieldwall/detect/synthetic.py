@@ -263,7 +263,7 @@ def _planted_group(
             suffix = words[rng.integers(0, len(words), n)]
             text = np.array([f"{template} {s}" for s in suffix], dtype=object)
         elif kind == "media":
-            hashes = np.array([bytearray.fromhex(episode_media[episode])] * n)
+            hashes = np.tile(np.frombuffer(bytes.fromhex(episode_media[episode]), dtype=np.uint8), (n, 1))
             flip = rng.integers(0, 256, (n, 4))
             for column in range(4):  # a few bit flips: the same picture re-encoded
                 hashes[np.arange(n), flip[:, column] // 8] ^= (1 << (flip[:, column] % 8)).astype(np.uint8)
