@@ -15,6 +15,7 @@ care which one they have.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -37,6 +38,7 @@ from shieldwall.store.db import Database
 TAXII_MEDIA = "application/taxii+json;version=2.1"
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 TIMEOUT = 30.0
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,99}")
 
 
 class TaxiiError(RuntimeError):
@@ -254,7 +256,13 @@ class RemoteCollection:
                 candidate.get("title"),
                 candidate.get("alias"),
             ):
-                return str(candidate["id"])
+                found = str(candidate["id"])
+                # The id goes into our request path: only a plain id, whatever the server sent.
+                if not _PLAIN_ID.fullmatch(found):
+                    raise TaxiiError(f"{self.label}: the server named the collection with an unusable id")
+                return found
+        if not _PLAIN_ID.fullmatch(wanted):
+            raise TaxiiError(f"{self.label}: not a collection id the server lists")
         return wanted
 
     def _paged(self, path: str, params: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
