@@ -39,7 +39,7 @@ def poisson_p(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
 def pair_queries(settings: DetectSettings, dialect: str = "duckdb") -> list[tuple[str, str]]:
     """(table, SELECT) steps from `acts` to `pair_signal`, in SQL DuckDB and Spark both run.
 
-    Pairing: on each item, actions are numbered in time order (ties by account); an action pairs with
+    Pairing: on each item, actions are numbered in time order; an action pairs with
     the following ones up to the last within the window (a RANGE frame finds it) and at most
     `fan_out` of them (fan_out_crowded for time bins, websites and single hashtags). No item is
     dropped for being popular and no item costs more than n * fan_out
@@ -51,6 +51,10 @@ def pair_queries(settings: DetectSettings, dialect: str = "duckdb") -> list[tupl
     acting together item after item, still meet often enough to tie up (fan_out is large enough for
     that: 2,000 accounts in minutes pair each member with 2 * fan_out of the others on every item).
     The null model's share f counts the pairs formed (so thinning lowers observed and expected alike).
+
+    Ties in time (a burst of hundreds within a second) are ordered by a hash of the post, a different
+    shuffle on every item: ordered by account, the same few accounts would be neighbours in every burst
+    they share and meet far more often than the null model expects.
 
     Activity d and the total M count every action, including items nobody else touched: each is a
     chance to coincide, and leaving them out would let a coordinated group's own items dominate the
@@ -86,7 +90,7 @@ def pair_queries(settings: DetectSettings, dialect: str = "duckdb") -> list[tupl
         (
             "ranked",
             "SELECT a.signal, a.item, a.account_id, a.ts, i.n, i.stratum, "
-            "row_number() OVER (PARTITION BY a.signal, a.item ORDER BY a.ts, a.account_id) AS rn "
+            "row_number() OVER (PARTITION BY a.signal, a.item ORDER BY a.ts, md5(a.post_id), a.account_id) AS rn "
             "FROM acts a JOIN items i ON a.signal = i.signal AND a.item = i.item WHERE i.n >= 2",
         ),
         ("eligible", reach),

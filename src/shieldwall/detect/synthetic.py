@@ -207,7 +207,10 @@ def _viral_burst(
 ) -> dict[str, np.ndarray]:
     """Hundreds of ordinary accounts sharing one item within minutes: organic, not coordinated."""
     size = int(rng.integers(*burst_size))
-    accounts = np.unique(rng.choice(len(activity), size, p=activity))
+    # Shuffled: np.unique sorts, and sorted times given to sorted ids would make the same accounts post
+    # one after the other in every burst, an order no organic crowd keeps. (A generator of its own, so
+    # the main stream, and every other part of the data, stays as it was.)
+    accounts = np.random.default_rng(burst).permutation(np.unique(rng.choice(len(activity), size, p=activity)))
     n = len(accounts)
     start = rng.integers(0, span - 3600)
     ts = start + np.sort(rng.exponential(90, n)).astype(np.int64)
