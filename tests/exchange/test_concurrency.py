@@ -129,3 +129,71 @@ def test_a_plan_made_before_another_import_commits_is_made_again(
         assert archive_stamp(session) != plan.stamp  # so the import plans again, under the lock
         again = Archive(session).plan(documents)
     assert again.stats.created == 0 and again.stats.unchanged == 200
+
+
+def test_sqlite_writers_take_turns_and_a_failed_transaction_leaves_the_line(tmp_path: Path) -> None:
+    """store.db queues a process's SQLite writers: many threads writing at once all get through, beside a
+    writer in another connection, and one whose transaction fails does not keep the others waiting."""
+    import sqlite3
+    import uuid
+
+    from shieldwall.exchange.tables import Organisation
+    from shieldwall.store.migrate import upgrade
+
+    def org(slug: str) -> Organisation:
+        return Organisation(slug=slug, name=slug, kind="research", identity_id=f"identity--{uuid.uuid4()}")
+
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    upgrade(url)
+    database = Database(url)
+    try:
+        with pytest.raises(RuntimeError), database.session() as session:
+            session.add(org("failed"))
+            session.flush()  # a write: this thread is first in line now
+            raise RuntimeError("the request fails after its first write")
+        started = time.monotonic()
+        with database.session() as session:
+            session.add(org("next"))
+        assert time.monotonic() - started < 5  # not the 30 s a line never left would take
+
+        stop = threading.Event()
+        hogged: list[int] = []
+
+        def hog() -> None:  # another process's writer, holding the lock 50 ms at a time
+            other = sqlite3.connect(tmp_path / "queue.db", isolation_level=None, timeout=30)
+            try:
+                while not stop.is_set():
+                    other.execute("BEGIN IMMEDIATE")
+                    time.sleep(0.05)
+                    other.execute("COMMIT")
+                    hogged.append(1)
+                    time.sleep(0.005)
+            finally:
+                other.close()
+
+        errors: list[BaseException] = []
+
+        def writer(n: int) -> None:
+            try:
+                for i in range(10):
+                    with database.session() as session:
+                        session.add(org(f"w{n}-{i}"))
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+        hogging = threading.Thread(target=hog)
+        hogging.start()
+        writers = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+        for thread in writers:
+            thread.start()
+        for thread in writers:
+            thread.join(timeout=120)
+        stop.set()
+        hogging.join(timeout=30)
+        assert not errors, errors
+        assert len(hogged) > 5  # the other writer did hold the lock meanwhile
+        with database.session() as session:
+            slugs = set(session.scalars(select(Organisation.slug)))
+        assert {f"w{n}-{i}" for n in range(8) for i in range(10)} | {"next"} <= slugs and "failed" not in slugs
+    finally:
+        database.dispose()
