@@ -15,6 +15,7 @@ Big runs go to child processes so peak memory (ru_maxrss) is the detection's own
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -65,7 +66,9 @@ def _detect_child(posts: str, truth: str, outdir: str) -> None:
     started = time.perf_counter()
     table, _ = load_posts([posts])
     loaded = time.perf_counter()
-    result = run_duckdb(table, DetectSettings())
+    # SHIELDWALL_BENCH_FAN_OUT: the pairing bound to run with (default: DetectSettings' own).
+    fan_out = os.environ.get("SHIELDWALL_BENCH_FAN_OUT")
+    result = run_duckdb(table, DetectSettings(fan_out=int(fan_out)) if fan_out else DetectSettings())
     run = RunInfo(run_id="bench", inputs=[posts], started="", engine="duckdb", tlp="TLP:AMBER", posts=table.num_rows)
     write_outputs(result, Path(outdir), run, TLP.AMBER)
     seconds = time.perf_counter() - started

@@ -90,3 +90,12 @@ def test_why_file_errors_are_named(posts: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "bad.csv:2" in result.output and "Traceback" not in result.output
     result = CliRunner().invoke(app, ["detect", str(posts), "-o", str(tmp_path / "o"), "--min-cluster-size", "1"])
     assert result.exit_code == 2
+
+
+def test_fan_out_bounds_the_pairs_and_keeps_the_group(posts: Path, tmp_path: Path) -> None:
+    _detect(posts, tmp_path / "wide")
+    _detect(posts, tmp_path / "narrow", "--fan-out", "2")
+    wide, narrow = (json.loads((tmp_path / d / "run.json").read_text())["stats"] for d in ("wide", "narrow"))
+    assert narrow["co_action_pairs"] < wide["co_action_pairs"]
+    clusters = pq.read_table(tmp_path / "narrow" / "clusters.parquet").to_pylist()
+    assert [c["accounts"] for c in clusters] == [["g0", "g1", "g2", "g3"]]

@@ -51,6 +51,9 @@ def detect(
     min_co_actions: int = typer.Option(
         3, min=2, help="Co-actions a pair needs in one signal (CooRTweet's min_participation is 2)."
     ),
+    fan_out: int = typer.Option(
+        128, "--fan-out", min=2, help="On a crowded item, how many following actions (in time) each one pairs with."
+    ),
     why: Path = typer.Option(
         None, "--why", help="CSV of GROUP,ACCOUNT rows: say for each group why it was or was not flagged."
     ),
@@ -98,6 +101,7 @@ def detect(
         max_p_value=max_p,
         min_cluster_size=min_cluster_size,
         min_co_actions=min_co_actions,
+        fan_out=fan_out,
         shortener_map=_read_shorteners(shorteners) if shorteners else {},
     )
     groups = _read_why(why, engine) if why else None

@@ -41,7 +41,7 @@ def pair_queries(settings: DetectSettings, dialect: str = "duckdb") -> list[tupl
 
     Pairing: on each item, actions are numbered in time order; an action pairs with
     the following ones up to the last within the window (a RANGE frame finds it) and at most
-    `fan_out` of them (fan_out_crowded for time bins, websites and single hashtags). No item is
+    `fan_out` of them (fan_out_crowded for time bins and single hashtags). No item is
     dropped for being popular and no item costs more than n * fan_out
     pairs to enumerate.
 

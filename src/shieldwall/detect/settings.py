@@ -47,8 +47,8 @@ class DetectSettings:
     # window, never with all of them: an item shared by thousands costs thousands * fan_out pairs, and a
     # large network still ties up through its members co-acting on many items (see coaction.py).
     fan_out: int = 128
-    # Time bins, websites and single hashtags are crowded by nature (a busy second, a big site, a trending
-    # tag): co-presence there is weak evidence, so fewer neighbours are worth their cost.
+    # Time bins and single hashtags are crowded by nature (a busy second, a trending tag): co-presence
+    # there is weak evidence, so fewer neighbours are worth their cost.
     fan_out_crowded: int = 32
     timing_posts_per_bin: int = 20  # sync_timing bins shrink (down to 1 s) when the data is denser than this
     memory_limit: str | None = None  # DuckDB memory limit (e.g. "12GB"); beyond it DuckDB spills to disk
@@ -64,7 +64,7 @@ class DetectSettings:
         return int(self.windows.get(signal, DEFAULT_WINDOWS[signal]))
 
     def fan_out_for(self, signal: str) -> int:
-        crowded = signal in ("sync_timing", "co_domain", "co_hashtag")
+        crowded = signal in ("sync_timing", "co_hashtag")
         return int(min(self.fan_out, self.fan_out_crowded) if crowded else self.fan_out)
 
     def episode_span(self, signal: str) -> int:
