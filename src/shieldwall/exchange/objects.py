@@ -27,7 +27,6 @@ from shieldwall.exchange.tables import (
     ObjectAudience,
     ObjectOwner,
     ObjectRef,
-    Organisation,
     SealedSource,
     Sighting,
     StixObject,
@@ -85,13 +84,6 @@ def _anonymise(obj: dict[str, Any], hub_identity: str, source_identity: str) -> 
     obj = dict(obj)
     obj["created_by_ref"] = hub_identity
     return obj
-
-
-def hub_identity_id(session: Session) -> str:
-    hub = session.scalar(select(Organisation.identity_id).where(Organisation.kind == "hub").limit(1))
-    if hub is None:
-        raise RuntimeError("the hub has no operator organisation; run `shieldwall admin init-db`")
-    return hub
 
 
 def lock_collection(session: Session, collection: Collection) -> None:
