@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -61,7 +62,9 @@ def wait_for(driver, element_id: str):  # type: ignore[no-untyped-def]
 def submit(driver, button) -> None:  # type: ignore[no-untyped-def]
     """Click a form's button and wait for the page it leads to (the old page gone, the new one loaded)."""
     button.click()
-    WebDriverWait(driver, 15).until(staleness_of(button))
+    # While the old page is torn down Chromium may answer "node does not belong to the document" instead of
+    # "stale element": ask again until the button is reported stale.
+    WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(staleness_of(button))
     WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 

@@ -34,7 +34,11 @@ from shieldwall.store.db import Database
 
 # Messages name files (never break a path) and values such as 'x:id:1' (never turn ':id:' into an emoji).
 console = Console(stderr=True, soft_wrap=True, emoji=False)
-out = Console(emoji=False)
+
+
+def out() -> Console:
+    """Standard output's console, made when printing so the terminal's width (COLUMNS) at that moment counts."""
+    return Console(emoji=False)
 
 
 class RunByDefault(TyperGroup):
@@ -223,7 +227,7 @@ def _print_results(results: list[Any], as_json: bool) -> None:
                 escape(hit.source_id),
                 TLP(hit.tlp).label,
             )
-    out.print(table)
+    out().print(table)
 
 
 # -- banks -----------------------------------------------------------------------------------------------
@@ -466,7 +470,7 @@ def bank_list(acting_as: str = as_option()) -> None:
             b.taxii_cursor,
             ", ".join(actions) or "-",
         )
-    out.print(table)
+    out().print(table)
 
 
 @bank_app.command("reseal")
