@@ -60,9 +60,15 @@ def spark_session(master: str) -> Any:
         # Python workers run our MinHash code: in local mode, the interpreter that has Shieldwall. On a
         # cluster, the executors need `pip install shieldwall[detect]` (or the package in --py-files).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # Local mode talks to itself on loopback: without these the JVM looks its host name up (a DNS
+        # query that can stall for minutes on a machine whose name is not in /etc/hosts).
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("SPARK_LOCAL_HOSTNAME", "localhost")
+    builder = SparkSession.builder.master(master)
+    if master.startswith("local"):
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     return (
-        SparkSession.builder.master(master)
-        .appName("shieldwall-detect")
+        builder.appName("shieldwall-detect")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.showConsoleProgress", "false")
