@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -288,3 +289,20 @@ def test_address_rules() -> None:
     # Delivery rechecks and never connects to what it refuses.
     outcome = outbound.post(target, b"{}", {}, outbound.Allowlist(), resolve=resolver(["169.254.169.254"]))
     assert outcome == outbound.Outcome(None, outbound.REFUSED)
+
+
+def test_a_dns_server_that_never_answers_stalls_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """getaddrinfo has no timeout; a silent DNS server must not hold a delivery or a registration."""
+    release = threading.Event()
+
+    def silent(*args: object, **kwargs: object) -> list[object]:
+        release.wait(30)
+        return []
+
+    monkeypatch.setattr(outbound.socket, "getaddrinfo", silent)
+    monkeypatch.setattr(outbound, "RESOLVE_SECONDS", 0.2)
+    started = time.monotonic()
+    with pytest.raises(outbound.OutboundRefused, match=outbound.UNRESOLVED):
+        outbound.check_url("http://hooks.example/", outbound.Allowlist())
+    assert time.monotonic() - started < 5
+    release.set()

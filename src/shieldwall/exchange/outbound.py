@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -141,9 +142,31 @@ def parse_target(url: str) -> Target:
 Resolver = Callable[[str, int], list[str]]
 
 
+RESOLVE_SECONDS = 5.0
+
+
 def system_resolver(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
+    """The system's answers for host, within RESOLVE_SECONDS.
+
+    getaddrinfo has no timeout of its own: where DNS does not answer it blocks for tens of seconds per
+    try, and a delivery or registration would hang with it. It runs in a daemon thread that is left
+    behind when it overstays (it ends with the resolver's own timeout)."""
+    answer: list[list[str] | BaseException] = []
+
+    def lookup() -> None:
+        try:
+            answer.append([str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)])
+        except BaseException as error:  # handed to the caller's thread
+            answer.append(error)
+
+    thread = threading.Thread(target=lookup, name=f"resolve {host}", daemon=True)
+    thread.start()
+    thread.join(RESOLVE_SECONDS)
+    if not answer:
+        raise OSError(f"no DNS answer for {host} within {RESOLVE_SECONDS:g} s")
+    if isinstance(answer[0], BaseException):
+        raise answer[0]
+    return answer[0]
 
 
 def vetted_addresses(target: Target, allow: Allowlist, resolve: Resolver = system_resolver) -> list[IPAddress]:
