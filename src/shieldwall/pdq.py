@@ -16,15 +16,19 @@ Two structures answer a query together:
   others in at most a-1 (otherwise the total would exceed r), so probing those neighbourhoods finds every
   match; each candidate is verified with the full 256-bit distance.
 
+A single query costs a fixed number of array operations whatever the bank (about twenty, none of them a
+Python loop over chunks or candidates): at a million hashes their fixed cost, not the arithmetic, is most
+of the time, so the layout is chosen to need few of them (see `_MultiIndex` and `PdqIndex.query`).
+
 Hashes are (N, 32) uint8 arrays (the bytes of the 64-hex form); distances are bit counts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
 from math import comb
+from typing import NamedTuple
 
 import numpy as np
 
@@ -33,6 +37,9 @@ MAX_THRESHOLD = 47
 CLUSTER_RADIUS = 47  # members are within this many bits of their cluster's centre
 MIN_CLUSTER = 32  # fewer near-copies than this do not crowd a bucket enough to be worth a cluster
 BRUTE_FORCE_BELOW = 4096  # so few hashes are scanned whole, faster than probing
+_BYTE_SUM = np.uint32(0x01010101)  # times four byte-sized counts: their sum in the top byte
+_COMPLEMENT = 0x40404040  # four counts of 64: 256 bits apart, which wraps the top byte to 0
+_LOW32 = np.int64(0xFFFFFFFF)
 
 
 def hex_to_bytes(hexes: list[str] | np.ndarray) -> np.ndarray:
@@ -59,18 +66,29 @@ def distances(words: np.ndarray, query_words: np.ndarray) -> np.ndarray:
     """Hamming distances of (N, 4) uint64 rows to one (4,) uint64 query, as uint32."""
     counts = np.bitwise_count(words ^ query_words).view(np.uint32).ravel()  # four byte-sized counts a row
     # One multiply adds the four bytes into the top one; only 4 x 64 (an exact complement) overflows it.
-    total = (counts * np.uint32(0x01010101)) >> np.uint32(24)
-    total[counts == 0x40404040] = 256
+    total = (counts * _BYTE_SUM) >> np.uint32(24)
+    total[counts == _COMPLEMENT] = 256
     return total
 
 
 def _within(words: np.ndarray, query_words: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, distances) of the rows within r: `distances` with the complement check on the few hits."""
-    counts = np.bitwise_count(words ^ query_words).view(np.uint32).ravel()
-    total = (counts * np.uint32(0x01010101)) >> np.uint32(24)
-    hit = np.flatnonzero(total <= r)
+    """(positions, distances) of the (N, 4) rows within r of the (4,) query."""
+    n = len(words)
+    # Broadcasting a (4,) row over (N, 4) runs N inner loops of 4; a repeated copy is one long loop.
+    other = np.repeat(query_words[None, :], n, axis=0) if n > 32 else query_words
+    counts = np.bitwise_count(words ^ other).view(np.uint32).ravel()
+    summed = counts * _BYTE_SUM
+    hit = np.flatnonzero(summed < np.uint32((r + 1) << 24))
     if len(hit):
-        hit = hit[counts[hit] != 0x40404040]  # 256 bits apart wraps to 0
+        hit = hit[counts[hit] != _COMPLEMENT]
+    return hit, summed[hit] >> np.uint32(24)
+
+
+def _within_columns(columns: np.ndarray, query_words: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, distances) of the hashes within r among (4, N) uint64 columns (word k of every hash in
+    row k: each operation runs over N contiguous words, and four counts of at most 64 sum without overflow)."""
+    total = np.bitwise_count(columns ^ query_words[:, None]).sum(axis=0, dtype=np.uint16)
+    hit = np.flatnonzero(total <= r)
     return hit, total[hit]
 
 
@@ -83,7 +101,7 @@ def _words(hashes: np.ndarray) -> np.ndarray:
 
 def _widths(m: int) -> list[int]:
     base, extra = divmod(256, m)
-    return [base + 1] * extra + [base] * (m - extra)
+    return [base + 1] * extra + [base] * (m - extra)  # never growing: see _MultiIndex's table layout
 
 
 def _radii(m: int, r: int) -> list[int]:
@@ -118,7 +136,7 @@ def _masks(width: int, radius: int) -> np.ndarray:
     masks = [0]
     for k in range(1, radius + 1):
         masks += [sum(1 << b for b in bits) for bits in combinations(range(width), k)]
-    return np.array(masks, dtype=np.uint32)
+    return np.array(masks, dtype=np.int64)
 
 
 def _chunk_values(big_endian: np.ndarray, start: int, width: int) -> np.ndarray:
@@ -134,8 +152,19 @@ def _chunk_values(big_endian: np.ndarray, start: int, width: int) -> np.ndarray:
     return value.astype(np.uint32)
 
 
+def _as_int(query: np.ndarray) -> int:
+    """The 256 bits of a (32,) uint8 hash as one Python integer (first byte highest)."""
+    return int.from_bytes(np.ascontiguousarray(query, dtype=np.uint8).reshape(32), "big")
+
+
 class _MultiIndex:
-    """Multi-index hashing over (N, 32) uint8 hashes; returns candidate row numbers (duplicates kept)."""
+    """Multi-index hashing over (N, 32) uint8 hashes; returns candidate row numbers (duplicates kept).
+
+    Layout: `order` holds, chunk after chunk, the row numbers sorted by that chunk's value; `offsets` holds
+    every chunk's bucket table back to back (where each value's rows begin in `order`) and one final
+    sentinel, so a bucket ends where the next slot begins, even at the end of a chunk's table (the next
+    chunk starts there). Widths never grow from one chunk to the next, so each table starts at a multiple
+    of its own size: base + value == base | value, and a probe's slot is (base | value) ^ mask, one xor."""
 
     def __init__(self, hashes: np.ndarray, threshold: int) -> None:
         self.threshold = threshold
@@ -145,18 +174,27 @@ class _MultiIndex:
         self.starts = np.cumsum([0, *self.widths[:-1]]).tolist()
         index_type = np.int32 if self.m * n < 2**31 else np.int64
         big = np.ascontiguousarray(hashes).view(">u8").reshape(-1, 4).astype(np.uint64)
-        self.bases = np.cumsum([0, *[(1 << w) + 1 for w in self.widths[:-1]]]).astype(np.int64)
-        self.offsets: np.ndarray = np.empty(int(sum((1 << w) + 1 for w in self.widths)), dtype=index_type)
+        self.bases = np.cumsum([0, *[1 << w for w in self.widths[:-1]]]).astype(np.int64)
+        self.offsets: np.ndarray = np.empty(int(sum(1 << w for w in self.widths)) + 1, dtype=index_type)
         self.order = np.empty(self.m * n, dtype=index_type)
         for j, (start, width) in enumerate(zip(self.starts, self.widths, strict=True)):
             column = _chunk_values(big, start, width)
-            sort = np.argsort(column, kind="stable")
-            self.order[j * n : (j + 1) * n] = sort
+            self.order[j * n : (j + 1) * n] = np.argsort(column, kind="stable")
             base = int(self.bases[j])
-            self.offsets[base] = j * n
-            np.cumsum(np.bincount(column, minlength=1 << width), out=self.offsets[base + 1 : base + (1 << width) + 1])
-            self.offsets[base + 1 : base + (1 << width) + 1] += j * n
+            table = self.offsets[base : base + (1 << width)]
+            table[0] = 0
+            np.cumsum(np.bincount(column, minlength=1 << width)[:-1], out=table[1:])
+            table += j * n
+        self.offsets[-1] = self.m * n
         del big
+        self._setup()
+
+    def _setup(self) -> None:
+        # Per chunk (right shift, mask, table base) to cut a query held as one integer.
+        self._cuts = [
+            (256 - s - w, (1 << w) - 1, int(b)) for s, w, b in zip(self.starts, self.widths, self.bases, strict=True)
+        ]
+        self._ends = self.offsets[1:]  # where each bucket ends: the next slot's start
         self._plans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
@@ -186,13 +224,14 @@ class _MultiIndex:
             out.order[j * kept : (j + 1) * kept] = renumber[block[stays]]
             before = np.concatenate(([0], np.cumsum(stays)))  # kept rows before each position of the block
             base = int(self.bases[j])
-            bounds = self.offsets[base : base + (1 << width) + 1].astype(np.int64) - j * n
-            out.offsets[base : base + (1 << width) + 1] = before[bounds] + j * kept
-        out._plans = {}
+            bounds = self.offsets[base : base + (1 << width)].astype(np.int64) - j * n
+            out.offsets[base : base + (1 << width)] = before[bounds] + j * kept
+        out.offsets[-1] = self.m * kept
+        out._setup()
         return out
 
     def _plan(self, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(chunk number, xor mask, bucket table base) of every probe for radius r."""
+        """(chunk number, xor mask, table base) of every probe for radius r."""
         plan = self._plans.get(r)
         if plan is None:
             chunks, masks = [], []
@@ -202,15 +241,27 @@ class _MultiIndex:
                     chunks.append(np.full(len(found), j, dtype=np.int64))
                     masks.append(found)
             chunk_of = np.concatenate(chunks)
-            plan = self._plans[r] = (chunk_of, np.concatenate(masks).astype(np.int64), self.bases[chunk_of])
+            plan = self._plans[r] = (chunk_of, np.concatenate(masks), self.bases[chunk_of])
         return plan
 
-    def query_chunks(self, query: np.ndarray) -> np.ndarray:
-        whole = int.from_bytes(query.tobytes(), "big")  # plain integers: cheaper than arrays for one hash
-        return np.array(
-            [(whole >> (256 - s - w)) & ((1 << w) - 1) for s, w in zip(self.starts, self.widths, strict=True)],
-            dtype=np.int64,
-        )
+    def candidates(self, whole: int, r: int) -> np.ndarray:
+        """Candidate rows for one hash given as an integer (`_as_int`): ten array operations, as methods
+        (numpy's module-level wrappers cost about as much again as the work on a thousand elements)."""
+        chunk_of, masks, _ = self._plan(r)
+        slots = np.array([b | ((whole >> s) & k) for s, k, b in self._cuts]).take(chunk_of)
+        slots ^= masks
+        starts = self.offsets.take(slots)
+        ends = self._ends.take(slots)
+        lengths = ends - starts
+        cumulative = lengths.cumsum()
+        total = int(cumulative[-1])
+        if total == 0:
+            return self.order[:0]
+        # Positions of every candidate in `order`, a ragged concatenation of ranges without a Python loop:
+        # the i-th candidate overall, k-th of its bucket b, is at starts[b] + k = (ends - cumulative)[b] + i.
+        positions = (ends - cumulative).repeat(lengths)
+        positions += np.arange(total)
+        return self.order.take(positions)
 
     def candidates_many(self, queries: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
         """(query number, candidate row) for a batch of (B, 32) queries, in one pass of array operations."""
@@ -219,7 +270,7 @@ class _MultiIndex:
         values = np.stack(
             [_chunk_values(big, s, w).astype(np.int64) for s, w in zip(self.starts, self.widths, strict=True)], axis=1
         )
-        slots = (base_of[None, :] + (values[:, chunk_of] ^ masks[None, :])).ravel()
+        slots = (base_of[None, :] | (values[:, chunk_of] ^ masks[None, :])).ravel()
         starts = self.offsets[slots].astype(np.int64)
         lengths = self.offsets[slots + 1] - starts
         ends = np.cumsum(lengths)
@@ -231,22 +282,8 @@ class _MultiIndex:
         per_query = lengths.reshape(len(queries), -1).sum(axis=1)
         return np.repeat(np.arange(len(queries)), per_query), rows
 
-    def candidates(self, query: np.ndarray, r: int) -> np.ndarray:
-        chunk_of, masks, base_of = self._plan(r)
-        slots = base_of + (self.query_chunks(query)[chunk_of] ^ masks)
-        starts = self.offsets[slots]
-        lengths = self.offsets[slots + 1] - starts
-        ends = np.cumsum(lengths)
-        total = int(ends[-1])
-        if total == 0:
-            return np.empty(0, dtype=np.int64)
-        # Positions of every candidate in `order`: a ragged concatenation of ranges without a Python loop.
-        shifts = np.repeat(starts - (ends - lengths), lengths)
-        return np.take(self.order, np.arange(total) + shifts)
 
-
-@dataclass(frozen=True)
-class Hits:
+class Hits(NamedTuple):
     """Rows within the threshold, nearest first (at most `limit` of them if one was asked), and how many
     rows were within the threshold in all."""
 
@@ -255,20 +292,27 @@ class Hits:
     total: int
 
 
-def _nearest_first(rows: np.ndarray, dists: np.ndarray, limit: int | None) -> Hits:
-    total = len(rows)
-    if total <= 1 and (limit is None or limit >= total):
-        return Hits(rows, dists.astype(np.int64), total)
+_NOTHING = np.empty(0, dtype=np.int64)
+_NOTHING.flags.writeable = False
+NO_HITS = Hits(_NOTHING, _NOTHING, 0)
+
+
+def _hits(keys: np.ndarray, limit: int | None) -> Hits:
+    """Hits from keys distance * 2**32 + row: sorted, they are nearest first (ties by row)."""
+    total = len(keys)
     if limit is not None and total > limit:
-        keep = np.argpartition(dists, limit - 1)[:limit] if limit > 0 else np.empty(0, dtype=np.int64)
-        rows, dists = rows[keep], dists[keep]
-    # Distances are small integers: a stable sort of bytes is a radix sort, cheap for many hits.
-    order = np.argsort(dists.astype(np.uint16), kind="stable")
-    return Hits(rows[order], dists[order].astype(np.int64), total)
+        keys = np.partition(keys, limit - 1)[:limit] if limit > 0 else keys[:0]
+    if len(keys) > 1:
+        keys.sort()
+    return Hits(keys & _LOW32, keys >> 32, total)
 
 
 class PdqIndex:
-    """Immutable exact index over (N, 32) uint8 hashes; rows are positions in that array."""
+    """Immutable exact index over (N, 32) uint8 hashes; rows are positions in that array.
+
+    Stored: the clustered hashes as (4, C) uint64 columns (cluster by cluster, each sorted by distance to
+    its centre: slices are scanned whole, and columns make each operation one long loop), and the others
+    as (S, 4) uint64 rows (gathered by the multi-index, so each hash is one 32-byte read)."""
 
     def __init__(
         self,
@@ -282,30 +326,37 @@ class PdqIndex:
             raise ValueError("PdqIndex wants an (N, 32) uint8 array")
         if not 0 <= threshold <= MAX_THRESHOLD:
             raise ValueError(f"threshold {threshold} out of range 0..{MAX_THRESHOLD}")
+        if len(hashes) >= 2**32:
+            raise ValueError("PdqIndex holds fewer than 2**32 hashes")  # rows share an int64 with distances
         self.threshold = threshold
         self.size = len(hashes)
         hashes = np.ascontiguousarray(hashes)
         full = _MultiIndex(hashes, threshold) if self.size >= BRUTE_FORCE_BELOW else None
         members, centres, radii, bounds = _clusters(hashes, full, cluster_radius, min_cluster)
+        row_type = np.int32 if self.size < 2**31 else np.int64
         clustered = np.concatenate(members) if members else np.empty(0, dtype=np.int64)
         self.clustered = len(clustered)
+        self.cluster_rows = clustered.astype(row_type)
+        self.cluster_columns = np.ascontiguousarray(_words(hashes[clustered]).T)
         self.centres = centres
+        self.centre_columns = np.ascontiguousarray(centres.T)
         self.radii = np.asarray(radii, dtype=np.int64)
         # bounds[c][t]: stored position where cluster c's members at distance >= t from the centre begin.
         self.bounds = np.asarray(bounds, dtype=np.int64).reshape(len(radii), cluster_radius + 2)
-        self._reach = (self.radii + threshold).astype(np.uint32)  # a centre farther than this: no member
-        row_type = np.int32 if self.size < 2**31 else np.int64
+        self._bounds = self.bounds.tolist()  # plain lists: a query reads a few of them one by one
+        self._radii = self.radii.tolist()
+        # A centre farther than this has no member within the threshold (at most 47 + 47: fits a byte).
+        self._reach = (self.radii + threshold).astype(np.uint8)
         if not members:  # nothing crowded: the index over every hash is the one to keep
-            self.rows = np.arange(self.size, dtype=row_type)
+            self.single_rows: np.ndarray | None = None  # stored position == row
             self.words = _words(hashes)
             self.multi = full
             return
         rest = np.ones(self.size, dtype=bool)
         rest[clustered] = False
         singles = np.flatnonzero(rest)
-        # Stored order: cluster by cluster (each sorted by distance to its centre), then every other hash.
-        self.rows = np.concatenate((clustered, singles)).astype(row_type)
-        self.words = _words(hashes[self.rows])
+        self.single_rows = singles.astype(row_type)
+        self.words = _words(hashes[singles])
         assert full is not None  # clusters are only looked for with a multi-index
         self.multi = full.subset(rest) if len(singles) >= BRUTE_FORCE_BELOW else None
 
@@ -317,52 +368,75 @@ class PdqIndex:
         return len(self.radii)
 
     @property
+    def rows(self) -> np.ndarray:
+        """Row of every stored hash: the clustered ones, then the others."""
+        singles = self.single_rows if self.single_rows is not None else np.arange(self.size)
+        return np.concatenate((self.cluster_rows, singles)).astype(np.int64)
+
+    @property
     def nbytes(self) -> int:
-        own = self.words.nbytes + self.rows.nbytes + self.centres.nbytes + self.bounds.nbytes
-        return int(own + (self.multi.nbytes if self.multi is not None else 0))
+        own = self.words.nbytes + self.cluster_rows.nbytes + self.cluster_columns.nbytes + self.bounds.nbytes
+        own += self.single_rows.nbytes if self.single_rows is not None else 0
+        return int(own + self.centres.nbytes * 2 + (self.multi.nbytes if self.multi is not None else 0))
 
     def query(self, query: np.ndarray, threshold: int | None = None, limit: int | None = None) -> Hits:
         """Every row within `threshold` (default: the index's; at most it) of one (32,) uint8 hash."""
         r = self.threshold if threshold is None else min(threshold, self.threshold)
+        if r < 0 or not self.size:
+            return NO_HITS
         q = np.ascontiguousarray(query, dtype=np.uint8).reshape(32).view(np.uint64)
-        found_rows: list[np.ndarray] = []
-        found_dists: list[np.ndarray] = []
+        parts: list[np.ndarray] = []
         if self.clusters:
-            # One popcount per centre; an exact complement wraps to 0 here, which only costs a slice scan.
-            counts = np.bitwise_count(self.centres ^ q).view(np.uint32).ravel()
-            near = (counts * np.uint32(0x01010101)) >> np.uint32(24)
-            reach = self._reach if r == self.threshold else self.radii + r
-            for c in np.flatnonzero(near <= reach).tolist():
+            # One popcount per centre, as (4, K) columns: four long loops, and byte sums that overflow only
+            # for an exact complement (256 -> 0, told apart below).
+            counts = np.bitwise_count(self.centre_columns ^ q[:, None])
+            near = counts[0] + counts[1]
+            near += counts[2]
+            near += counts[3]
+            reach = self._reach if r == self.threshold else np.minimum(self.radii + r, 255).astype(np.uint8)
+            for c in (near <= reach).nonzero()[0].tolist():
                 x = int(near[c])
-                # Members at distance t from the centre can match only if |x - t| <= r.
-                lo = self.bounds[c, max(0, x - r)]
-                hi = self.bounds[c, min(int(self.radii[c]), x + r) + 1]
+                if x == 0 and counts[0, c]:
+                    continue  # the complement of the centre: 256 bits away
+                # Members at distance t from the centre can match only if |x - t| <= r; each is then at most
+                # x + t <= 2 * 47 + 47 bits from the query, so its byte sums below cannot overflow.
+                lo = self._bounds[c][max(0, x - r)]
+                hi = self._bounds[c][min(self._radii[c], x + r) + 1]
                 if hi > lo:
-                    hit, d = _within(self.words[lo:hi], q, r)
-                    found_rows.append(hit + lo)
-                    found_dists.append(d)
-        if self.multi is not None:
-            candidates = self.multi.candidates(query, r)
-            if self.clustered:
-                candidates += self.clustered
-            hit, found_d = _within(np.take(self.words, candidates, axis=0), q, r)
-            found = candidates[hit]
-            if len(found) > 1:  # a hash may be a candidate through several chunks: keep it once
-                found, first = np.unique(found, return_index=True)
-                found_d = found_d[first]
-            found_rows.append(found)
-            found_dists.append(found_d)
-        elif self.size > self.clustered:
-            hit, d = _within(self.words[self.clustered :], q, r)
-            found_rows.append(hit + self.clustered)
-            found_dists.append(d)
-        if not found_rows:
-            return Hits(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), 0)
-        if len(found_rows) == 1:
-            positions, dists = found_rows[0], found_dists[0]
-        else:
-            positions, dists = np.concatenate(found_rows), np.concatenate(found_dists)
-        return _nearest_first(self.rows[positions].astype(np.int64), dists, limit)
+                    member = np.bitwise_count(self.cluster_columns[:, lo:hi] ^ q[:, None])
+                    total = member[0] + member[1]
+                    total += member[2]
+                    total += member[3]
+                    hit = (total <= r).nonzero()[0]
+                    if len(hit):
+                        parts.append((total.take(hit).astype(np.int64) << 32) | self.cluster_rows.take(hit + lo))
+        if self.multi is not None or len(self.words):
+            if self.multi is not None:
+                found = self.multi.candidates(int.from_bytes(q.view(np.uint8), "big"), r)
+                words = self.words.take(found, axis=0)
+            else:
+                found, words = None, self.words
+            n = len(words)
+            # Broadcasting a (4,) row over (n, 4) runs n inner loops of 4; a repeated copy is one long loop.
+            other = q.reshape(1, 4).repeat(n, axis=0) if n > 32 else q
+            counts4 = np.bitwise_count(words ^ other).view(np.uint32).reshape(-1)  # four byte counts a row
+            summed = counts4 * _BYTE_SUM  # their sum in the top byte: only 4 x 64 overflows (to 0)
+            hit = (summed < np.uint32((r + 1) << 24)).nonzero()[0]
+            if len(hit):
+                hit = hit[counts4.take(hit) != _COMPLEMENT]
+                rows = hit if found is None else found.take(hit)
+                if self.single_rows is not None:
+                    rows = self.single_rows.take(rows)
+                keys = ((summed.take(hit) >> np.uint32(24)).astype(np.int64) << 32) | rows
+                if len(keys) > 1 and found is not None:  # a row found through several chunks: keep it once
+                    keys.sort()
+                    repeated = keys[1:] == keys[:-1]
+                    if repeated.any():
+                        keys = keys[np.concatenate(([True], ~repeated))]
+                parts.append(keys)
+        if not parts:
+            return NO_HITS
+        return _hits(parts[0] if len(parts) == 1 else np.concatenate(parts), limit)
 
     def pairs(self, queries: np.ndarray, threshold: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(query number, row) of every row within the threshold of each of (B, 32) queries: the hashes
@@ -372,34 +446,37 @@ class PdqIndex:
         found_q: list[np.ndarray] = []
         found_rows: list[np.ndarray] = []
         if self.clusters:
-            for start in range(0, len(queries), 256):  # (256, K, 4) words at a time
+            for start in range(0, len(queries), 256):  # (256, 4, K) words at a time
                 block = words[start : start + 256]
-                near = np.bitwise_count(block[:, None, :] ^ self.centres[None, :, :]).sum(axis=2, dtype=np.int64)
+                near = np.bitwise_count(block[:, :, None] ^ self.centre_columns[None, :, :]).sum(axis=1, dtype=np.int64)
                 for i, c in zip(*np.nonzero(near <= r + self.radii[None, :]), strict=True):
                     x = int(near[i, c])
-                    lo = self.bounds[c, max(0, x - r)]
-                    hi = self.bounds[c, min(int(self.radii[c]), x + r) + 1]
+                    lo = self._bounds[c][max(0, x - r)]
+                    hi = self._bounds[c][min(self._radii[c], x + r) + 1]
                     if hi > lo:
-                        hit, _ = _within(self.words[lo:hi], words[start + i], r)
+                        hit, _ = _within_columns(self.cluster_columns[:, lo:hi], words[start + i], r)
                         found_q.append(np.full(len(hit), start + i, dtype=np.int64))
-                        found_rows.append(hit + lo)
+                        found_rows.append(self.cluster_rows[hit + lo].astype(np.int64))
+        singles = len(self.words)
         if self.multi is not None:
             for start in range(0, len(queries), 1024):
                 q_of, candidates = self.multi.candidates_many(queries[start : start + 1024], r)
-                candidates += self.clustered
                 counts = np.bitwise_count(np.take(self.words, candidates, axis=0) ^ words[start + q_of])
                 within = counts.sum(axis=1, dtype=np.int64) <= r
-                key = np.unique((q_of[within] + start) * (self.size + 1) + candidates[within])
-                found_q.append(key // (self.size + 1))
-                found_rows.append(key % (self.size + 1))
-        elif self.size > self.clustered:
+                key = np.unique((q_of[within] + start) * (singles + 1) + candidates[within])
+                found_q.append(key // (singles + 1))
+                found_rows.append(self._single_rows(key % (singles + 1)))
+        elif singles:
             for i in range(len(queries)):
-                hit, _ = _within(self.words[self.clustered :], words[i], r)
+                hit, _ = _within(self.words, words[i], r)
                 found_q.append(np.full(len(hit), i, dtype=np.int64))
-                found_rows.append(hit + self.clustered)
+                found_rows.append(self._single_rows(hit))
         if not found_q:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        return np.concatenate(found_q), self.rows[np.concatenate(found_rows)].astype(np.int64)
+        return np.concatenate(found_q), np.concatenate(found_rows)
+
+    def _single_rows(self, positions: np.ndarray) -> np.ndarray:
+        return (positions if self.single_rows is None else self.single_rows[positions]).astype(np.int64)
 
     def search(self, query: np.ndarray, threshold: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, distances) of every row within the threshold, nearest first."""
@@ -416,8 +493,8 @@ def _clusters(
     """Groups of near-copies around centres proposed by crowded buckets (see the module docstring).
 
     Returns each cluster's rows sorted by distance to its centre, the centres as (K, 4) uint64 words, each
-    cluster's largest member distance, and per cluster the offsets (in the final stored order) at which the
-    members at distance >= t begin, for t = 0..radius+1."""
+    cluster's largest member distance, and per cluster the offsets (in the clustered hashes' stored order)
+    at which the members at distance >= t begin, for t = 0..radius+1."""
     n = len(hashes)
     words = _words(hashes)
     if finder is None:
@@ -444,7 +521,7 @@ def _clusters(
             centre_words = _words(centre.reshape(1, 32))[0]
             # Probing at the index's own radius is enough to find nearly every member (a copy 40 bits away
             # still keeps some chunk within it); one missed stays outside the cluster, which costs speed only.
-            near = np.unique(finder.candidates(centre, finder.threshold))
+            near = np.unique(finder.candidates(_as_int(centre), finder.threshold))
             near = near[~assigned[near]]
             d = distances(np.take(words, near, axis=0), centre_words)
             keep = d <= radius
@@ -494,16 +571,17 @@ def components(hashes: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> np.nda
     for c in range(index.clusters):
         lo, hi = int(index.bounds[c, 0]), int(index.bounds[c, half + 1])
         if hi > lo:
-            link(index.rows[lo:hi].astype(np.int64))
-            skip[index.rows[lo:hi]] = True
+            link(index.cluster_rows[lo:hi].astype(np.int64))
+            skip[index.cluster_rows[lo:hi]] = True
             cores.append((c, lo, hi))
+    columns = index.cluster_columns
     for a, (ca, alo, ahi) in enumerate(cores):
         for cb, blo, bhi in cores[a + 1 :]:
             if int(distances(index.centres[ca : ca + 1], index.centres[cb])[0]) > threshold + 2 * half:
                 continue  # no member of one core can be within the threshold of the other's
             for position in range(alo, ahi):
-                if len(_within(index.words[blo:bhi], index.words[position], threshold)[0]):
-                    link(np.array([index.rows[alo], index.rows[blo]], dtype=np.int64))
+                if len(_within_columns(columns[:, blo:bhi], columns[:, position], threshold)[0]):
+                    link(np.array([index.cluster_rows[alo], index.cluster_rows[blo]], dtype=np.int64))
                     break
     rest = np.flatnonzero(~skip)
     for start in range(0, len(rest), 8192):
