@@ -6,7 +6,11 @@ SHIELDWALL_REQUIRE_ALL=1 (CI sets it), so CI never passes by skipping.
 
 from __future__ import annotations
 
+import faulthandler
 import os
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,3 +93,38 @@ def chromium():  # type: ignore[no-untyped-def]
     driver = start_chromium()
     yield driver
     driver.quit()
+
+
+# ------------------------------------------------------------------------------- a stuck test speaks up
+# pytest-timeout fails a stuck test after `timeout`, but if the whole run is stopped first (CI's limit) its
+# report never prints. So each process says on its real stderr, while it happens, which test has been
+# running for more than STUCK_AFTER seconds, with every thread's stack.
+STUCK_AFTER = float(os.environ.get("SHIELDWALL_STUCK_AFTER", "120"))
+_running: dict[str, float] = {}
+
+
+def _watch(fd: int) -> None:
+    reported: set[str] = set()
+    while True:
+        time.sleep(min(10.0, STUCK_AFTER / 2))
+        for nodeid, started in list(_running.items()):
+            if nodeid not in reported and time.monotonic() - started > STUCK_AFTER:
+                reported.add(nodeid)
+                os.write(fd, f"\n*** still running after {STUCK_AFTER:.0f} s: {nodeid}\n".encode())
+                faulthandler.dump_traceback(file=fd, all_threads=True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _running[item.nodeid] = time.monotonic()
+    try:
+        return (yield)
+    finally:
+        _running.pop(item.nodeid, None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The process's own stderr, which pytest's capturing has set aside (xdist workers inherit the run's).
+    capturing = getattr(config.pluginmanager.getplugin("capturemanager"), "_global_capturing", None)
+    fd = getattr(getattr(capturing, "err", None), "targetfd_save", 2)
+    threading.Thread(target=_watch, args=(fd,), name="stuck-test watch", daemon=True).start()
