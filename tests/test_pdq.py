@@ -172,3 +172,85 @@ def test_batched_pairs_are_exactly_the_single_lookups() -> None:
     query_of, rows = index.pairs(queries)
     for i, query in enumerate(queries):
         assert set(rows[query_of == i].tolist()) == set(index.search(query)[0].tolist())
+
+
+def _nearest_first(truth: dict[int, int]) -> list[tuple[int, int]]:
+    return sorted(truth.items(), key=lambda item: (item[1], item[0]))
+
+
+@pytest.mark.parametrize("seed", [31, 32])
+def test_every_path_of_a_crowded_bank_agrees_with_brute_force_in_order(seed: int) -> None:
+    """Queries near big clusters, near singles and far from both: every hit, nearest first (ties by row),
+    with per-query thresholds from 0 to the index's."""
+    rng = np.random.default_rng(seed)
+    bank = crowded_bank(rng, 20_000)
+    bank[100:110] = bank[5]  # identical hashes are distinct rows
+    index = PdqIndex(bank)
+    assert index.clusters and index.multi is not None
+    sources = rng.integers(0, len(bank), 150)
+    queries = flip_bits(bank[sources], np.arange(150) % 40, rng)  # some beyond the threshold
+    for query in [*queries, bank[5]]:
+        for threshold in (31, 17, 0):
+            hits = index.query(query, threshold=threshold)
+            truth = brute_force(bank, query, threshold)
+            assert hits.total == len(truth)
+            assert list(zip(hits.rows.tolist(), hits.distances.tolist(), strict=True)) == _nearest_first(truth)
+    assert set(index.search(bank[5])[0].tolist()) >= {5, *range(100, 110)}
+
+
+def test_threshold_zero_and_the_maximum_threshold() -> None:
+    rng = np.random.default_rng(41)
+    bank = crowded_bank(rng, 12_000)
+    exact = PdqIndex(bank, threshold=0)
+    widest = PdqIndex(bank, threshold=47)
+    queries = flip_bits(bank[rng.integers(0, len(bank), 60)], np.arange(60) % 50, rng)
+    for query in [*queries, bank[0], bank[len(bank) - 1]]:
+        assert set(exact.search(query)[0].tolist()) == set(brute_force(bank, query, 0))
+        truth = brute_force(bank, query, 47)
+        hits = widest.query(query)
+        assert list(zip(hits.rows.tolist(), hits.distances.tolist(), strict=True)) == _nearest_first(truth)
+        assert set(widest.search(query, threshold=31)[0].tolist()) == set(brute_force(bank, query, 31))
+    assert widest.query(queries[0], threshold=-1).total == 0
+
+
+def test_limits_keep_the_nearest_hits_from_clusters_and_singles_together() -> None:
+    rng = np.random.default_rng(43)
+    bank = crowded_bank(rng, 15_000)
+    index = PdqIndex(bank)
+    for source in rng.integers(0, len(bank) // 3, 20).tolist():  # near-copies: clusters and singles both hit
+        query = flip_bits(bank[source : source + 1], np.array([6]), rng)[0]
+        ordered = _nearest_first(brute_force(bank, query, 31))
+        for limit in (0, 1, 7, len(ordered) - 1, len(ordered), len(ordered) + 5):
+            if limit < 0:
+                continue
+            capped = index.query(query, limit=limit)
+            assert capped.total == len(ordered)
+            assert list(zip(capped.rows.tolist(), capped.distances.tolist(), strict=True)) == ordered[:limit]
+
+
+def test_complements_of_centres_and_members_are_256_bits_away() -> None:
+    """Byte-sized popcount sums wrap 256 to 0: a complement must never come back as an exact match."""
+    rng = np.random.default_rng(47)
+    bank = crowded_bank(rng, 12_000)
+    index = PdqIndex(bank)
+    centre = index.centres[0].view(np.uint8).copy()
+    bank = np.concatenate((bank, np.repeat(centre[None, :], 3, axis=0)))  # members equal to the centre
+    index = PdqIndex(bank)
+    assert any((c.view(np.uint8) == centre).all() for c in index.centres)
+    for query in (~centre, ~bank[0], ~bank[-1], ~bank[len(bank) // 2]):
+        assert set(index.search(query)[0].tolist()) == set(brute_force(bank, query, 31))
+        assert 0 not in index.search(query)[1].tolist()
+
+
+def test_few_hashes_beside_big_clusters_are_scanned_whole() -> None:
+    rng = np.random.default_rng(53)
+    original = rng.integers(0, 256, (2, 32), dtype=np.uint8)
+    copies = flip_bits(original[np.arange(6_000) % 2], rng.integers(0, 30, 6_000), rng)
+    bank = np.concatenate((copies, rng.integers(0, 256, (500, 32), dtype=np.uint8)))
+    index = PdqIndex(bank)
+    assert index.clusters >= 2 and index.multi is None and len(index.words) < 4096
+    for query in flip_bits(bank[rng.integers(0, len(bank), 40)], np.arange(40) % 32, rng):
+        hits = index.query(query)
+        assert list(zip(hits.rows.tolist(), hits.distances.tolist(), strict=True)) == _nearest_first(
+            brute_force(bank, query, 31)
+        )
