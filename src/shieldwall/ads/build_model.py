@@ -5,6 +5,8 @@
 The seeds are ProPublica's Facebook Political Ad Collector seeds (MIT licence): 8 locales, de-AT to
 nl-BE. The model is written to `shieldwall/ads/model/political.npz`, where `installed_scorer` finds it
 when no local model was trained (`shieldwall ads train`). Nothing is downloaded, at build time or ever.
+Build it with the `ads` extra installed: the file then holds the sentence-embedding weights beside the
+character n-gram ones it falls back to (a few minutes: every seed text is embedded).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def build(seeds: Path, output: Path = BUNDLED) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     model.save(output)
     took = time.perf_counter() - started
-    print(f"{output}: {output.stat().st_size:,} bytes, from {len(files)} seed files in {took:.0f} s")
+    paths = "sentence embeddings and character n-grams" if model.sentence else "character n-grams only"
+    print(f"{output}: {output.stat().st_size:,} bytes ({paths}), from {len(files)} seed files in {took:.0f} s")
     return output
 
 
