@@ -1,7 +1,7 @@
 """Video: vPDQ signals, matched frame by frame (80% of the query's frames within 31 bits of the bank video's).
 
 The matching rules run everywhere on synthetic frame hashes; hashing real video files needs the `vpdq`
-package and ffmpeg, so those tests are skipped where they are not installed (the `video` extra).
+package and ffmpeg, so those tests are skipped where they are not installed (the `video` extra); CI installs both.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from shieldwall.match.signals import Signal, SignalType
 from shieldwall.match.video import VpdqError, canonical_vpdq
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.db import Database
+from tests.conftest import missing
 from tests.support.live import LiveServer
 
 
@@ -75,9 +76,12 @@ def _ffmpeg(*args: str) -> None:
 
 @pytest.fixture
 def videos(tmp_path: Path) -> dict[str, bytes]:
-    pytest.importorskip("vpdq", reason="video hashing needs the vpdq package (the 'video' extra) and ffmpeg")
+    try:
+        import vpdq  # noqa: F401
+    except ImportError:
+        missing("the vpdq package (the 'video' extra)")
     if shutil.which("ffmpeg") is None:
-        pytest.skip("ffmpeg is not installed")
+        missing("ffmpeg (Debian package ffmpeg)")
     original, reencoded, other = (tmp_path / f"{n}.mp4" for n in ("original", "reencoded", "other"))
     encode = ("-t", "6", "-pix_fmt", "yuv420p", "-c:v", "libx264")
     _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=10", *encode, "-crf", "18", str(original))
