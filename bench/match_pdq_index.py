@@ -11,7 +11,7 @@ count), faiss `IndexBinaryFlat` (exact binary scan, range_search, 1 thread), fai
 floats). Recall is of all bank entries within the threshold, checked against IndexBinaryFlat's exact answer.
 Memory: the index's arrays and the process's resident set growth while building.
 
-`OMP_NUM_THREADS=1 python -m bench.match_pdq_index [--quick] [--sizes 1000000,10000000]`;
+`OMP_NUM_THREADS=1 python -m bench.match_pdq_index [--quick] [--sizes 1000000,10000000] [--seeds 2026,7]`;
 lines go to bench/results/match_pdq_index.txt.
 """
 
@@ -153,7 +153,8 @@ def bench_bank(report: Report, name: str, bank: np.ndarray, queries: np.ndarray,
     report.line(
         f"{name} {size:,}: faiss IndexBinaryFlat (exact scan, 1 thread) {flat_timing.text()} on {count} queries; "
         f"ours found {recall:,}/{wanted:,} = {100 * recall / max(wanted, 1):.2f}% of its hits, identical sets "
-        f"{exact}/{count}; ours/flat {ours_qps / flat_qps:,.1f}x by CPU (goal >= 10x)"
+        f"{exact}/{count}; ours/flat {ours_qps / flat_qps:,.1f}x by CPU (goal >= 10x); load average "
+        f"{os.getloadavg()[0]:.2f}"
     )
     gc.collect()
 
@@ -189,6 +190,54 @@ def bench_bank(report: Report, name: str, bank: np.ndarray, queries: np.ndarray,
     gc.collect()
 
 
+def bench_changes(report: Report, bank: np.ndarray, rng: np.random.Generator) -> None:
+    """The matcher's snapshot over the bank as PDQ signals: one signal added and one removed in place
+    (Matcher.apply_changes), against building the snapshot again."""
+    from shieldwall.match.matcher import PDQ_MERGE_AT, BankInfo, Matcher, SignalRows
+
+    rows = SignalRows()
+    hexes = bank.tobytes().hex()
+    for i in range(len(bank)):
+        rows.append(i + 1, 1, "pdq", hexes[64 * i : 64 * i + 64], "", 0, "")
+    del hexes
+    start = time.perf_counter()
+    matcher = Matcher([BankInfo(1, "bench")], rows)
+    build = time.perf_counter() - start
+    probes = [row.tobytes().hex() for row in bank[rng.choice(len(bank), 2000, replace=False)]]
+
+    def rate() -> float:
+        cpu = time.thread_time()
+        for probe in probes:
+            matcher.match_pdq(probe)
+        return len(probes) / (time.thread_time() - cpu)
+
+    before = rate()
+    new = uniform_bank(1, rng)[0].tobytes().hex()
+    added = SignalRows()
+    added.append(len(bank) + 1, 1, "pdq", new, "", 0, "")
+    start = time.perf_counter()
+    matcher.apply_changes(added)
+    add = time.perf_counter() - start
+    assert [h.signal_id for h in matcher.match_pdq(new)] == [len(bank) + 1]
+    start = time.perf_counter()
+    matcher.apply_changes(SignalRows(), removed_ids=[1])
+    first_removal = time.perf_counter() - start
+    start = time.perf_counter()
+    matcher.apply_changes(SignalRows(), removed_ids=[2])
+    removal = time.perf_counter() - start
+    assert matcher.match_pdq(bank[0].tobytes().hex()) == []
+    after = rate()
+    start = time.perf_counter()
+    matcher._build_pdq(list(range(len(bank))))  # what a merge of PDQ_MERGE_AT additions costs
+    merge = time.perf_counter() - start
+    report.line(
+        f"matcher over {len(bank):,} PDQ signals: snapshot built in {build:.1f} s; one signal added in place in "
+        f"{add * 1e3:.2f} ms (matchable at once), one removed in {removal * 1e3:.2f} ms ({first_removal * 1e3:.0f} "
+        f"ms the first time: ids sorted once); match_pdq {before:,.0f} q/s CPU before, {after:,.0f} after; every "
+        f"{PDQ_MERGE_AT:,}th addition rebuilds the PDQ index ({merge:.1f} s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k hashes, few queries: a smoke run")
@@ -196,6 +245,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=5000)
     parser.add_argument("--peer-queries", type=int, default=300)
     parser.add_argument("--no-threatexchange", action="store_true")
+    parser.add_argument("--seeds", default="2026", help="comma-separated seeds: banks and queries per seed")
     args, _ = parser.parse_known_args()
     sizes = [100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     report = Report("match_pdq_index")
@@ -203,22 +253,28 @@ def main() -> None:
         f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores "
         f"(shared machine); OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
     )
+    seeds = [int(s) for s in args.seeds.split(",")]
     for size in sizes:
-        rng = np.random.default_rng(2026)
-        queries = 500 if args.quick else args.queries
-        peers = 50 if args.quick else args.peer_queries
-        bank = uniform_bank(size, rng)
-        tx = not args.no_threatexchange and size <= 1_000_000
-        bench_bank(report, "uniform", bank, queries_for(bank, queries, rng), peers, tx)
-        del bank
-        gc.collect()
-        bank, biggest = clustered_bank(size, rng)
-        report.line(
-            f"clustered {size:,}: a third near-copies of {max(10, size // 1000):,} pictures, largest {biggest:,}"
-        )
-        bench_bank(report, "clustered", bank, queries_for(bank, queries, rng), peers, tx)
-        del bank
-        gc.collect()
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            tag = "" if seed == 2026 else f" (seed {seed})"
+            queries = 500 if args.quick else args.queries
+            peers = 50 if args.quick else args.peer_queries
+            bank = uniform_bank(size, rng)
+            tx = not args.no_threatexchange and size <= 1_000_000 and seed == seeds[0]
+            bench_bank(report, "uniform" + tag, bank, queries_for(bank, queries, rng), peers, tx)
+            if size <= 1_000_000 and seed == seeds[0]:
+                bench_changes(report, bank, rng)
+            del bank
+            gc.collect()
+            bank, biggest = clustered_bank(size, rng)
+            report.line(
+                f"clustered{tag} {size:,}: a third near-copies of {max(10, size // 1000):,} pictures, "
+                f"largest {biggest:,}"
+            )
+            bench_bank(report, "clustered" + tag, bank, queries_for(bank, queries, rng), peers, tx)
+            del bank
+            gc.collect()
     report.line(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     report.line(f"peak RSS of the whole run: {rss_bytes('VmHWM') / 2**20:,.0f} MiB")
     report.save()
