@@ -34,7 +34,7 @@ from shieldwall.store.db import Database
 from tests.ads.conftest import meta_ad, write_meta
 
 SUBSET = 600  # per class and locale: enough to learn, quick enough for CI
-SMALL = 100  # per class and locale where texts are embedded (about 250 a second on one thread)
+SMALL = 100  # per class and locale where texts are embedded (about 600 a second on one thread)
 TINY = 50  # per class and locale where only the plumbing is checked
 
 
