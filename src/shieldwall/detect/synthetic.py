@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shieldwall.detect.settings import DEFAULT_WINDOWS
+
 GROUP_KINDS = ("co_link", "co_domain", "co_reshare", "near_text", "media", "co_hashtags", "sync_timing")
 START = 1_717_200_000  # 2024-06-01 00:00 UTC
 STOCK_PHRASES = (
@@ -238,11 +240,17 @@ def _planted_group(
     spread: int = 240,
 ) -> dict[str, np.ndarray]:
     episodes = int(rng.integers(12, 20)) if kind == "sync_timing" else int(rng.integers(6, 12))
+    # Spread wider than the detection window, only some of an episode's pairs fall within it: the group
+    # acts more often, so its members co-act within the window as often as a tightly timed group's.
+    episodes = int(np.ceil(episodes / _in_window_share(kind, spread)))
     keys = ("account", "ts", "text", "url", "reshare", "hashtags", "media")
     rows: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     episode_media = _hex(rng, episodes)
     for episode in range(episodes):
-        active = members[rng.random(len(members)) < 0.7]
+        taking_part = rng.random(len(members)) < 0.7
+        if taking_part.sum() < 2:  # an episode is a co-action: at least two members take part
+            taking_part[rng.choice(len(members), 2, replace=False)] = True
+        active = members[taking_part]
         n = len(active)
         start = int(rng.integers(0, span - 3600))
         width = 5 if kind == "sync_timing" else spread
@@ -277,6 +285,15 @@ def _planted_group(
         for key, value in zip(rows, (active, ts, text, url, reshare, hashtags, media), strict=True):
             rows[key].append(np.asarray(value))
     return {k: np.concatenate(v) if v else np.zeros(0) for k, v in rows.items()}
+
+
+def _in_window_share(kind: str, spread: int) -> float:
+    """The share of an episode's member pairs (times uniform over `spread` seconds) within the kind's default
+    detection window: 1 - (1 - w / spread)^2."""
+    if kind == "sync_timing":
+        return 1.0  # its episodes always last 5 s
+    window = DEFAULT_WINDOWS[kind]
+    return 1.0 if window >= spread else 1.0 - (1.0 - window / spread) ** 2
 
 
 @dataclass(frozen=True)
