@@ -113,8 +113,8 @@ def test_shortener_expansion_joins_short_and_long_links(tmp_path: Path) -> None:
         for member in range(5):
             url = f"https://sho.rt/{episode}" if member % 2 else f"https://Long.example/{episode}/?utm_source=tw"
             lines.append(f"{episode}-{member},acct{member},{1_700_000_000 + episode * 86_400 + member * 20},{url}")
-    for i in range(300):  # background so the null model has something to go on
-        lines.append(f"bg{i},bg{i % 60},{1_700_000_000 + i * 1_999},https://other.example/{i % 40}")
+    for i in range(3_000):  # background, so that the group is a small share of the links (as on a platform)
+        lines.append(f"bg{i},bg{i % 600},{1_700_000_000 + i * 199},https://other.example/{i % 400}")
     posts = tmp_path / "posts.csv"
     posts.write_text("\n".join(lines) + "\n", encoding="utf-8")
     mapping = tmp_path / "short.csv"

@@ -92,10 +92,36 @@ def test_why_file_errors_are_named(posts: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2
 
 
-def test_fan_out_bounds_the_pairs_and_keeps_the_group(posts: Path, tmp_path: Path) -> None:
+def test_the_pairing_budget_bounds_the_pairs_and_keeps_a_crowded_group(tmp_path: Path) -> None:
+    """Forty accounts sharing eight fresh links within 40 s: with --fan-out 4 each item is crowded (39
+    others in reach), so its accounts pair only within hash buckets of about four, the same buckets on
+    every item; every member co-acts with its bucket mates eight times and the group is still found whole."""
+    rows = [
+        (f"n{m}", START + episode * 86_400 + m, f"https://crowd.example/{episode}")
+        for episode in range(8)
+        for m in range(40)
+    ]
+    # Background: the group stays a small share of all actions (its items would set the expectation otherwise).
+    rows += [(f"o{i % 500}", START + 31 * i, f"https://site.example/{i % 4_000}") for i in range(20_000)]
+    posts = tmp_path / "crowd.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "post_id": [f"p{i}" for i in range(len(rows))],
+                "account_id": [r[0] for r in rows],
+                "created_at": pa.array([datetime.fromtimestamp(r[1], UTC) for r in rows], pa.timestamp("us", tz="UTC")),
+                "urls": pa.array([[r[2]] for r in rows], pa.list_(pa.string())),
+            }
+        ),
+        posts,
+    )
     _detect(posts, tmp_path / "wide")
-    _detect(posts, tmp_path / "narrow", "--fan-out", "2")
+    _detect(posts, tmp_path / "narrow", "--fan-out", "4")
     wide, narrow = (json.loads((tmp_path / d / "run.json").read_text())["stats"] for d in ("wide", "narrow"))
-    assert narrow["co_action_pairs"] < wide["co_action_pairs"]
-    clusters = pq.read_table(tmp_path / "narrow" / "clusters.parquet").to_pylist()
-    assert [c["accounts"] for c in clusters] == [["g0", "g1", "g2", "g3"]]
+    assert wide["co_action_pairs"] == 8 * 40 * 39 // 2  # 39 in reach: below twice the default budget
+    assert narrow["co_action_pairs"] < wide["co_action_pairs"] / 3
+    for run in ("wide", "narrow"):
+        clusters = pq.read_table(tmp_path / run / "clusters.parquet").to_pylist()
+        assert sorted(a for c in clusters for a in c["accounts"]) == sorted(f"n{m}" for m in range(40)), run
+    edges = pq.read_table(tmp_path / "narrow" / "edges.parquet").to_pylist()
+    assert {e["co_actions"] for e in edges} == {8}  # bucket mates meet on every item

@@ -100,4 +100,6 @@ def test_viral_bursts_do_not_tie_accounts_but_repeated_rare_co_links_do() -> Non
     assert flagged == {f"g{m}" for m in range(8)}
     assert result.clusters.column("signals").to_pylist() == [["co_link"]]
     # A raw count would have tied the burst participants: they co-shared up to five items within minutes.
-    assert result.stats["co_action_pairs"] > 20_000
+    # Each burst is crowded (149 others in reach): its accounts pair within hash buckets, the same pairs
+    # in every burst (a few thousand per burst, not 11,175), and chance still explains them.
+    assert 10_000 < result.stats["co_action_pairs"] < 5 * 150 * 149 // 2

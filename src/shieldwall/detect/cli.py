@@ -46,13 +46,15 @@ def detect(
     shorteners: Path = typer.Option(None, help="CSV of short,long URL pairs to expand shortened links."),
     signals: str = typer.Option(",".join(SIGNALS), help="Comma-separated signals to use."),
     text_threshold: float = typer.Option(0.6, help="Jaccard threshold for near-duplicate texts."),
-    max_p: float = typer.Option(1e-6, "--max-p", help="Significance a pair must reach to become an edge."),
+    max_p: float = typer.Option(
+        1e-5, "--max-p", help="Significance a pair must reach to count (clusters are built on far stronger pairs)."
+    ),
     min_cluster_size: int = typer.Option(3, min=2, help="Smallest cluster to report (2 reports pairs)."),
     min_co_actions: int = typer.Option(
         3, min=2, help="Co-actions a pair needs in one signal (CooRTweet's min_participation is 2)."
     ),
     fan_out: int = typer.Option(
-        128, "--fan-out", min=2, help="On a crowded item, how many following actions (in time) each one pairs with."
+        32, "--fan-out", min=2, help="Pairing budget: on a crowded item, about how many others each action pairs with."
     ),
     why: Path = typer.Option(
         None, "--why", help="CSV of GROUP,ACCOUNT rows: say for each group why it was or was not flagged."

@@ -1,4 +1,4 @@
-"""Leiden communities on the significant co-action graph, and each cluster's evidence and summary."""
+"""Each cluster's evidence and summary (the clusters themselves: communities.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import igraph as ig
-import leidenalg
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from scipy.stats import poisson
 
 from shieldwall.detect.coaction import pair_signal_sql
@@ -18,43 +15,6 @@ from shieldwall.detect.explain import explain_cluster
 from shieldwall.detect.settings import DetectSettings
 
 EVIDENCE_PER_CLUSTER = 200
-
-
-def leiden_membership(edges: pa.Table, settings: DetectSettings) -> pa.Table:
-    """(account_id, cluster_id) for accounts in clusters of at least min_cluster_size.
-
-    Cluster ids are c1, c2... by decreasing size then smallest account id, so runs are comparable.
-    """
-    if edges.num_rows == 0:
-        return pa.table({"account_id": pa.array([], pa.string()), "cluster_id": pa.array([], pa.string())})
-    names = pc.unique(pa.concat_arrays([edges.column("src").combine_chunks(), edges.column("dst").combine_chunks()]))
-    names = names.take(pc.array_sort_indices(names))
-    src = pc.index_in(edges.column("src"), value_set=names).to_numpy()
-    dst = pc.index_in(edges.column("dst"), value_set=names).to_numpy()
-    graph = ig.Graph(n=len(names), edges=np.column_stack([src, dst]).tolist(), directed=False)
-    weights = edges.column("weight").to_numpy().astype(float)
-    partition = leidenalg.find_partition(
-        graph,
-        leidenalg.RBConfigurationVertexPartition,
-        weights=weights.tolist(),
-        resolution_parameter=settings.leiden_resolution,
-        seed=settings.seed,
-        n_iterations=-1,
-    )
-    labels = np.asarray(partition.membership)
-    sizes = np.bincount(labels)
-    first_member = np.full(len(sizes), len(names))
-    np.minimum.at(first_member, labels, np.arange(len(names)))
-    big = np.flatnonzero(sizes >= settings.min_cluster_size)
-    order = big[np.lexsort((first_member[big], -sizes[big]))]
-    cluster_name = {int(label): f"c{rank + 1}" for rank, label in enumerate(order)}
-    keep = np.flatnonzero(np.isin(labels, order))
-    return pa.table(
-        {
-            "account_id": names.take(pa.array(keep)),
-            "cluster_id": pa.array([cluster_name[int(label)] for label in labels[keep]], pa.string()),
-        }
-    )
 
 
 # The co-actions that counted: in-window pairs (the `pairs` table) whose two accounts are in one cluster.

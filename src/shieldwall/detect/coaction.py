@@ -10,15 +10,26 @@ co-actions of accounts i and j is then
 
 where f is the share of same-item pairs that fall inside the window. A viral item shared by
 hundreds of accounts in minutes makes n_x and f large, so one co-share is expected and tells
-nothing; heavy posters have large d. A pair is kept only if its observed co-actions K (over all
-signals) are improbable under Poisson(E): p <= max_p_value, with K >= min_co_actions.
+nothing; heavy posters have large d. A pair is kept only if its observed co-actions K are improbable:
+K >= min_co_actions and P(K or more) small under a negative binomial of mean E and variance
+E + dispersion * E^2. The extra variance is the null model's own uncertainty: it is estimated from the
+data and misses common causes (two heavy accounts that join every viral burst also land in the same
+seconds and hashtag episodes around it), so a 70% excess over an expectation of 800 is not evidence,
+while 5 co-actions against 0.05 still is (for small E the distribution is Poisson's).
+
+How small: a run tests every pair that co-acted, tens of millions at 1M posts, so a fixed per-pair
+p of 1e-6 lets dozens of chance pairs through. The threshold is family-wise, min(max_p_value,
+chance_pairs / co-actions formed): about `chance_pairs` chance edges per run whatever its size.
 
 One global E would let co-actions on rare items drown in the expectation set by popular ones, so
-items are split into popularity strata (n in [2,4), [4,8), ... by powers of two; E splits into a
-sum over strata with the same d and M and each stratum's own sum of n(n-1) and f) and the test runs
-per signal and stratum; a pair's p is its smallest stratum p times the number of strata it was
-tested in (Bonferroni within the pair). A stratum needs min_co_actions (3) co-actions to count: two
-coincidences in one stratum (a link and its website, say) are too easily had among millions of pairs.
+items are split into popularity strata (n in [2,4), [4,8), ... by powers of two, and crowd levels
+within them, see pair_queries; E splits into a sum over strata with the same d and M and each
+stratum's own sum of n(n-1) and f). Per signal, a pair is tested on the items up to each popularity:
+its co-actions and expectation summed over the strata up to s, for each s it co-acted in; its p is
+the smallest of these times the number of tests (Bonferroni within the pair). So co-actions on rare
+items are not drowned by popular ones, and a pair whose co-actions fall in neighbouring strata (time
+slots of 15 and of 20 posts) still adds them up. A test needs min_co_actions (3) co-actions: two
+coincidences (a link and its website, say) are too easily had among millions of pairs.
 """
 
 from __future__ import annotations
@@ -26,35 +37,68 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pyarrow as pa
-from scipy.stats import poisson
+from scipy.stats import nbinom, poisson
 
 from shieldwall.detect.settings import DetectSettings
 
 
-def poisson_p(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """P(K >= observed) for K ~ Poisson(expected)."""
-    return poisson.sf(observed - 1, np.maximum(expected, 1e-12))
+def tail_p(observed: np.ndarray, expected: np.ndarray, dispersion: float) -> np.ndarray:
+    """P(K >= observed) for K of mean `expected` and variance expected + dispersion * expected^2
+    (negative binomial; Poisson when dispersion is 0)."""
+    mean = np.maximum(expected, 1e-12)
+    if dispersion <= 0:
+        return np.asarray(poisson.sf(observed - 1, mean))
+    shape = 1.0 / dispersion
+    return np.asarray(nbinom.sf(observed - 1, shape, shape / (shape + mean)))
+
+
+def edge_threshold(settings: DetectSettings, formed: int) -> float:
+    """The p a pair must reach in a run that formed `formed` in-window co-actions (family-wise, see above)."""
+    return float(min(settings.max_p_value, settings.chance_pairs / max(formed, 1)))
+
+
+def account_hash_sql(dialect: str) -> str:
+    """(account_id, h1, h2): two independent 28-bit hashes of each account's name, the same in both engines.
+
+    They split a crowded item's accounts into buckets (pair_queries); md5 of the name is the one hash
+    DuckDB and Spark compute alike, so both engines form the same pairs.
+    """
+    if dialect == "duckdb":  # acts.account_id is the integer code of `accounts.name`
+        return (
+            "SELECT code AS account_id, CAST(('0x' || substr(md5(name), 1, 7)) AS BIGINT) AS h1, "
+            "CAST(('0x' || substr(md5(name), 8, 7)) AS BIGINT) AS h2 FROM accounts"
+        )
+    return (
+        "SELECT account_id, CAST(conv(substr(md5(account_id), 1, 7), 16, 10) AS BIGINT) AS h1, "
+        "CAST(conv(substr(md5(account_id), 8, 7), 16, 10) AS BIGINT) AS h2 "
+        "FROM (SELECT DISTINCT account_id FROM acts) a"
+    )
 
 
 def pair_queries(settings: DetectSettings, dialect: str = "duckdb") -> list[tuple[str, str]]:
     """(table, SELECT) steps from `acts` to `pair_signal`, in SQL DuckDB and Spark both run.
 
-    Pairing: on each item, actions are numbered in time order; an action pairs with
-    the following ones up to the last within the window (a RANGE frame finds it) and at most
-    `fan_out` of them (fan_out_crowded for time bins and single hashtags). No item is
-    dropped for being popular and no item costs more than n * fan_out
-    pairs to enumerate.
+    Pairing: on each item, actions are numbered in time order and each pairs with the following ones
+    within the signal's window (a RANGE frame finds the last in reach). An item's crowd is the most
+    actions any one of them has in reach. Up to twice the signal's budget B (settings.fan_out_for) every
+    in-window pair is formed. Beyond, the item is crowded: its accounts are split into 2^L buckets,
+    L = ceil(log2(crowd / B)), by the low L bits of a hash of the account, and actions pair only within
+    their bucket (in time order, within the window, at most 2B following). Two independent hashes give
+    two such partitions, and a pair in one bucket of both is formed once. So no item is dropped for
+    being popular and an action pairs with about 2B others at most, while the pairs formed are the same
+    on every crowded item: two accounts that share a bucket meet on every item they share, and a network
+    of thousands acting within seconds accumulates its members' co-actions item after item (neighbours
+    drawn afresh on each item would meet once in a few items, too rarely to tell from chance). Buckets
+    of level L nest in those of L - 1, and each member has about B bucket mates in each partition, so
+    the two partitions tie a network's buckets into one connected whole.
 
-    The bound only bites on crowded items (more than fan_out actions within one window): a viral
-    link at its peak, a network of thousands acting within seconds. There two accounts are paired
-    when they are close in time (within fan_out actions of each other), and a network's members,
-    acting together item after item, still meet often enough to tie up (fan_out is large enough for
-    that: 2,000 accounts in minutes pair each member with 2 * fan_out of the others on every item).
-    The null model's share f counts the pairs formed (so thinning lowers observed and expected alike).
+    Whether a pair may be formed on a crowded item depends on the hash alone, never on activity: in the
+    null model a pair in one bucket is any pair, and the share f of pairs formed is taken among the
+    pairs that could be (all pairs times 1 - (1 - 2^-L)^2, the chance of sharing a bucket in either
+    partition); crowd levels are strata of their own (`stratum` = 32 * popularity stratum + L).
 
     Ties in time (a burst of hundreds within a second) are ordered by a hash of the post, a different
-    shuffle on every item: ordered by account, the same few accounts would be neighbours in every burst
-    they share and meet far more often than the null model expects.
+    shuffle on every item: ordered by account, the same few accounts would come first in every burst.
 
     Activity d and the total M count every action, including items nobody else touched: each is a
     chance to coincide, and leaving them out would let a coordinated group's own items dominate the
@@ -62,53 +106,90 @@ def pair_queries(settings: DetectSettings, dialect: str = "duckdb") -> list[tupl
     """
     spread = "unnest(generate_series" if dialect == "duckdb" else "explode(sequence"
     double = "" if dialect == "duckdb" else "D"
-    # last_rn: the last action in reach, within the window and the signal's fan-out.
-    reach = " UNION ALL ".join(
-        "SELECT signal, item, account_id, ts, n, stratum, rn, least(rn + "
-        f"{settings.fan_out_for(signal)}, max(rn) OVER (PARTITION BY signal, item ORDER BY ts "
-        f"RANGE BETWEEN CURRENT ROW AND {float(settings.window(signal))}{double} FOLLOWING)) AS last_rn "
-        f"FROM ranked WHERE signal = '{signal}'"
-        for signal in settings.signals
-    )
-    partners = (
-        f"SELECT signal, item, account_id, ts, n, stratum, {spread}(rn + 1, last_rn)) AS partner "
-        "FROM eligible WHERE last_rn > rn"
-    )
-    pairs = (
-        "SELECT a.signal, a.item, least(a.account_id, b.account_id) AS src, "
-        "greatest(a.account_id, b.account_id) AS dst, "
-        "CASE WHEN a.account_id < b.account_id THEN a.ts ELSE b.ts END AS ts_src, "
-        "CASE WHEN a.account_id < b.account_id THEN b.ts ELSE a.ts END AS ts_dst, a.n, a.stratum "
-        f"FROM ({partners}) a JOIN eligible b ON b.signal = a.signal AND b.item = a.item AND b.rn = a.partner"
+
+    def in_reach(source: str, partition: str, rn: str, extra: str = "") -> str:
+        """Per signal: each action's last partner in reach (`reach`: within the window, in the partition)."""
+        return " UNION ALL ".join(
+            f"SELECT *, {settings.fan_out_for(signal)} AS budget{extra}, max({rn}) OVER (PARTITION BY {partition} "
+            f"ORDER BY ts RANGE BETWEEN CURRENT ROW AND {float(settings.window(signal))}{double} FOLLOWING) AS reach "
+            f"FROM {source} WHERE signal = '{signal}'"
+            for signal in settings.signals
+        )
+
+    def pairs_from(source: str, key: str, rn: str, exclude: str = "") -> str:
+        partners = (
+            f"SELECT *, {spread}({rn} + 1, least(reach, {rn} + 2 * budget))) AS partner "
+            f"FROM {source} WHERE reach > {rn}"
+        )
+        return (
+            "SELECT a.signal, a.item, least(a.account_id, b.account_id) AS src, "
+            "greatest(a.account_id, b.account_id) AS dst, "
+            "CASE WHEN a.account_id < b.account_id THEN a.ts ELSE b.ts END AS ts_src, "
+            "CASE WHEN a.account_id < b.account_id THEN b.ts ELSE a.ts END AS ts_dst, a.n, a.stratum "
+            f"FROM ({partners}) a JOIN {source} b ON {key} AND b.{rn} = a.partner{exclude}"
+        )
+
+    # Crowded rows, once per partition, with the account's bucket in it (and its bucket in partition 1).
+    bucket = "CAST(power(2, c.level) AS BIGINT)"
+    split = " UNION ALL ".join(
+        f"SELECT c.signal, c.item, c.account_id, c.ts, c.n, c.stratum, c.rn, {part} AS part, "
+        f"h.h{part} % {bucket} AS bucket, h.h1 % {bucket} AS bucket1 "
+        "FROM leveled c JOIN account_hash h ON h.account_id = c.account_id WHERE c.level > 0"
+        for part in (1, 2)
     )
     return [
-        (
-            "items",
-            "SELECT signal, item, count(*) AS n, CAST(floor(log2(count(*)) - 1) AS INTEGER) AS stratum "
-            "FROM acts GROUP BY signal, item",
-        ),
+        ("item_sizes", "SELECT signal, item, count(*) AS n FROM acts GROUP BY signal, item"),
         (
             "ranked",
-            "SELECT a.signal, a.item, a.account_id, a.ts, i.n, i.stratum, "
+            "SELECT a.signal, a.item, a.account_id, a.ts, i.n, "
             "row_number() OVER (PARTITION BY a.signal, a.item ORDER BY a.ts, md5(a.post_id), a.account_id) AS rn "
-            "FROM acts a JOIN items i ON a.signal = i.signal AND a.item = i.item WHERE i.n >= 2",
+            "FROM acts a JOIN item_sizes i ON a.signal = i.signal AND a.item = i.item WHERE i.n >= 2",
         ),
-        ("eligible", reach),
-        ("pairs", pairs),
+        ("reached", in_reach("ranked", "signal, item", "rn")),
+        (
+            "leveled",
+            "SELECT signal, item, account_id, ts, n, rn, reach, budget, level, "
+            "32 * CAST(floor(log2(n) - 1) AS INTEGER) + level AS stratum FROM ("
+            "SELECT *, CASE WHEN crowd <= 2 * budget THEN 0 "
+            "ELSE CAST(ceil(log2(crowd / budget)) AS INTEGER) END AS level "
+            "FROM (SELECT *, max(reach - rn) OVER (PARTITION BY signal, item) AS crowd FROM reached) r) l",
+        ),
+        ("account_hash", account_hash_sql(dialect)),
+        ("split", split),
+        (
+            "split_ranked",
+            "SELECT *, row_number() OVER (PARTITION BY signal, item, part, bucket ORDER BY rn) AS brn FROM split",
+        ),
+        ("bucketed", in_reach("split_ranked", "signal, item, part, bucket", "brn")),
+        (
+            "pairs",
+            pairs_from("(SELECT * FROM leveled WHERE level = 0)", "b.signal = a.signal AND b.item = a.item", "rn")
+            + " UNION ALL "
+            + pairs_from(
+                "bucketed",
+                "b.signal = a.signal AND b.item = a.item AND b.part = a.part AND b.bucket = a.bucket",
+                "brn",
+                # A pair in one bucket of both partitions is formed once, in partition 1.
+                " WHERE a.part = 1 OR a.bucket1 <> b.bucket1",
+            ),
+        ),
         ("degree", "SELECT signal, account_id, count(*) AS d FROM acts GROUP BY signal, account_id"),
         (
             "signal_stats",
             """
-         WITH e AS (SELECT signal, stratum, sum(n * (n - 1)) AS s2, sum(n * (n - 1) / 2) AS all_pairs
-                    FROM items WHERE n >= 2 GROUP BY signal, stratum),
-              total AS (SELECT signal, sum(n) AS m FROM items GROUP BY signal),
+         WITH items AS (SELECT signal, item, n, level, stratum FROM leveled WHERE rn = 1),
+              e AS (SELECT signal, stratum, sum(n * (n - 1)) AS s2,
+                           sum(n * (n - 1) / 2 * (2 * power(2, -level) - power(4, -level))) AS eligible_pairs
+                    FROM items GROUP BY signal, stratum),
+              total AS (SELECT signal, sum(n) AS m FROM item_sizes GROUP BY signal),
               active AS (SELECT signal, count(DISTINCT account_id) AS accounts FROM acts GROUP BY signal),
               in_window AS (SELECT signal, stratum, count(*) AS in_window FROM pairs GROUP BY signal, stratum)
-         SELECT e.signal, e.stratum, CAST(total.m AS DOUBLE) AS m, CAST(e.s2 AS DOUBLE) AS s2,
-                CAST(e.all_pairs AS DOUBLE) AS all_pairs, CAST(coalesce(w.in_window, 0) AS DOUBLE) AS in_window,
+         SELECT *, sum(in_window / all_pairs * s2 / (m * m)) OVER (PARTITION BY signal ORDER BY stratum) AS upto
+         FROM (SELECT e.signal, e.stratum, CAST(total.m AS DOUBLE) AS m, CAST(e.s2 AS DOUBLE) AS s2,
+                CAST(e.eligible_pairs AS DOUBLE) AS all_pairs, CAST(coalesce(w.in_window, 0) AS DOUBLE) AS in_window,
                 CAST(active.accounts AS DOUBLE) AS accounts
          FROM e JOIN total ON total.signal = e.signal JOIN active ON active.signal = e.signal
-         LEFT JOIN in_window w ON w.signal = e.signal AND w.stratum = e.stratum""",
+         LEFT JOIN in_window w ON w.signal = e.signal AND w.stratum = e.stratum) x""",
         ),
         # Only pairs with enough co-actions can pass the test: the per-signal statistics (three joins
         # per row) are computed for them alone, a few percent of all pairs.
@@ -126,18 +207,23 @@ def pair_signal_sql(restrict: str, dialect: str = "duckdb") -> str:
     `restrict` is a join clause on `pairs p` choosing which pairs (a constant of ours, never user input).
     surprise = ln(accounts / item popularity), an IDF, weighs the edges. Two posts co-act once per
     signal however many of their tags, links or objects agree (a post pair with both #breaking and #news
-    is one coincidence, not two): k counts distinct pairs of post times.
+    is one coincidence, not two): each pair of post times counts once, in the stratum of its rarest item.
+    `expected` is the stratum's own expectation, `expected_upto` the sum over every stratum up to this one
+    (those the pair never co-acted in included), which the test compares with k summed up to here.
     """
-    post_pair = "hash(p.ts_src, p.ts_dst)" if dialect == "duckdb" else "xxhash64(p.ts_src, p.ts_dst)"
+    del dialect  # the same SQL in both engines
     return f"""
-         SELECT p.signal, p.stratum, p.src, p.dst, count(DISTINCT {post_pair}) AS k,
-                sum(ln(s.accounts / p.n)) AS surprise,
+         WITH post_pairs AS (
+           SELECT p.signal, p.src, p.dst, p.ts_src, p.ts_dst, min(p.stratum) AS stratum, min(p.n) AS n
+           FROM pairs p {restrict} GROUP BY p.signal, p.src, p.dst, p.ts_src, p.ts_dst)
+         SELECT q.signal, q.stratum, q.src, q.dst, count(*) AS k, sum(ln(s.accounts / q.n)) AS surprise,
                 max(s.in_window / s.all_pairs * di.d * dj.d * s.s2 / (s.m * s.m)) AS expected,
-                min(least(p.ts_src, p.ts_dst)) AS first_ts, max(greatest(p.ts_src, p.ts_dst)) AS last_ts
-         FROM pairs p {restrict} JOIN signal_stats s ON s.signal = p.signal AND s.stratum = p.stratum
-         JOIN degree di ON di.signal = p.signal AND di.account_id = p.src
-         JOIN degree dj ON dj.signal = p.signal AND dj.account_id = p.dst
-         GROUP BY p.signal, p.stratum, p.src, p.dst"""
+                max(s.upto * di.d * dj.d) AS expected_upto,
+                min(least(q.ts_src, q.ts_dst)) AS first_ts, max(greatest(q.ts_src, q.ts_dst)) AS last_ts
+         FROM post_pairs q JOIN signal_stats s ON s.signal = q.signal AND s.stratum = q.stratum
+         JOIN degree di ON di.signal = q.signal AND di.account_id = q.src
+         JOIN degree dj ON dj.signal = q.signal AND dj.account_id = q.dst
+         GROUP BY q.signal, q.stratum, q.src, q.dst"""
 
 
 def windows_table(settings: DetectSettings) -> pa.Table:
@@ -154,11 +240,11 @@ def build_pairs(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> Non
     """Create `pairs` (the in-window co-actions, see pair_queries) and `pair_signal` (per pair and signal)."""
     for name, query in pair_queries(settings):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
-    for name in ("ranked", "eligible"):
+    for name in ("ranked", "reached", "leveled", "split", "split_ranked", "bucketed"):
         con.execute(f"DROP TABLE {name}")
 
 
-STRATA_SQL = "SELECT src, dst, k, expected FROM pair_signal ORDER BY src, dst"
+STRATA_SQL = "SELECT src, dst, signal, k, expected_upto FROM pair_signal ORDER BY src, dst, signal, stratum"
 CANDIDATES_SQL = """
 SELECT src, dst, CAST(sum(k) AS BIGINT) AS k, CAST(sum(expected) AS DOUBLE) AS expected,
        CAST(sum(surprise) AS DOUBLE) AS weight, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
@@ -167,36 +253,68 @@ FROM pair_signal GROUP BY src, dst ORDER BY src, dst
 """
 
 
-def significant_edges(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> pa.Table:
-    """Edges (src, dst, k, expected, weight, first_ts, last_ts, signals, p_value) that pass the test.
+def significant_edges(con: duckdb.DuckDBPyConnection, settings: DetectSettings, threshold: float) -> pa.Table:
+    """Edges (src, dst, k, expected, weight, first_ts, last_ts, signals, p_value) with p <= threshold.
 
     `pair_signal` holds only candidate pairs (at least min_co_actions co-actions over all signals).
     """
     strata = con.sql(STRATA_SQL).to_arrow_table()
     candidates = con.sql(CANDIDATES_SQL).to_arrow_table()
-    return test_candidates(strata, candidates, settings)
+    return test_candidates(strata, candidates, settings, threshold)
 
 
-def test_candidates(strata: pa.Table, candidates: pa.Table, settings: DetectSettings) -> pa.Table:
-    """Keep the candidate pairs whose best stratum p-value (times the strata tried) is small enough.
+def test_candidates(strata: pa.Table, candidates: pa.Table, settings: DetectSettings, threshold: float) -> pa.Table:
+    """Keep the candidate pairs whose best p-value (times the tests tried) is at most `threshold`.
 
-    Both tables must be sorted by (src, dst); shared by the DuckDB and Spark engines.
+    Each test is one signal's co-actions on items up to one popularity stratum (see the module notes).
+    Strata must be sorted by (src, dst, signal, stratum), candidates by (src, dst); shared by both engines.
     """
     if candidates.num_rows == 0:
         return candidates.append_column("p_value", pa.array([], pa.float64()))
-    k = strata.column("k").to_numpy()
-    stratum_p = np.where(k >= settings.min_co_actions, poisson_p(k, strata.column("expected").to_numpy()), 1.0)
-    # The strata of candidate i are one contiguous run of the sorted strata table.
     src = strata.column("src").to_numpy(zero_copy_only=False)
     dst = strata.column("dst").to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(np.r_[True, (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])])
-    tests = np.diff(np.r_[starts, len(k)])
-    p_values = np.minimum(np.minimum.reduceat(stratum_p, starts) * tests, 1.0)
+    signal = strata.column("signal").to_numpy(zero_copy_only=False)
+    pair_change = np.r_[True, (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])]
+    p_values = best_p(
+        pair_change,
+        np.r_[True, signal[1:] != signal[:-1]],
+        strata.column("k").to_numpy(),
+        strata.column("expected_upto").to_numpy(),
+        settings,
+    )
     candidates = candidates.append_column("p_value", pa.array(p_values))
     # Rounded so that engines summing in a different order hand Leiden identical weights.
     weight_index = candidates.schema.get_field_index("weight")
     candidates = candidates.set_column(
         weight_index, "weight", pa.array(np.round(candidates.column("weight").to_numpy(), 6))
     )
-    keep = np.flatnonzero(p_values <= settings.max_p_value)
+    keep = np.flatnonzero(p_values <= threshold)
     return candidates.take(pa.array(keep))
+
+
+def best_p(
+    unit_change: np.ndarray,
+    signal_change: np.ndarray,
+    k: np.ndarray,
+    expected_upto: np.ndarray,
+    settings: DetectSettings,
+) -> np.ndarray:
+    """Per unit (a pair, or an account and a community), its best test's p times the tests tried.
+
+    Rows are sorted by unit, signal, stratum; `unit_change` / `signal_change` mark where a unit / signal
+    starts. A test is one signal's co-actions summed over the strata up to a row's (k running over the
+    unit's rows of that signal) against `expected_upto`, the expectation over all strata up to there.
+    """
+    run_starts = np.flatnonzero(unit_change | signal_change)
+    k_upto = _running(k.astype(np.int64), run_starts, np.diff(np.r_[run_starts, len(k)]))
+    test_p = np.where(k_upto >= settings.min_co_actions, tail_p(k_upto, expected_upto, settings.dispersion), 1.0)
+    starts = np.flatnonzero(unit_change)
+    tests = np.diff(np.r_[starts, len(k)])
+    return np.asarray(np.minimum(np.minimum.reduceat(test_p, starts) * tests, 1.0))
+
+
+def _running(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Cumulative sums restarting at each run start."""
+    total = np.cumsum(values)
+    before = np.r_[np.zeros(1, total.dtype), total[:-1]][starts]
+    return total - np.repeat(before, lengths)

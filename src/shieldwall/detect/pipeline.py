@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -11,14 +11,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shieldwall.detect.actions import account_names, build_actions, with_names
-from shieldwall.detect.cluster import (
-    EVIDENCE_ACTS_SQL,
-    cluster_summaries,
-    evidence_table,
-    intra_cluster_pairs_sql,
-    leiden_membership,
-)
-from shieldwall.detect.coaction import build_pairs, significant_edges
+from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, cluster_summaries, evidence_table, intra_cluster_pairs_sql
+from shieldwall.detect.coaction import build_pairs, edge_threshold, significant_edges
+from shieldwall.detect.communities import Query, cluster_accounts
 from shieldwall.detect.duck import connect
 from shieldwall.detect.settings import DetectSettings
 from shieldwall.detect.why import explain_groups
@@ -55,11 +50,15 @@ def run_duckdb(
         build_pairs(con, settings)
         stage(STAGES[1])
         names = account_names(con)
-        edges = with_names(significant_edges(con, settings), names, ("src", "dst"))
+        formed = int(con.execute("SELECT count(*) FROM pairs").fetchall()[0][0])
+        edges = with_names(significant_edges(con, settings, settings.max_p_value), names, ("src", "dst"))
         stage(STAGES[2])
-        result = finish(con, posts, edges, names, settings, stage)
+        strong_p = edge_threshold(settings, formed)
+        result = finish(con, posts, edges, names, settings, stage, strong_p)
         if groups:
-            result.groups = explain_groups(con, groups, edges, result.membership, settings)
+            # `why` reports against the family-wise threshold a pair must reach on its own.
+            strong = replace(settings, max_p_value=strong_p)
+            result.groups = explain_groups(con, groups, result.edges, result.membership, strong)
         return result
     finally:
         con.close()
@@ -72,8 +71,10 @@ def finish(
     names: pa.Array,
     settings: DetectSettings,
     stage: StageCallback,
+    strong_p: float,
 ) -> DetectionResult:
-    membership = leiden_membership(edges, settings)
+    con.execute("CREATE OR REPLACE TEMP VIEW account_keys AS SELECT code AS key, name FROM accounts")
+    membership, edges = cluster_accounts(edges, settings, strong_p, duckdb_query(con), joined_edges(con))
     stage(STAGES[3])
     # The cluster queries join the coded pairs and acts: membership by code first, by name after.
     _replace(con, "cm_named", membership)
@@ -127,6 +128,32 @@ def summarise(
         "accounts_in_clusters": membership.num_rows,
     }
     return DetectionResult(clusters=clusters, edges=labelled, evidence=evidence, membership=membership, stats=stats)
+
+
+def duckdb_query(con: duckdb.DuckDBPyConnection) -> Query:
+    def query(sql: str, tables: dict[str, pa.Table]) -> pa.Table:
+        for name, table in tables.items():
+            _replace(con, name, table)
+        return con.sql(sql).to_arrow_table()
+
+    return query
+
+
+def joined_edges(con: duckdb.DuckDBPyConnection) -> Callable[[pa.Table], pa.Table]:
+    """communities.JOINED_PAIRS_SQL rows (per pair and signal) as edge rows (coaction.CANDIDATES_SQL's shape)."""
+
+    def edges(rows: pa.Table) -> pa.Table:
+        con.register("joined_rows", rows)
+        try:
+            return con.sql(
+                "SELECT src, dst, CAST(sum(k) AS BIGINT) AS k, CAST(sum(expected) AS DOUBLE) AS expected, "
+                "round(CAST(sum(weight) AS DOUBLE), 6) AS weight, min(first_ts) AS first_ts, max(last_ts) AS last_ts, "
+                "list(DISTINCT signal ORDER BY signal) AS signals FROM joined_rows GROUP BY src, dst ORDER BY src, dst"
+            ).to_arrow_table()
+        finally:
+            con.unregister("joined_rows")
+
+    return edges
 
 
 def _replace(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:

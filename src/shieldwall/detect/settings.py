@@ -43,17 +43,26 @@ class DetectSettings:
     text_shingle: int = 5
     text_min_chars: int = 25
     pdq_max_distance: int = 31  # Hamming distance (of 256 bits) at which two PDQ hashes are the same picture
-    # Pairing: on each item, an action pairs with the next `fan_out` actions (in time order) within the
-    # window, never with all of them: an item shared by thousands costs thousands * fan_out pairs, and a
-    # large network still ties up through its members co-acting on many items (see coaction.py).
-    fan_out: int = 128
+    # Pairing budget B: an item on which some action has more than B others within the window is split
+    # into buckets by a hash of the account, so that each action pairs with about B others (at most 2B
+    # per partition, two partitions), the same pairs on every crowded item (see coaction.pair_queries).
+    fan_out: int = 32
     # Time bins and single hashtags are crowded by nature (a busy second, a trending tag): co-presence
     # there is weak evidence, so fewer neighbours are worth their cost.
-    fan_out_crowded: int = 32
+    fan_out_crowded: int = 16
     timing_posts_per_bin: int = 20  # sync_timing bins shrink (down to 1 s) when the data is denser than this
     memory_limit: str | None = None  # DuckDB memory limit (e.g. "12GB"); beyond it DuckDB spills to disk
     min_co_actions: int = 3  # a pair must co-act on at least this many distinct items in one signal
-    max_p_value: float = 1e-6  # significance of the pair's co-actions against the popularity null model
+    # A pair with p <= max_p_value (against the popularity null model) is a weak edge: it counts towards an
+    # account joining a cluster (communities.py). A strong edge, which builds clusters on its own, needs
+    # p <= min(max_p_value, chance_pairs / F) in a run forming F in-window co-actions (family-wise: about
+    # chance_pairs pairs per run pass by chance, at 20k posts as at 10M; see coaction.py). chance_pairs
+    # also bounds the accounts joining a cluster by chance.
+    max_p_value: float = 1e-5
+    chance_pairs: float = 0.05
+    # The null model's own uncertainty: co-action counts are tested as negative binomial with variance
+    # E + dispersion * E^2 (an expectation trusted to within a factor of about two), not Poisson (see coaction.py).
+    dispersion: float = 0.5
     min_cluster_size: int = 3
     leiden_resolution: float = 1.0
     seed: int = 42

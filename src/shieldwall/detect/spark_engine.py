@@ -18,10 +18,19 @@ import pyarrow as pa
 
 from shieldwall.detect.actions import episode_items_sql, media_group_table, signal_selects, union_of
 from shieldwall.detect.canonical import TRACKING_RE, URL_RE
-from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, intra_cluster_pairs_sql, leiden_membership
-from shieldwall.detect.coaction import pair_queries, significant_edges, windows_table
+from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, intra_cluster_pairs_sql
+from shieldwall.detect.coaction import edge_threshold, pair_queries, significant_edges, windows_table
+from shieldwall.detect.communities import cluster_accounts
 from shieldwall.detect.duck import connect
-from shieldwall.detect.pipeline import STAGES, DetectionResult, StageCallback, _replace, _span_seconds, summarise
+from shieldwall.detect.pipeline import (
+    STAGES,
+    DetectionResult,
+    StageCallback,
+    _replace,
+    _span_seconds,
+    joined_edges,
+    summarise,
+)
 from shieldwall.detect.settings import DetectSettings
 from shieldwall.detect.spark_text import text_groups_view
 
@@ -125,16 +134,25 @@ def run_spark(
         f"FROM ({episode_items_sql('raw_acts')}) u WHERE item IS NOT NULL GROUP BY signal, item, account_id) g",
     )
     stage(STAGES[0])
-    for name, query in pair_queries(settings, "spark"):
-        view(name, query)
+    for name, step in pair_queries(settings, "spark"):
+        view(name, step)
     stage(STAGES[1])
     # One Spark job brings back the per-signal rows of candidate pairs; the shared test runs on the driver.
     candidate_rows = spark.sql("SELECT * FROM pair_signal").toArrow()
+    formed = int(spark.sql("SELECT count(*) AS n FROM pairs").collect()[0]["n"])
     con = connect()
     _replace(con, "pair_signal", _normalise_types(candidate_rows))
-    edges = significant_edges(con, settings)
+    edges = significant_edges(con, settings, settings.max_p_value)
     stage(STAGES[2])
-    membership = leiden_membership(edges, settings)
+    spark.sql("SELECT DISTINCT account_id AS key, account_id AS name FROM acts").createOrReplaceTempView("account_keys")
+
+    def spark_query(sql: str, tables: dict[str, pa.Table]) -> pa.Table:
+        for name, data in tables.items():
+            table(name, data)
+        return _normalise_types(spark.sql(sql).toArrow())
+
+    strong_p = edge_threshold(settings, formed)
+    membership, edges = cluster_accounts(edges, settings, strong_p, spark_query, joined_edges(con))
     table("cm", membership if membership.num_rows else _empty_membership())
     evidence_acts = spark.sql(EVIDENCE_ACTS_SQL).toArrow()
     intra_pairs = spark.sql(intra_cluster_pairs_sql("spark")).toArrow()
