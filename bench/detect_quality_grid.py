@@ -10,9 +10,11 @@ through the full DuckDB pipeline with default settings, at each seed (a cell's s
 Missed planted groups are listed with the run's own verdict (why.py: too few co-actions, chance, a
 community below the minimum size).
 
-    python -m bench.detect_quality_grid [--quick] [--posts N] [--seeds 100,200] [--only "3/base,2000/heavy cover"]
+    python -m bench.detect_quality_grid [--quick] [--posts N] [--seeds 100,200]
+        [--only "3/base,2000/heavy cover"] [--report NAME]
 
---only runs the named cells and prints them without saving the results file.
+--only runs the named cells and prints them without saving the results file; --report NAME saves to
+bench/results/NAME.txt.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def main() -> None:
     only = {c.strip() for c in _arg("--only", "").split(",") if c.strip()}
     sizes = SIZES[:2] if quick else SIZES
     cells = [(size, cell) for size in sizes for cell in VARIANTS if not only or f"{size}/{cell.name}" in only]
-    report = Report("detect_quality_grid")
+    report = Report(_arg("--report", "detect_quality_grid"))
     report.line(
         f"{n_posts:,} posts per cell, {len(cells)} cells, seeds {', '.join(map(str, seeds))} (a cell scores its worst "
         f"seed); load average {os.getloadavg()[0]:.1f} at the start"
