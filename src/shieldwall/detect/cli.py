@@ -47,7 +47,7 @@ def detect(
     signals: str = typer.Option(",".join(SIGNALS), help="Comma-separated signals to use."),
     text_threshold: float = typer.Option(0.6, help="Jaccard threshold for near-duplicate texts."),
     max_p: float = typer.Option(
-        1e-5, "--max-p", help="Significance a pair must reach to count (clusters are built on far stronger pairs)."
+        1e-6, "--max-p", help="Significance a pair must reach to build a cluster (less at scale: family-wise)."
     ),
     min_cluster_size: int = typer.Option(3, min=2, help="Smallest cluster to report (2 reports pairs)."),
     min_co_actions: int = typer.Option(

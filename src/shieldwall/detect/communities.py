@@ -5,19 +5,21 @@ finds communities on the strong edges alone. Two kinds of evidence too weak for 
 for an account and a community together, and an account outside every community of min_cluster_size
 joins one on either:
 
-- edges: m of its pairs with the community's members reach max_p_value (weak edges). By chance each
-  of its |C| pairs with members reaches max_p with probability at most max_p, so it joins when
-  P(Binomial(|C|, max_p) >= m) is small. A member of a 2,000-account network co-acting five times with
-  each of its bucket mates (coaction.pair_queries), short of the family-wise bar, joins through them;
-  an organic account with one chance weak edge into a cluster does not. Joining repeats in rounds, so
-  members whose weak edges lead to members who joined before them follow.
-- co-actions: its posts that co-acted (within the window) with any member, K, against E = the sum over
-  members of the pair expectation, per signal and up to each stratum as in the pair test (each of its
-  posts counts once however many members it met, so a crowded item is one event; and every member
+- its pairs: with the p-values of its pairs with the community's members sorted, p_(1) <= p_(2) <= ...,
+  chance gives j of its |C| pairs p_(j) or less with probability at most P(Binomial(|C|, p_(j)) >= j).
+  A member of a 2,000-account network that co-acted three to five times with each of dozens of bucket
+  mates (coaction.pair_queries), each pair short of the family-wise bar, joins on all of them; an
+  organic account with one or two lucky pairs into a cluster does not. Joining repeats in rounds, so
+  members whose pairs lead to members who joined before them follow.
+- its co-actions: its posts that co-acted (within the window) with any member, K, against E = the sum
+  over members of the pair expectation, per signal and up to each stratum as in the pair test (each of
+  its posts counts once however many members it met, so a crowded item is one event; and every member
   counts as if it shared the account's bucket on crowded items, so E errs high). The third member of
   a group of three, who met each of the other two twice, joins the pair they form.
 
-Both tests are corrected for the (account, community) combinations tried, against chance_pairs.
+Both tests are corrected for every (account, community) combination there is, the run's accounts
+times its communities, and the rounds, against chance_pairs: not just those that had evidence to test
+(any account could have), or an account with one chance pair into a trio would pass among few candidates.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ from scipy.stats import binom
 from shieldwall.detect.coaction import best_p
 from shieldwall.detect.settings import DetectSettings
 
-# Rounds of joining on weak edges; each round's tests share chance_pairs / JOIN_ROUNDS.
+# Rounds of joining on pairs; each round's tests share chance_pairs / JOIN_ROUNDS.
 JOIN_ROUNDS = 8
+# Pairs up to this p are handed to the joins (the order-statistics test weighs them; most never count).
+JOIN_P_CAP = 0.01
 
 # Runs SQL in the engine with these tables (keyed by account name) registered; returns the result.
 Query = Callable[[str, dict[str, pa.Table]], pa.Table]
@@ -95,12 +99,14 @@ def cluster_accounts(
     strong_p: float,
     query: Query,
     pair_edges: Callable[[pa.Table], pa.Table],
+    accounts: int,
 ) -> tuple[pa.Table, pa.Table]:
     """(membership, edges kept): (account_id, cluster_id) for accounts in clusters of min_cluster_size.
 
-    `edges` are the tested pairs with p <= max_p_value (names as src/dst); edges kept are the strong ones
-    and those through which an account joined a community. `pair_edges` turns JOINED_PAIRS_SQL rows
-    (per pair and signal) into edge rows of the same schema. Cluster ids are c1, c2... by decreasing
+    `edges` are the tested pairs with p <= JOIN_P_CAP (names as src/dst), strong at p <= strong_p; edges
+    kept are the strong ones and those through which an account joined a community. `pair_edges` turns
+    JOINED_PAIRS_SQL rows (per pair and signal) into edge rows of the same schema. `accounts`: how many
+    accounts the run has (the joins' multiple-testing family). Cluster ids are c1, c2... by decreasing
     size then smallest account id.
     """
     if edges.num_rows == 0:
@@ -114,11 +120,11 @@ def cluster_accounts(
     labels = _leiden(len(names), src[strong], dst[strong], edges.column("weight").to_numpy()[strong], settings)
     kept = strong.copy()
     for _ in range(JOIN_ROUNDS):  # a network's members join in waves, each through those joined before
-        joined_now = _join_on_edges(labels, src, dst, settings)
+        joined_now = _join_on_edges(labels, src, dst, p_values, settings, accounts)
         if not joined_now.any():
             break
         kept |= joined_now
-    names, labels, joined = _join_on_co_actions(names, labels, settings, query)
+    names, labels, joined = _join_on_co_actions(names, labels, settings, query, accounts)
     kept_edges = edges.filter(pa.array(kept))
     if joined.num_rows:
         rows = query(
@@ -162,36 +168,68 @@ def _sizes(labels: np.ndarray) -> np.ndarray:
     return np.bincount(labels[labels >= 0], minlength=max(int(labels.max(initial=-1)) + 1, 1))
 
 
-def _join_on_edges(labels: np.ndarray, src: np.ndarray, dst: np.ndarray, settings: DetectSettings) -> np.ndarray:
-    """Binomial test on weak edges (module notes); updates `labels`, returns the edges that joined someone.
+def _join_on_edges(
+    labels: np.ndarray, src: np.ndarray, dst: np.ndarray, p_edge: np.ndarray, settings: DetectSettings, accounts: int
+) -> np.ndarray:
+    """Order-statistics test on an account's pairs with a community (module notes); updates `labels` and
+    returns the edges through which someone joined.
 
-    An account is tested against each community it has weak edges into, and against all communities of
-    min_cluster_size together (Leiden may cut a network of thousands into several: its edges then spread
-    over the pieces); it joins the community with the most of its edges."""
+    With its pairs' p-values into community C sorted, p_(1) <= p_(2) <= ..., the chance that j or more of
+    its |C| pairs reach p_(j) is at most P(Binomial(|C|, p_(j)) >= j); the account's statistic is the
+    smallest over j, times the j tried. It is tested against each community, and against all communities
+    of min_cluster_size together (Leiden may cut a network of thousands into several pieces and its
+    pairs then spread over them), and joins the community holding most of the pairs that counted."""
     sizes = _sizes(labels)
     outside = _unsettled(labels, settings)
     account, member = np.r_[src, dst], np.r_[dst, src]
     edge_index = np.r_[np.arange(len(src)), np.arange(len(src))]
+    p_all = np.r_[p_edge, p_edge]
     into = outside[account] & (labels[member] >= 0) & (labels[member] != labels[account])
     joined = np.zeros(len(src), dtype=bool)
     if not into.any():
         return joined
-    account, community, edge_index = account[into], labels[member[into]], edge_index[into]
+    account, community, edge_index, p_all = account[into], labels[member[into]], edge_index[into], p_all[into]
+    n_communities = int((sizes > 0).sum())
     key = account.astype(np.int64) * (len(sizes) + 1) + community
-    combos, first, counts = np.unique(key, return_index=True, return_counts=True)
-    alone = binom.sf(counts - 1, sizes[community[first]], settings.max_p_value) * len(combos) * JOIN_ROUNDS
-    # All settled communities as one: the account's weak edges into any of them.
+    alone, alone_cut = _order_statistic(key, p_all, sizes[community])
+    alone = alone * accounts * n_communities * JOIN_ROUNDS
     settled = sizes >= settings.min_cluster_size
-    in_settled = settled[community[first]]
-    accounts, slot = np.unique(account[first], return_inverse=True)
-    total = np.bincount(slot, weights=counts * in_settled, minlength=len(accounts))
-    together = binom.sf(total - 1, sizes[settled].sum(), settings.max_p_value) * len(accounts) * JOIN_ROUNDS
-    p_join = np.minimum(alone, np.where(in_settled, together[slot], np.inf))
-    # Among the communities an account passes for, the one with the most of its edges.
-    chosen = _best_per_account(account[first], -counts.astype(float), p_join <= settings.chance_pairs)
-    labels[account[first][chosen]] = community[first][chosen]
-    joined[edge_index[np.isin(key, combos[chosen])]] = True
+    in_settled = settled[community]
+    union_key = np.where(in_settled, account.astype(np.int64), -1 - np.arange(len(account)))
+    together, together_cut = _order_statistic(union_key, p_all, np.full(len(p_all), sizes[settled].sum()))
+    together = np.where(in_settled, together * accounts * JOIN_ROUNDS, np.inf)
+    passes = np.minimum(alone, together) <= settings.chance_pairs
+    cut = np.where(alone <= settings.chance_pairs, alone_cut, 0.0)
+    cut = np.maximum(cut, np.where(together <= settings.chance_pairs, together_cut, 0.0))
+    counted = passes & (p_all <= cut)
+    if not counted.any():
+        return joined
+    # Each account joins the community holding most of its pairs that counted.
+    combos, first, counts = np.unique(key[counted], return_index=True, return_counts=True)
+    chosen = _best_per_account(account[counted][first], -counts.astype(float), np.ones(len(combos), dtype=bool))
+    labels[account[counted][first][chosen]] = community[counted][first][chosen]
+    joined[edge_index[counted & np.isin(key, combos[chosen])]] = True
     return joined
+
+
+def _order_statistic(key: np.ndarray, p: np.ndarray, trials: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, its group's (rows sharing `key`) min over j of P(Binomial(trials, p_(j)) >= j) times the
+    group's size, and the p_(j) at that minimum."""
+    order = np.lexsort((p, key))
+    sorted_key, sorted_p = key[order], p[order]
+    starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+    lengths = np.diff(np.r_[starts, len(order)])
+    group = np.repeat(np.arange(len(starts)), lengths)
+    rank = np.arange(len(order)) - starts[group] + 1
+    stat = binom.sf(rank - 1, trials[order], sorted_p)
+    best = np.minimum.reduceat(stat, starts)
+    at_best = stat <= best[group]
+    cut = np.zeros(len(starts))
+    np.maximum.at(cut, group[at_best], sorted_p[at_best])
+    out_stat, out_cut = np.empty(len(p)), np.empty(len(p))
+    out_stat[order] = np.minimum(best * lengths, 1.0)[group]
+    out_cut[order] = cut[group]
+    return out_stat, out_cut
 
 
 def _best_per_account(account: np.ndarray, rank: np.ndarray, ok: np.ndarray) -> np.ndarray:
@@ -208,7 +246,7 @@ def _communities(names: pa.Array, labels: np.ndarray) -> pa.Table:
 
 
 def _join_on_co_actions(
-    names: pa.Array, labels: np.ndarray, settings: DetectSettings, query: Query
+    names: pa.Array, labels: np.ndarray, settings: DetectSettings, query: Query, accounts: int
 ) -> tuple[pa.Array, np.ndarray, pa.Table]:
     """Co-action test (module notes) for accounts outside every community of min_cluster_size.
 
@@ -242,14 +280,15 @@ def _join_on_co_actions(
         settings,
     )
     starts = np.flatnonzero(unit_change)
-    chosen = starts[_best_per_account(account_codes[starts], p_values, p_values * len(starts) <= settings.chance_pairs)]
+    family = accounts * int(np.unique(labels[labels >= 0]).size)
+    chosen = starts[_best_per_account(account_codes[starts], p_values, p_values * family <= settings.chance_pairs)]
     if len(chosen) == 0:
         return names, labels, none
     joined = pa.table(
         {
             "name": account.take(pa.array(chosen)),
             "community": pa.array(community[chosen], pa.int64()),
-            "p_value": pa.array(np.minimum(p_values[np.searchsorted(starts, chosen)] * len(starts), 1.0)),
+            "p_value": pa.array(np.minimum(p_values[np.searchsorted(starts, chosen)] * family, 1.0)),
         }
     )
     known = pc.is_in(joined.column("name"), value_set=names).to_numpy(zero_copy_only=False)

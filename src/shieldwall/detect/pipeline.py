@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 from shieldwall.detect.actions import account_names, build_actions, with_names
 from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, cluster_summaries, evidence_table, intra_cluster_pairs_sql
 from shieldwall.detect.coaction import build_pairs, edge_threshold, significant_edges
-from shieldwall.detect.communities import Query, cluster_accounts
+from shieldwall.detect.communities import JOIN_P_CAP, Query, cluster_accounts
 from shieldwall.detect.duck import connect
 from shieldwall.detect.settings import DetectSettings
 from shieldwall.detect.why import explain_groups
@@ -51,7 +51,7 @@ def run_duckdb(
         stage(STAGES[1])
         names = account_names(con)
         formed = int(con.execute("SELECT count(*) FROM pairs").fetchall()[0][0])
-        edges = with_names(significant_edges(con, settings, settings.max_p_value), names, ("src", "dst"))
+        edges = with_names(significant_edges(con, settings, JOIN_P_CAP), names, ("src", "dst"))
         stage(STAGES[2])
         strong_p = edge_threshold(settings, formed)
         result = finish(con, posts, edges, names, settings, stage, strong_p)
@@ -74,7 +74,8 @@ def finish(
     strong_p: float,
 ) -> DetectionResult:
     con.execute("CREATE OR REPLACE TEMP VIEW account_keys AS SELECT code AS key, name FROM accounts")
-    membership, edges = cluster_accounts(edges, settings, strong_p, duckdb_query(con), joined_edges(con))
+    accounts = int(con.execute("SELECT count(*) FROM accounts").fetchall()[0][0])
+    membership, edges = cluster_accounts(edges, settings, strong_p, duckdb_query(con), joined_edges(con), accounts)
     stage(STAGES[3])
     # The cluster queries join the coded pairs and acts: membership by code first, by name after.
     _replace(con, "cm_named", membership)

@@ -53,12 +53,11 @@ class DetectSettings:
     timing_posts_per_bin: int = 20  # sync_timing bins shrink (down to 1 s) when the data is denser than this
     memory_limit: str | None = None  # DuckDB memory limit (e.g. "12GB"); beyond it DuckDB spills to disk
     min_co_actions: int = 3  # a pair must co-act on at least this many distinct items in one signal
-    # A pair with p <= max_p_value (against the popularity null model) is a weak edge: it counts towards an
-    # account joining a cluster (communities.py). A strong edge, which builds clusters on its own, needs
-    # p <= min(max_p_value, chance_pairs / F) in a run forming F in-window co-actions (family-wise: about
-    # chance_pairs pairs per run pass by chance, at 20k posts as at 10M; see coaction.py). chance_pairs
-    # also bounds the accounts joining a cluster by chance.
-    max_p_value: float = 1e-5
+    # A pair is a strong edge, which builds clusters, at p <= min(max_p_value, chance_pairs / F) in a run
+    # forming F in-window co-actions (family-wise: about chance_pairs pairs per run pass by chance, at 20k
+    # posts as at 10M; see coaction.py). chance_pairs also bounds the accounts joining a cluster by chance
+    # on pairs too weak alone (communities.py).
+    max_p_value: float = 1e-6
     chance_pairs: float = 0.05
     # The null model's own uncertainty: co-action counts are tested as negative binomial with variance
     # E + dispersion * E^2 (an expectation trusted to within a factor of about two), not Poisson (see coaction.py).

@@ -20,7 +20,7 @@ from shieldwall.detect.actions import episode_items_sql, media_group_table, sign
 from shieldwall.detect.canonical import TRACKING_RE, URL_RE
 from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, intra_cluster_pairs_sql
 from shieldwall.detect.coaction import edge_threshold, pair_queries, significant_edges, windows_table
-from shieldwall.detect.communities import cluster_accounts
+from shieldwall.detect.communities import JOIN_P_CAP, cluster_accounts
 from shieldwall.detect.duck import connect
 from shieldwall.detect.pipeline import (
     STAGES,
@@ -142,7 +142,7 @@ def run_spark(
     formed = int(spark.sql("SELECT count(*) AS n FROM pairs").collect()[0]["n"])
     con = connect()
     _replace(con, "pair_signal", _normalise_types(candidate_rows))
-    edges = significant_edges(con, settings, settings.max_p_value)
+    edges = significant_edges(con, settings, JOIN_P_CAP)
     stage(STAGES[2])
     spark.sql("SELECT DISTINCT account_id AS key, account_id AS name FROM acts").createOrReplaceTempView("account_keys")
 
@@ -152,7 +152,8 @@ def run_spark(
         return _normalise_types(spark.sql(sql).toArrow())
 
     strong_p = edge_threshold(settings, formed)
-    membership, edges = cluster_accounts(edges, settings, strong_p, spark_query, joined_edges(con))
+    accounts = int(spark.sql("SELECT count(DISTINCT account_id) AS n FROM p").collect()[0]["n"])
+    membership, edges = cluster_accounts(edges, settings, strong_p, spark_query, joined_edges(con), accounts)
     table("cm", membership if membership.num_rows else _empty_membership())
     evidence_acts = spark.sql(EVIDENCE_ACTS_SQL).toArrow()
     intra_pairs = spark.sql(intra_cluster_pairs_sql("spark")).toArrow()
