@@ -215,17 +215,24 @@ def build_actions(con: duckdb.DuckDBPyConnection, posts: pa.Table, settings: Det
         "CREATE OR REPLACE TEMP TABLE accounts AS SELECT account_id AS name, "
         "CAST(row_number() OVER (ORDER BY account_id) - 1 AS INTEGER) AS code FROM (SELECT DISTINCT account_id FROM p)"
     )
+    # Signals become a one-byte ENUM: `pairs` holds hundreds of millions of rows at 10M posts, and a
+    # string column per row was most of what DuckDB had to spill to disk.
+    names = sorted(set(settings.signals) | set(OBJECT_SIGNALS.values()) | {"co_object"})
+    con.execute("DROP TYPE IF EXISTS sw_signal")
+    con.execute(f"CREATE TYPE sw_signal AS ENUM ({', '.join(repr(n) for n in names)})")
     # One row per account and item: repeated posting of the same item by one account is not co-action.
     con.execute(
         "CREATE OR REPLACE TEMP TABLE acts AS "
         # Items become 64-bit hashes: URLs and texts are long, and only the label needs the text.
-        "SELECT signal, hash(item) AS item, first.label AS label, c.code AS account_id, first.ts AS ts, "
-        "first.post_id AS post_id FROM ("
+        "SELECT CAST(signal AS sw_signal) AS signal, hash(item) AS item, first.label AS label, c.code AS account_id, "
+        "first.ts AS ts, first.post_id AS post_id FROM ("
         "SELECT signal, item, account_id, min(struct_pack(ts := ts, post_id := post_id, label := label)) AS first "
         f"FROM ({episode_items_sql('raw_acts')}) e WHERE item IS NOT NULL GROUP BY signal, item, account_id) g "
         "JOIN accounts c ON c.name = g.account_id"
     )
-    con.execute("DROP TABLE raw_acts")
+    # Nothing after this reads the posts' copies (texts, lists): they would hold memory the pairs need.
+    for table in ("raw_acts", "link", "p"):
+        con.execute(f"DROP TABLE {table}")
 
 
 ACT_COLUMNS = "signal, item, label, account_id, ts, post_id, rep"

@@ -34,7 +34,8 @@ nearest AS (
   SELECT cluster_id, signal, item, account_id, min(gap) AS gap_seconds FROM ends
   GROUP BY cluster_id, signal, item, account_id
 )
-SELECT n.cluster_id, acts.signal, acts.item, acts.label, acts.account_id, acts.post_id, acts.ts, n.gap_seconds
+SELECT n.cluster_id, CAST(acts.signal AS STRING) AS signal, acts.item, acts.label, acts.account_id, acts.post_id,
+       acts.ts, n.gap_seconds
 FROM nearest n JOIN acts ON acts.signal = n.signal AND acts.item = n.item AND acts.account_id = n.account_id
 """
 

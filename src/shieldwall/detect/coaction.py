@@ -34,6 +34,8 @@ coincidences (a link and its website, say) are too easily had among millions of 
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import numpy as np
 import pyarrow as pa
@@ -125,7 +127,7 @@ def pair_queries(settings: DetectSettings, dialect: str = "duckdb") -> list[tupl
             "SELECT a.signal, a.item, least(a.account_id, b.account_id) AS src, "
             "greatest(a.account_id, b.account_id) AS dst, "
             "CASE WHEN a.account_id < b.account_id THEN a.ts ELSE b.ts END AS ts_src, "
-            "CASE WHEN a.account_id < b.account_id THEN b.ts ELSE a.ts END AS ts_dst, a.n, a.stratum "
+            "CASE WHEN a.account_id < b.account_id THEN b.ts ELSE a.ts END AS ts_dst, CAST(a.n AS INT) AS n, a.stratum "
             f"FROM ({partners}) a JOIN {source} b ON {key} AND b.{rn} = a.partner{exclude}"
         )
 
@@ -216,7 +218,8 @@ def pair_signal_sql(restrict: str, dialect: str = "duckdb") -> str:
          WITH post_pairs AS (
            SELECT p.signal, p.src, p.dst, p.ts_src, p.ts_dst, min(p.stratum) AS stratum, min(p.n) AS n
            FROM pairs p {restrict} GROUP BY p.signal, p.src, p.dst, p.ts_src, p.ts_dst)
-         SELECT q.signal, q.stratum, q.src, q.dst, count(*) AS k, sum(ln(s.accounts / q.n)) AS surprise,
+         SELECT CAST(q.signal AS STRING) AS signal, q.stratum, q.src, q.dst, count(*) AS k,
+                sum(ln(s.accounts / q.n)) AS surprise,
                 max(s.in_window / s.all_pairs * di.d * dj.d * s.s2 / (s.m * s.m)) AS expected,
                 max(s.upto * di.d * dj.d) AS expected_upto,
                 min(least(q.ts_src, q.ts_dst)) AS first_ts, max(greatest(q.ts_src, q.ts_dst)) AS last_ts
@@ -238,10 +241,19 @@ def windows_table(settings: DetectSettings) -> pa.Table:
 
 def build_pairs(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> None:
     """Create `pairs` (the in-window co-actions, see pair_queries) and `pair_signal` (per pair and signal)."""
-    for name, query in pair_queries(settings):
+    steps = pair_queries(settings)
+    # Each intermediate goes as soon as the last step reading it is done: at 10M posts they hold
+    # gigabytes, and whatever is still held when `pairs` is built makes DuckDB spill it to disk.
+    last_use = {
+        name: max(i for i, (_, query) in enumerate(steps) if re.search(rf"\b{name}\b", query)) for name in INTERMEDIATE
+    }
+    for index, (name, query) in enumerate(steps):
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
-    for name in ("ranked", "reached", "leveled", "split", "split_ranked", "bucketed"):
-        con.execute(f"DROP TABLE {name}")
+        for done in [n for n, last in last_use.items() if last == index]:
+            con.execute(f"DROP TABLE {done}")
+
+
+INTERMEDIATE = ("ranked", "reached", "leveled", "split", "split_ranked", "bucketed")
 
 
 STRATA_SQL = "SELECT src, dst, signal, k, expected_upto FROM pair_signal ORDER BY src, dst, signal, stratum"

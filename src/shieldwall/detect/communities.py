@@ -61,7 +61,7 @@ events AS (
   GROUP BY t.signal, t.c, t.community, t.ts_c),
 dsum AS (SELECT m.community, d.signal, sum(d.d) AS d_sum FROM ck m JOIN degree d ON d.account_id = m.key
          GROUP BY m.community, d.signal)
-SELECT k.name AS account_id, ev.community, ev.signal, ev.stratum, count(*) AS k,
+SELECT k.name AS account_id, ev.community, CAST(ev.signal AS STRING) AS signal, ev.stratum, count(*) AS k,
        max(dc.d * ds.d_sum * s.upto) AS expected_upto
 FROM events ev JOIN signal_stats s ON s.signal = ev.signal AND s.stratum = ev.stratum
 JOIN degree dc ON dc.signal = ev.signal AND dc.account_id = ev.c
@@ -81,7 +81,8 @@ hit AS (
   UNION
   SELECT DISTINCT p.signal, p.src, p.dst, p.ts_src, p.ts_dst, p.n FROM pairs p
   JOIN jk ON jk.key = p.dst JOIN ck ON ck.key = p.src AND ck.community = jk.community)
-SELECT a.name AS src, b.name AS dst, h.signal, count(*) AS k, sum(ln(s.accounts / h.n)) AS weight,
+SELECT a.name AS src, b.name AS dst, CAST(h.signal AS STRING) AS signal, count(*) AS k,
+       sum(ln(s.accounts / h.n)) AS weight,
        max(da.d * db.d * s.upto) AS expected,
        min(least(h.ts_src, h.ts_dst)) AS first_ts, max(greatest(h.ts_src, h.ts_dst)) AS last_ts
 FROM hit h JOIN account_keys a ON a.key = h.src JOIN account_keys b ON b.key = h.dst
