@@ -223,6 +223,29 @@ def _pinned(target: Target, ip: IPAddress) -> tuple[httpx.URL, dict[str, str]]:
     return url.copy_with(host=str(ip)), {"Host": host_header}
 
 
+def pinned_request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    allow: Allowlist,
+    resolve: Resolver = system_resolver,
+    content: bytes | None = None,
+) -> httpx.Request:
+    """A request to the address just vetted for url (OutboundRefused if it may not be reached).
+
+    The URL carries that address, while the Host header and the TLS name stay the original host's: a
+    second DNS answer (rebinding) cannot send the request anywhere else.
+    """
+    target = parse_target(url)
+    ip = vetted_addresses(target, allow, resolve)[0]
+    pinned, host = _pinned(target, ip)
+    request = client.build_request(method, pinned, content=content, headers={**headers, **host})
+    if target.scheme == "https":
+        request.extensions["sni_hostname"] = target.host
+    return request
+
+
 def post(
     url: str,
     content: bytes,
@@ -232,26 +255,23 @@ def post(
     resolve: Resolver = system_resolver,
 ) -> Outcome:
     """POST content to url if it may be reached; the response body is never read or reported."""
-    try:
-        target = parse_target(url)
-        ip = vetted_addresses(target, allow, resolve)[0]
-    except OutboundRefused as refused:
-        return Outcome(None, REFUSED if str(refused) != UNRESOLVED else UNRESOLVED)
-    pinned, host = _pinned(target, ip)
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-    try:
-        # trust_env=False: no proxy from the environment; redirects are never followed.
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            request = client.build_request("POST", pinned, content=content, headers={**headers, **host})
-            request.extensions.update(extensions)
+    # trust_env=False: no proxy from the environment; redirects are never followed.
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        try:
+            request = pinned_request(client, "POST", url, headers, allow, resolve, content)
+        except OutboundRefused as refused:
+            return Outcome(None, REFUSED if str(refused) != UNRESOLVED else UNRESOLVED)
+        except httpx.HTTPError:  # headers httpx will not send
+            return Outcome(None, FAILED)
+        try:
             response = client.send(request, stream=True)
             response.close()
-    except httpx.TimeoutException:
-        return Outcome(None, TIMED_OUT)
-    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-        return Outcome(None, UNREACHABLE)
-    except httpx.HTTPError:
-        return Outcome(None, FAILED)
+        except httpx.TimeoutException:
+            return Outcome(None, TIMED_OUT)
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            return Outcome(None, UNREACHABLE)
+        except httpx.HTTPError:
+            return Outcome(None, FAILED)
     status = response.status_code
     if response.is_redirect:
         return Outcome(status, f"HTTP {status}: redirects are not followed")

@@ -206,19 +206,11 @@ class RemoteCollection:
         """The JSON answer, or TaxiiError in fixed words (the target is checked again on every request)."""
         if params:
             url = f"{url}?{urlencode(params)}"
+        headers = {**self.headers, "Content-Type": TAXII_MEDIA} if body else self.headers
         try:
-            target = outbound.parse_target(url)
-            address = outbound.vetted_addresses(target, self.allow, self.resolve)[0]
+            request = outbound.pinned_request(self.client, method, url, headers, self.allow, self.resolve, body or None)
         except outbound.OutboundRefused as refused:
             raise TaxiiError(f"{self.label}: {refused}") from None
-        # The request goes to the address just checked; Host and the TLS name stay the configured host's.
-        pinned, host = outbound._pinned(target, address)
-        headers = {**self.headers, **host}
-        if body:
-            headers["Content-Type"] = TAXII_MEDIA
-        request = self.client.build_request(method, pinned, headers=headers, content=body or None)
-        if target.scheme == "https":
-            request.extensions["sni_hostname"] = target.host
         try:
             response = self.client.send(request, stream=True)
             try:
