@@ -97,7 +97,7 @@ def test_one_id_column_per_type_merges_rows_of_a_post(tmp_path: Path) -> None:
         ("10", "fb_1", ["domain:3498", "hashtag:7", "url:23678"]),
         ("11", "tw_2", ["phash:9280"]),
     ]
-    assert [(p.line, p.field) for p in report.problems] == [(4, "created_at")]  # the row without a time
+    assert [(p.line, p.field) for p in report.problems] == [(4, "timestamp")]  # the row without a time, its column
 
 
 @pytest.mark.skipif(not (REAL / "german_elections.parquet").exists(), reason="shared data not present")
@@ -109,3 +109,14 @@ def test_the_real_data_sets_load_unchanged() -> None:
     russian, report = load_posts([REAL / "russian_coord_tweets.parquet"])
     assert report.rows_skipped == 0 and russian.num_rows == 35_085
     assert {o[0].split(":")[0] for o in russian.column("objects").to_pylist()} == {"object"}
+
+
+def test_a_bad_row_in_coortweet_shape_names_the_files_own_column(tmp_path: Path) -> None:
+    path = tmp_path / "shares.csv"
+    path.write_text(
+        "object_id,account_id,content_id,timestamp_share\nx,a,c1,1700000000\nx,b,c2,soon\nx,,c3,1700000001\n"
+    )
+    posts, report = load_posts([path])
+    assert posts.num_rows == 1 and report.rows_skipped == 2
+    found = {(p.line, p.field, p.message.split(":")[0]) for p in report.problems}
+    assert found == {(3, "timestamp_share", "not ISO 8601 or Unix seconds"), (4, "account_id", "missing")}

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from shieldwall.detect.errors import LoadReport, MalformedInput, RowProblem
 from shieldwall.detect.normalise import normalise
-from shieldwall.detect.objects import object_shape
+from shieldwall.detect.objects import contract_columns, object_shape
 from shieldwall.detect.objects import to_posts as objects_to_posts
 from shieldwall.detect.schema import CONTRACT, POSTS_SCHEMA, REQUIRED
 from shieldwall.inputfiles import (
@@ -120,9 +120,11 @@ def _load_file(path: Path, *, strict: bool) -> tuple[pa.Table, list[RowProblem],
         raw, structural = _read_json(path, strict=strict)
     else:
         raise MalformedInput(RowProblem(label, None, "-", f"unknown file type {suffix!r}; use csv, jsonl, parquet"))
+    columns: dict[str, str] = {}
     if object_shape(raw.column_names):  # CooRTweet's layouts: object shares merged into posts
+        columns = contract_columns(raw.column_names)
         raw = objects_to_posts(raw)
-    table, problems, skipped = normalise(raw, label, strict=strict, line_of=line_of)
+    table, problems, skipped = normalise(raw, label, strict=strict, line_of=line_of, columns=columns)
     problems = sorted(structural + problems, key=lambda p: p.line or 0)
     return table, problems, skipped + len(structural), raw.num_rows + len(structural)
 

@@ -7,7 +7,7 @@ separated), and reports each bad row with its file, line and field.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pyarrow as pa
 
@@ -90,12 +90,20 @@ FROM (SELECT source_line, list_filter(media_pdq, lambda h: NOT regexp_full_match
 
 
 def normalise(
-    raw: pa.Table, file_label: str, *, strict: bool, line_of: Callable[[int], int] | None = None
+    raw: pa.Table,
+    file_label: str,
+    *,
+    strict: bool,
+    line_of: Callable[[int], int] | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[pa.Table, list[RowProblem], int]:
     """Typed posts, the problems found (in line order) and how many rows were skipped.
 
-    `line_of` maps a `source_line` value to the real line number when the loader could only count records.
+    `line_of` maps a `source_line` value to the real line number when the loader could only count records;
+    `columns` names the file's own column for a contract field (CooRTweet's `timestamp_share` is `created_at`),
+    so a problem points at the column the user wrote.
     """
+    columns = columns or {}
     raw = _with_all_columns(raw)
     extras = [c for c in raw.column_names if c not in CONTRACT and c != "source_line"]
     con = connect()
@@ -106,7 +114,7 @@ def normalise(
         bad_lines = con.execute(f"SELECT count(DISTINCT source_line) FROM ({_PROBLEMS_SQL})").fetchone()
         skipped = int(bad_lines[0]) if bad_lines else 0
         problems = [
-            RowProblem(file_label, line_of(int(line)) if line_of else int(line), field, message)
+            RowProblem(file_label, line_of(int(line)) if line_of else int(line), columns.get(field, field), message)
             for line, field, message in zip(
                 problems_table.column("source_line").to_pylist(),
                 problems_table.column("field").to_pylist(),

@@ -48,6 +48,15 @@ def _text(name: str, kind: pa.DataType) -> str:
     return f"nullif(trim(CAST({column} AS VARCHAR)), '')"
 
 
+def contract_columns(columns: list[str]) -> dict[str, str]:
+    """The layout's own column for each contract field it fills (to name it in error messages)."""
+    found = {"created_at": next(c for c in TIME_COLUMNS if c in columns)}
+    post = next((c for c in POST_COLUMNS if c in columns), None)
+    if post:
+        found["post_id"] = post
+    return found
+
+
 def to_posts(raw: pa.Table) -> pa.Table:
     """Posts in the contract's text form (post_id, account_id, created_at, objects, source_line).
 
