@@ -6,7 +6,9 @@ what the reader's organisation owns (see README "Who may do what").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -292,6 +294,30 @@ def _refused(error: Exception) -> ApiError | None:
     return None
 
 
+async def _owned_campaign_form(
+    request: Request, session: Session, principal: Principal, campaign_id: str
+) -> dict[str, Any]:
+    """The form posted to a campaign, once the caller's organisation is known to own it."""
+    try:
+        authoring.owned_campaign(session, principal, campaign_id)
+    except (authoring.NotVisible, PermissionError) as error:
+        raise as_api_error(error) from None
+    return await read_form(request)
+
+
+def _campaign_write(session: Session, campaign_id: str, write: Callable[[], object], ok: str) -> Response:
+    """Back to the campaign page: with `ok` after the write, with the reason when it is refused as input."""
+    try:
+        write()
+    except WRITE_ERRORS as error:
+        session.rollback()
+        refusal = _refused(error)
+        if refusal is not None:
+            raise refusal from None
+        return back(f"/campaigns/{campaign_id}", error=str(error))
+    return back(f"/campaigns/{campaign_id}", ok=ok)
+
+
 @pages.post("/campaigns/{campaign_id}/techniques")
 async def map_technique_form(
     request: Request,
@@ -299,27 +325,20 @@ async def map_technique_form(
     principal: Principal = Depends(access.writer("owner", via=PAGE)),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    try:
-        authoring.owned_campaign(session, principal, campaign_id)
-    except (authoring.NotVisible, PermissionError) as error:
-        raise as_api_error(error) from None
-    data = await read_form(request)
-    try:
-        authoring.map_technique(
+    data = await _owned_campaign_form(request, session, principal, campaign_id)
+    return _campaign_write(
+        session,
+        campaign_id,
+        lambda: authoring.map_technique(
             session,
             principal,
             campaign_id,
             str(data.get("technique", "")),
             str(data.get("evidence") or ""),
             lines(data.get("evidence_urls")),
-        )
-    except WRITE_ERRORS as error:
-        session.rollback()
-        refusal = _refused(error)
-        if refusal is not None:
-            raise refusal from None
-        return back(f"/campaigns/{campaign_id}", error=str(error))
-    return back(f"/campaigns/{campaign_id}", ok="technique mapped")
+        ),
+        ok="technique mapped",
+    )
 
 
 @pages.post("/campaigns/{campaign_id}/elections")
@@ -329,21 +348,14 @@ async def link_election_form(
     principal: Principal = Depends(access.writer("owner", via=PAGE)),
     session: Session = Depends(db_session, scope="function"),
 ) -> Response:
-    try:
-        authoring.owned_campaign(session, principal, campaign_id)
-    except (authoring.NotVisible, PermissionError) as error:
-        raise as_api_error(error) from None
-    data = await read_form(request)
+    data = await _owned_campaign_form(request, session, principal, campaign_id)
     election_id = str(data.get("election_id", "")).strip()
     election = elections.get_election(session, int(election_id)) if election_id.isdigit() else None
     if election is None:
         return back(f"/campaigns/{campaign_id}", error=f"election_id {election_id!r}: no such election")
-    try:
-        authoring.link_election(session, principal, campaign_id, election)
-    except WRITE_ERRORS as error:
-        session.rollback()
-        refusal = _refused(error)
-        if refusal is not None:
-            raise refusal from None
-        return back(f"/campaigns/{campaign_id}", error=str(error))
-    return back(f"/campaigns/{campaign_id}", ok="linked to the election")
+    return _campaign_write(
+        session,
+        campaign_id,
+        lambda: authoring.link_election(session, principal, campaign_id, election),
+        ok="linked to the election",
+    )
