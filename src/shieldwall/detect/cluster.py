@@ -40,11 +40,10 @@ FROM nearest n JOIN acts ON acts.signal = n.signal AND acts.item = n.item AND ac
 """
 
 
-def intra_cluster_pairs_sql(dialect: str = "duckdb") -> str:
+def intra_cluster_pairs_sql() -> str:
     """Every co-acting pair inside a cluster, candidates or not: a cluster's totals count them all."""
     return pair_signal_sql(
-        "JOIN cm a ON a.account_id = p.src JOIN cm b ON b.account_id = p.dst AND a.cluster_id = b.cluster_id",
-        dialect,
+        "JOIN cm a ON a.account_id = p.src JOIN cm b ON b.account_id = p.dst AND a.cluster_id = b.cluster_id"
     )
 
 

@@ -199,11 +199,11 @@ def pair_queries(settings: DetectSettings, dialect: str = "duckdb") -> list[tupl
             "candidates",
             f"SELECT src, dst FROM pairs GROUP BY src, dst HAVING count(*) >= {int(settings.min_co_actions)}",
         ),
-        ("pair_signal", pair_signal_sql("JOIN candidates c ON c.src = p.src AND c.dst = p.dst", dialect)),
+        ("pair_signal", pair_signal_sql("JOIN candidates c ON c.src = p.src AND c.dst = p.dst")),
     ]
 
 
-def pair_signal_sql(restrict: str, dialect: str = "duckdb") -> str:
+def pair_signal_sql(restrict: str) -> str:
     """Per pair, signal and stratum: co-actions k, their surprise and expectation, first and last time.
 
     `restrict` is a join clause on `pairs p` choosing which pairs (a constant of ours, never user input).
@@ -213,7 +213,6 @@ def pair_signal_sql(restrict: str, dialect: str = "duckdb") -> str:
     `expected` is the stratum's own expectation, `expected_upto` the sum over every stratum up to this one
     (those the pair never co-acted in included), which the test compares with k summed up to here.
     """
-    del dialect  # the same SQL in both engines
     return f"""
          WITH post_pairs AS (
            SELECT p.signal, p.src, p.dst, p.ts_src, p.ts_dst, min(p.stratum) AS stratum, min(p.n) AS n
@@ -285,15 +284,7 @@ def test_candidates(strata: pa.Table, candidates: pa.Table, settings: DetectSett
         return candidates.append_column("p_value", pa.array([], pa.float64()))
     src = strata.column("src").to_numpy(zero_copy_only=False)
     dst = strata.column("dst").to_numpy(zero_copy_only=False)
-    signal = strata.column("signal").to_numpy(zero_copy_only=False)
-    pair_change = np.r_[True, (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])]
-    p_values = best_p(
-        pair_change,
-        np.r_[True, signal[1:] != signal[:-1]],
-        strata.column("k").to_numpy(),
-        strata.column("expected_upto").to_numpy(),
-        settings,
-    )
+    p_values = best_p(strata, np.r_[True, (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])], settings)
     candidates = candidates.append_column("p_value", pa.array(p_values))
     # Rounded so that engines summing in a different order hand Leiden identical weights.
     weight_index = candidates.schema.get_field_index("weight")
@@ -304,20 +295,17 @@ def test_candidates(strata: pa.Table, candidates: pa.Table, settings: DetectSett
     return candidates.take(pa.array(keep))
 
 
-def best_p(
-    unit_change: np.ndarray,
-    signal_change: np.ndarray,
-    k: np.ndarray,
-    expected_upto: np.ndarray,
-    settings: DetectSettings,
-) -> np.ndarray:
+def best_p(rows: pa.Table, unit_change: np.ndarray, settings: DetectSettings) -> np.ndarray:
     """Per unit (a pair, or an account and a community), its best test's p times the tests tried.
 
-    Rows are sorted by unit, signal, stratum; `unit_change` / `signal_change` mark where a unit / signal
-    starts. A test is one signal's co-actions summed over the strata up to a row's (k running over the
+    `rows` (signal, k, expected_upto, ...) are sorted by unit, signal, stratum; `unit_change` marks where a
+    unit starts. A test is one signal's co-actions summed over the strata up to a row's (k running over the
     unit's rows of that signal) against `expected_upto`, the expectation over all strata up to there.
     """
-    run_starts = np.flatnonzero(unit_change | signal_change)
+    signal = rows.column("signal").to_numpy(zero_copy_only=False)
+    k = rows.column("k").to_numpy()
+    expected_upto = rows.column("expected_upto").to_numpy()
+    run_starts = np.flatnonzero(unit_change | np.r_[True, signal[1:] != signal[:-1]])
     k_upto = _running(k.astype(np.int64), run_starts, np.diff(np.r_[run_starts, len(k)]))
     test_p = np.where(k_upto >= settings.min_co_actions, tail_p(k_upto, expected_upto, settings.dispersion), 1.0)
     starts = np.flatnonzero(unit_change)

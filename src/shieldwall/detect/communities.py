@@ -270,16 +270,9 @@ def _join_on_co_actions(
     )
     account = rows.column("account_id").combine_chunks()
     community = rows.column("community").to_numpy()
-    signal = rows.column("signal").to_numpy(zero_copy_only=False)
     account_codes = pc.index_in(account, value_set=pc.unique(account)).to_numpy()
     unit_change = np.r_[True, (account_codes[1:] != account_codes[:-1]) | (community[1:] != community[:-1])]
-    p_values = best_p(
-        unit_change,
-        np.r_[True, signal[1:] != signal[:-1]],
-        rows.column("k").to_numpy(),
-        rows.column("expected_upto").to_numpy(),
-        settings,
-    )
+    p_values = best_p(rows, unit_change, settings)
     starts = np.flatnonzero(unit_change)
     family = accounts * int(np.unique(labels[labels >= 0]).size)
     chosen = starts[_best_per_account(account_codes[starts], p_values, p_values * family <= settings.chance_pairs)]

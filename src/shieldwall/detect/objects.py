@@ -67,8 +67,8 @@ def to_posts(raw: pa.Table) -> pa.Table:
         if pa.types.is_dictionary(field.type):
             raw = raw.set_column(index, field.name, raw.column(index).cast(field.type.value_type))
     kinds = {f.name: f.type for f in raw.schema}
-    time_column = next(c for c in TIME_COLUMNS if c in kinds)
-    post_column = next((c for c in POST_COLUMNS if c in kinds), None)
+    own = contract_columns(list(kinds))
+    time_column, post_column = own["created_at"], own.get("post_id")
     if "object_id" in kinds:
         kind = _text("object_type", kinds["object_type"]) if "object_type" in kinds else "NULL"
         entries = f"[concat(coalesce(lower({kind}), 'object'), ':', {_text('object_id', kinds['object_id'])})]"

@@ -156,7 +156,7 @@ def run_spark(
     membership, edges = cluster_accounts(edges, settings, strong_p, spark_query, joined_edges(con), accounts)
     table("cm", membership if membership.num_rows else _empty_membership())
     evidence_acts = spark.sql(EVIDENCE_ACTS_SQL).toArrow()
-    intra_pairs = spark.sql(intra_cluster_pairs_sql("spark")).toArrow()
+    intra_pairs = spark.sql(intra_cluster_pairs_sql()).toArrow()
     count_row = spark.sql(
         "SELECT (SELECT count(*) FROM acts) AS items, (SELECT count(*) FROM pairs) AS pairs"
     ).collect()
