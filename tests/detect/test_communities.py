@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import numpy as np
-import pyarrow as pa
 
 from shieldwall.detect.pipeline import run_duckdb
 from shieldwall.detect.settings import DetectSettings
+from tests.detect.link_posts import link_posts
 
 START = 1_700_000_000
-
-
-def _posts(rows: list[tuple[str, int, str]]) -> pa.Table:
-    return pa.table(
-        {
-            "post_id": [f"p{i}" for i in range(len(rows))],
-            "account_id": [r[0] for r in rows],
-            "created_at": pa.array([datetime.fromtimestamp(r[1], UTC) for r in rows], pa.timestamp("us", tz="UTC")),
-            "text": pa.array([None] * len(rows), pa.string()),
-            "urls": pa.array([[r[2]] for r in rows], pa.list_(pa.string())),
-            "reshare_of": pa.array([None] * len(rows), pa.string()),
-            "hashtags": pa.array([[] for _ in rows], pa.list_(pa.string())),
-            "media_pdq": pa.array([[] for _ in rows], pa.list_(pa.string())),
-        }
-    )
 
 
 def test_the_third_member_of_a_trio_joins_the_pair_it_met_and_a_passer_by_does_not() -> None:
@@ -46,7 +29,7 @@ def test_the_third_member_of_a_trio_joins_the_pair_it_met_and_a_passer_by_does_n
     accounts = rng.integers(0, 1_000, 30_000)
     background = zip(accounts, times, ranks, strict=True)
     rows += [(f"o{a}", START + int(t), f"https://s.example/{r}") for a, t, r in background]
-    result = run_duckdb(_posts(rows), DetectSettings(signals=("co_link",)))
+    result = run_duckdb(link_posts(rows), DetectSettings(signals=("co_link",)))
     assert result.clusters.column("accounts").to_pylist() == [["a", "b", "c"]]
     edges = {(e["src"], e["dst"]): e for e in result.edges.to_pylist()}
     assert edges[("a", "b")]["co_actions"] == 6

@@ -3,10 +3,8 @@ with its gap); a cluster's signals are every signal on its edges."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -15,23 +13,7 @@ from shieldwall.cli import app
 from shieldwall.detect.pipeline import run_duckdb
 from shieldwall.detect.settings import SIGNALS, DetectSettings
 from shieldwall.detect.synthetic import SyntheticData, generate
-
-Row = tuple[str, int, str]  # account, unix seconds, url
-
-
-def _posts(rows: list[Row]) -> pa.Table:
-    return pa.table(
-        {
-            "post_id": [f"p{i}" for i in range(len(rows))],
-            "account_id": [r[0] for r in rows],
-            "created_at": pa.array([datetime.fromtimestamp(r[1], UTC) for r in rows], pa.timestamp("us", tz="UTC")),
-            "text": pa.array([None] * len(rows), pa.string()),
-            "urls": pa.array([[r[2]] for r in rows], pa.list_(pa.string())),
-            "reshare_of": pa.array([None] * len(rows), pa.string()),
-            "hashtags": pa.array([[] for _ in rows], pa.list_(pa.string())),
-            "media_pdq": pa.array([[] for _ in rows], pa.list_(pa.string())),
-        }
-    )
+from tests.detect.link_posts import Row, link_posts
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +51,7 @@ def test_evidence_lists_only_the_co_actions_within_the_window() -> None:
     # Background so the null model has something to estimate from.
     rows += [(f"o{i % 50}", 1_700_000_000 + 977 * i, f"https://site.example/{i % 40}") for i in range(2_000)]
     settings = DetectSettings(signals=("co_link",), windows={"co_link": window})
-    result = run_duckdb(_posts(rows), settings)
+    result = run_duckdb(link_posts(rows), settings)
     assert set(result.membership.column("account_id").to_pylist()) == {"g0", "g1", "g2", "g3"}
     evidence = result.evidence.to_pylist()
     assert len(evidence) == 8
@@ -118,7 +100,7 @@ def test_a_network_larger_than_any_old_cap_is_found_and_viral_bursts_are_not() -
         (f"o{a}", 1_700_000_000 + int(t), f"https://s.example/{r}")
         for a, t, r in zip(accounts, times, ranks, strict=True)
     ]
-    result = run_duckdb(_posts(rows), DetectSettings(signals=("co_link",)))
+    result = run_duckdb(link_posts(rows), DetectSettings(signals=("co_link",)))
     flagged = set(result.membership.column("account_id").to_pylist())
     network = {f"net{m}" for m in range(600)} & {r[0] for r in rows}
     assert len(flagged & network) >= 0.95 * len(network)

@@ -4,15 +4,14 @@ given by the analyst, why it was or was not flagged."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from shieldwall.cli import app
+from tests.detect.link_posts import link_posts
 
 START = 1_700_000_000
 
@@ -25,17 +24,7 @@ def _write_posts(path: Path) -> None:
         rows += [(f"pair{m}", START + episode * 90_000 + 10 * m, f"https://duo.example/{episode}") for m in range(2)]
     rows += [("once0", START + 5_000, "https://one.example/x"), ("once1", START + 5_004, "https://one.example/x")]
     rows += [(f"o{i % 50}", START + 977 * i, f"https://site.example/{i % 40}") for i in range(2_000)]
-    pq.write_table(
-        pa.table(
-            {
-                "post_id": [f"p{i}" for i in range(len(rows))],
-                "account_id": [r[0] for r in rows],
-                "created_at": pa.array([datetime.fromtimestamp(r[1], UTC) for r in rows], pa.timestamp("us", tz="UTC")),
-                "urls": pa.array([[r[2]] for r in rows], pa.list_(pa.string())),
-            }
-        ),
-        path,
-    )
+    pq.write_table(link_posts(rows), path)
 
 
 @pytest.fixture(scope="module")
@@ -104,17 +93,7 @@ def test_the_pairing_budget_bounds_the_pairs_and_keeps_a_crowded_group(tmp_path:
     # Background: the group stays a small share of all actions (its items would set the expectation otherwise).
     rows += [(f"o{i % 500}", START + 31 * i, f"https://site.example/{i % 4_000}") for i in range(20_000)]
     posts = tmp_path / "crowd.parquet"
-    pq.write_table(
-        pa.table(
-            {
-                "post_id": [f"p{i}" for i in range(len(rows))],
-                "account_id": [r[0] for r in rows],
-                "created_at": pa.array([datetime.fromtimestamp(r[1], UTC) for r in rows], pa.timestamp("us", tz="UTC")),
-                "urls": pa.array([[r[2]] for r in rows], pa.list_(pa.string())),
-            }
-        ),
-        posts,
-    )
+    pq.write_table(link_posts(rows), posts)
     _detect(posts, tmp_path / "wide")
     _detect(posts, tmp_path / "narrow", "--fan-out", "4")
     wide, narrow = (json.loads((tmp_path / d / "run.json").read_text())["stats"] for d in ("wide", "narrow"))
