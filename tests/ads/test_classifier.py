@@ -268,3 +268,11 @@ def test_leave_one_locale_out(shared_data: Path, tmp_path: Path) -> None:
     for evaluations in by_path.values():
         assert [e.name for e in evaluations] == ["en-CA", "fi-FI", "it-IT"]
         assert all(0.0 < e.f1 <= 1.0 for e in evaluations), [e.line() for e in evaluations]
+
+
+def test_the_classifier_reads_the_ad_as_written_not_the_folded_search_text() -> None:
+    from shieldwall.ads.document import classifier_text, search_text
+
+    doc = {"page_name": "Kokoomus", "payer_name": "Puolue ry", "body": "Äänestä  sunnuntaina!\nNumero 123."}
+    assert classifier_text(doc) == "Kokoomus Puolue ry Äänestä sunnuntaina! Numero 123."
+    assert search_text(doc) == "kokoomus puolue ry aanesta sunnuntaina numero 123"  # what search matches

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from shieldwall.ads.bulk import bulk_insert
 from shieldwall.ads.disclosure import ElectionDate, evaluate
-from shieldwall.ads.document import changed_fields, content_hash, search_text
+from shieldwall.ads.document import changed_fields, classifier_text, content_hash, search_text
 from shieldwall.ads.sponsors import SponsorResolver
 from shieldwall.ads.tables import (
     Ad,
@@ -302,7 +302,7 @@ class Archive:
     def _scores(self, docs: list[dict[str, Any]]) -> list[float | None]:
         if self.scorer is None or not docs:
             return [None] * len(docs)
-        return [float(s) for s in self.scorer([search_text(d) for d in docs])]
+        return [float(s) for s in self.scorer([classifier_text(d) for d in docs])]
 
     @staticmethod
     def _page_ids(doc: dict[str, Any]) -> dict[str, str]:

