@@ -83,6 +83,9 @@ def test_ad_sponsor_compliance_and_label(loaded: LiveServer) -> None:
     assert {i["check"] for i in detail["compliance_issues"]} >= {"eu_controlling_entity", "eu_origin_of_funds"}
     sponsor = httpx.get(f"{loaded.url}/api/v1/ads/sponsors/{ad['sponsor_id']}").json()
     assert sponsor["name"] == "Irish Parks Trust" and sponsor["spend"][0]["currency"] == "EUR"
+    share = sponsor["classifier"]
+    assert share["ads"] == share["scored"] >= 1 and 0 <= share["political"] <= share["scored"]
+    assert 0 <= share["mean_score"] <= 1
     compliance = httpx.get(loaded.url + "/api/v1/ads/compliance").json()["data"]
     assert compliance[0]["sponsor"] == "Irish Parks Trust" and compliance[0]["non_compliant_ads"] == 1
     by_sponsor = httpx.get(loaded.url + "/api/v1/ads/compliance.csv").text.splitlines()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote
 
 import httpx
@@ -84,6 +85,8 @@ def test_sponsor_election_compliance_and_label_pages(library: LiveServer, chromi
     row.find_element(By.TAG_NAME, "a").click()
     WebDriverWait(chromium, 10).until(lambda d: "/ads/sponsors/" in d.current_url)
     assert chromium.find_element(By.ID, "sponsor-name").text == "Committee to Elect Jane Roe"
+    share = chromium.find_element(By.ID, "classifier-share").text  # the campaign's ads, scored by the bundled model
+    assert re.search(r"Political-ad classifier: (\d+) of \1 scored ads political", share), share
     charts = chromium.find_elements(By.CSS_SELECTOR, "svg.chart")
     assert len(charts) == 3
     assert charts[1].find_elements(By.CSS_SELECTOR, "rect.range-lower")  # spend by region, drawn as ranges

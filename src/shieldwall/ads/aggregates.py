@@ -77,6 +77,31 @@ def impressions_total(session: Session, filters: AdFilters) -> RangeSum:
     return RangeSum("impressions", None, float(lo or 0), None if open_ else float(hi or 0), n)
 
 
+@dataclass
+class ClassifierShare:
+    """How many of a set of ads the classifier scored, and labels political. Shown per sponsor because the
+    labels it learned from are given per page: a page's share says more than any one of its ads."""
+
+    ads: int
+    scored: int
+    political: int
+    mean_score: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ads": self.ads, "scored": self.scored, "political": self.political, "mean_score": self.mean_score}
+
+
+def classifier_share(session: Session, filters: AdFilters, threshold: float = 0.5) -> ClassifierShare:
+    query = select(
+        func.count(Ad.id),
+        func.count(Ad.political_score),
+        func.sum(case((Ad.political_score >= threshold, 1), else_=0)),
+        func.avg(Ad.political_score),
+    ).where(*conditions(session, filters))
+    ads, scored, political, mean = session.execute(query).one()
+    return ClassifierShare(ads, scored, int(political or 0), None if mean is None else round(float(mean), 4))
+
+
 def spend_by_month(session: Session, filters: AdFilters) -> list[RangeSum]:
     """Spend by the month an ad started (platforms publish one total per ad, not a daily split)."""
     month = month_of(session, Ad.delivery_start)

@@ -254,6 +254,7 @@ def sponsor(sponsor_id: int, session: Session = Depends(db_session)) -> dict[str
         "spend_by_demographic": [r.as_dict() for r in report["by_demographic"]],
         "reported_spend": [figure_json(r) for r in report["reported"]],
         "ran_ads_without_disclaimer": any(r.no_disclaimer for r in report["reported"]),
+        "classifier": report["classifier"].as_dict(),
     }
 
 

@@ -156,6 +156,7 @@ def sponsor_report(session: Session, sponsor_id: int) -> dict[str, Any] | None:
         "by_region": aggregates.spend_by_delivery(session, filters, "region"),
         "by_demographic": aggregates.spend_by_delivery(session, filters, "demographic"),
         "reported": sponsor_figures(session, sponsor_id),
+        "classifier": aggregates.classifier_share(session, filters),
         "filters": filters,
     }
 
