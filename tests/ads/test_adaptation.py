@@ -7,11 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import and_, select
 from typer.testing import CliRunner
 
 from shieldwall.ads.adaptation import adapt, adapt_texts
 from shieldwall.ads.classifier import CHARS, Corpus, PoliticalClassifier, evaluate_predictions, language_of
+from shieldwall.ads.document import classifier_text
+from shieldwall.ads.tables import Ad, AdVersion
 from shieldwall.cli import app
+from shieldwall.store.db import Database
 from tests.ads.conftest import meta_ad, write_meta
 from tests.ads.test_classifier import seeds
 
@@ -110,6 +114,19 @@ def test_adapt_command_learns_from_the_archive_and_never_compounds(
     assert "adapted to 300 distinct ad texts from political.npz" in said(first)  # the bundled model
     assert "rechecked 300 ads" in said(first)
     assert PoliticalClassifier.load(installed).adapted_to == 300 and not kept.exists()
+    # The rescore reused the adaptation's embeddings; what it stored is what the installed model says afresh.
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            stored = session.execute(
+                select(Ad.political_score, AdVersion.document).join(
+                    AdVersion, and_(AdVersion.ad_id == Ad.id, AdVersion.version == Ad.version)
+                )
+            ).all()
+    finally:
+        database.dispose()
+    fresh = PoliticalClassifier.load(installed).scores([classifier_text(doc) for _, doc in stored])
+    assert [score for score, _ in stored] == pytest.approx(fresh.tolist(), abs=1e-5)
     again = runner.invoke(app, ["ads", "adapt", "--country", "FI", "--no-recheck"])
     assert "from political.npz" in said(again), again.output  # from the bundled model again, not the adapted one
 

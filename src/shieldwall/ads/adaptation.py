@@ -38,6 +38,7 @@ class Adaptation:
     ads: int  # distinct texts it adapted to
     provisional: dict[str, tuple[int, int]]  # path -> (political, not political) provisional labels, last round
     changed: int  # texts whose label changed on the path the model scores with here
+    corpus: Corpus  # the texts with their features, to score them again without embedding them again
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -125,7 +126,7 @@ def adapt(model: PoliticalClassifier, corpus: Corpus, settings: Settings = Setti
     path = SENTENCES if SENTENCES in provisional else CHARS
     before = model.corpus_predict(corpus, path)
     changed = int(np.count_nonzero(before != adapted.corpus_predict(corpus, path)))
-    return Adaptation(adapted, len(corpus.texts), provisional, changed)
+    return Adaptation(adapted, len(corpus.texts), provisional, changed, corpus)
 
 
 def adapt_texts(model: PoliticalClassifier, texts: list[str]) -> Adaptation:

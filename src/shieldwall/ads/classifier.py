@@ -292,10 +292,21 @@ class PoliticalClassifier:
         if todo:
             fresh = dict(zip(todo, self.path_scores(todo, self.scoring_path()).tolist(), strict=True))
             known.update(fresh)
-            if len(self._memo) + len(fresh) > MEMO:
-                self._memo.clear()
-            self._memo.update(fresh)
+            self._remember(fresh)
         return np.fromiter((known[t] for t in texts), dtype=np.float32, count=len(texts))
+
+    def remember(self, corpus: Corpus) -> None:
+        """Score a corpus whose features are already computed, by the path this model scores with here, and
+        keep the scores: a rescore right after `ads adapt` embeds none of the texts it adapted to again."""
+        path = self.scoring_path()
+        if path == SENTENCES and corpus.embeddings is None:
+            return
+        self._remember(dict(zip(corpus.texts, self.corpus_scores(corpus, path).tolist(), strict=True)))
+
+    def _remember(self, fresh: dict[str, float]) -> None:
+        if len(self._memo) + len(fresh) > MEMO:
+            self._memo.clear()
+        self._memo.update(fresh)
 
     def predict(self, texts: list[str]) -> np.ndarray:
         return (self.scores(texts) >= self._threshold(self.scoring_path())).astype(np.int8)

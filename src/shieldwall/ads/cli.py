@@ -216,7 +216,6 @@ def adapt_command(
     from shieldwall.ads.classifier import PoliticalClassifier
     from shieldwall.ads.document import classifier_text
     from shieldwall.ads.editing import CONSOLE
-    from shieldwall.ads.importing import load_scorer
     from shieldwall.ads.maintenance import recheck
     from shieldwall.ads.service import adaptation_base, default_model_path, kept_base_path
     from shieldwall.ads.tables import Ad, AdVersion
@@ -252,7 +251,11 @@ def adapt_command(
             f"adapted to {adaptation.ads:,} distinct ad texts from {base.name}; "
             f"{adaptation.changed:,} of them change label; installed as {installed}"
         )
-        count = recheck(database, load_scorer(installed)) if rescore else 0
+        count = 0
+        if rescore:
+            saved = PoliticalClassifier.load(installed)  # the weights as saved, as later imports will read them
+            saved.remember(adaptation.corpus)
+            count = recheck(database, saved.scores)
         with database.session() as session:
             detail = {"ads": adaptation.ads, "changed": adaptation.changed, "country": country or ""}
             record(session, CONSOLE, "ads:adapt", target="classifier", detail=detail | {"rechecked": count})
