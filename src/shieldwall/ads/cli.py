@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -96,6 +96,14 @@ def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     )
+
+
+def _recheck_with_progress(database: Database, scorer: Any) -> int:
+    from shieldwall.ads.maintenance import count_ads, recheck
+
+    with _progress() as progress:
+        task = progress.add_task("rechecking", total=count_ads(database))
+        return recheck(database, scorer, lambda n: progress.advance(task, n))
 
 
 def _import_ads(
@@ -216,7 +224,6 @@ def adapt_command(
     from shieldwall.ads.classifier import PoliticalClassifier
     from shieldwall.ads.document import classifier_text
     from shieldwall.ads.editing import CONSOLE
-    from shieldwall.ads.maintenance import recheck
     from shieldwall.ads.service import adaptation_base, default_model_path, kept_base_path
     from shieldwall.ads.tables import Ad, AdVersion
     from shieldwall.exchange.audit import record
@@ -255,7 +262,7 @@ def adapt_command(
         if rescore:
             saved = PoliticalClassifier.load(installed)  # the weights as saved, as later imports will read them
             saved.remember(adaptation.corpus)
-            count = recheck(database, saved.scores)
+            count = _recheck_with_progress(database, saved.scores)
         with database.session() as session:
             detail = {"ads": adaptation.ads, "changed": adaptation.changed, "country": country or ""}
             record(session, CONSOLE, "ads:adapt", target="classifier", detail=detail | {"rechecked": count})
@@ -270,14 +277,13 @@ def recheck_command(model: Path | None = typer.Option(None, help="Classifier mod
     """Re-run disclosure rules and the classifier over the archive (after adding elections or a model)."""
     from shieldwall.ads.editing import CONSOLE
     from shieldwall.ads.importing import load_scorer
-    from shieldwall.ads.maintenance import recheck
     from shieldwall.ads.service import installed_scorer
     from shieldwall.exchange.audit import record
 
     settings, database = _database()
     try:
         scorer = load_scorer(model) if model else installed_scorer(settings)
-        count = recheck(database, scorer)
+        count = _recheck_with_progress(database, scorer)
         with database.session() as session:
             record(session, CONSOLE, "ads:recheck", target="archive", detail={"ads": count, "model": str(model or "")})
     finally:

@@ -6,9 +6,10 @@ because neither the ad nor what the platform published changed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from shieldwall.ads.archive import POLITICAL_THRESHOLD, Scorer, load_elections
@@ -42,7 +43,13 @@ def upsert_election(session: Session, key: str, name: str, country: str, kind: s
     return election
 
 
-def recheck(database: Database, scorer: Scorer | None) -> int:
+def count_ads(database: Database) -> int:
+    with database.session() as session:
+        return int(session.scalar(select(func.count()).select_from(Ad)) or 0)
+
+
+def recheck(database: Database, scorer: Scorer | None, progress: Callable[[int], None] | None = None) -> int:
+    """Every ad's compliance and score again, a chunk at a time (progress: told each chunk's size)."""
     last_id, done = 0, 0
     while True:
         with database.session() as session:
@@ -86,3 +93,5 @@ def recheck(database: Database, scorer: Scorer | None) -> int:
             )
             last_id = rows[-1][0]
             done += len(rows)
+        if progress is not None:
+            progress(len(rows))
