@@ -5,7 +5,9 @@ german_elections (218,971 object shares of the 2021 German federal election, Fac
 picture -> media), and russian_coord_tweets (35,125 retweets) at 60 s over its objects (co_object),
 both loaded as CooRTweet ships them (detect/objects.py, no conversion). Each runs with CooRTweet's
 min_participation (2 co-actions: --min-co-actions 2) and, for german_elections, also with the default
-of 3. Reported: clusters, accounts, clusters of 3+, runtime, and what each cluster rests on.
+of 3; then each with `--null none` (CooRTweet's own rule: enough co-actions within the window, no test
+against chance), what a user whose data was collected around the campaign would run. Reported:
+clusters, accounts, clusters of 3+, runtime, and what each cluster rests on.
 
 CooRTweet 2.1.3 (R) cannot be installed here (CRAN is unreachable), so its answer comes from
 bench/coortweet_reference.py, a re-implementation of its detect_groups + generate_coordinated_network
@@ -34,10 +36,14 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "coordin
 # What CooRTweet 2.1.3 printed for issue 12 (accounts, components, components of 3+ or None, edges or None).
 COORTWEET_PRINTED = {"german_elections": (444, 113, 38, None), "russian_coord_tweets": (94, 34, None, 60)}
 COORTWEET_SECONDS = {"german_elections": 88.9}
+GERMAN = ("co_link", "co_domain", "co_hashtag", "media")
+# (data set, signals, window, min co-actions, null model): "none" is CooRTweet's own rule, no test against chance.
 RUNS = (
-    ("german_elections", ("co_link", "co_domain", "co_hashtag", "media"), 30, 2),
-    ("german_elections", ("co_link", "co_domain", "co_hashtag", "media"), 30, 3),
-    ("russian_coord_tweets", ("co_object",), 60, 2),
+    ("german_elections", GERMAN, 30, 2, "data"),
+    ("german_elections", GERMAN, 30, 3, "data"),
+    ("german_elections", GERMAN, 30, 2, "none"),
+    ("russian_coord_tweets", ("co_object",), 60, 2, "data"),
+    ("russian_coord_tweets", ("co_object",), 60, 2, "none"),
 )
 
 
@@ -50,7 +56,7 @@ def main() -> None:
     folder = Path(sys.argv[sys.argv.index("--data") + 1]) if "--data" in sys.argv else DATA
     report = Report("detect_real_data")
     report.line(f"data from {folder.resolve()}; load average {os.getloadavg()[0]:.1f} at the start")
-    for name, signals, window, min_co_actions in RUNS:
+    for name, signals, window, min_co_actions, null_model in RUNS:
         path = folder / f"{name}.parquet"
         if not path.exists():
             report.line(f"{name}: {path} not found, skipped")
@@ -65,14 +71,19 @@ def main() -> None:
         posts, _ = load_posts([path])
         loaded = time.perf_counter()
         settings = DetectSettings(
-            signals=signals, windows={s: window for s in signals}, min_co_actions=min_co_actions, min_cluster_size=2
+            signals=signals,
+            windows={s: window for s in signals},
+            min_co_actions=min_co_actions,
+            min_cluster_size=2,
+            null_model=null_model,
         )
         result = run_duckdb(posts, settings, groups=groups)
         seconds = time.perf_counter() - started
         clusters = result.clusters.to_pylist()
         big = [c for c in clusters if c["n_accounts"] >= 3]
         report.line(
-            f"{name}, {window} s windows, signals {','.join(signals)}, min co-actions {min_co_actions}: "
+            f"{name}, {window} s windows, signals {','.join(signals)}, min co-actions {min_co_actions}, "
+            f"null {null_model}{' (CooRTweet rule)' if null_model == 'none' else ''}: "
             f"{posts.num_rows:,} posts; {len(clusters)} clusters with {sum(c['n_accounts'] for c in clusters)} "
             f"accounts ({len(big)} of 3+ accounts, {sum(c['n_accounts'] for c in big)} accounts; "
             f"{len(clusters) - len(big)} pairs); {seconds:.1f} s (load {loaded - started:.1f} s)"

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from shieldwall.detect.errors import MalformedInput
-from shieldwall.detect.settings import DEFAULT_WINDOWS, SIGNALS, DetectSettings
+from shieldwall.detect.settings import DEFAULT_WINDOWS, NO_NULL, NULL_MODELS, SIGNALS, DetectSettings
 from shieldwall.exchange.directory import HUB_SLUG
 from shieldwall.stix.tlp import TLP
 
@@ -49,6 +49,12 @@ def detect(
     max_p: float = typer.Option(
         1e-6, "--max-p", help="Significance a pair must reach to build a cluster (less at scale: family-wise)."
     ),
+    null: str = typer.Option(
+        "data",
+        "--null",
+        help="data: test pairs against the null model estimated from the posts; none: CooRTweet's fixed rule "
+        "(--min-co-actions within the window), for posts collected around a suspected campaign.",
+    ),
     min_cluster_size: int = typer.Option(3, min=2, help="Smallest cluster to report (2 reports pairs)."),
     min_co_actions: int = typer.Option(
         3, min=2, help="Co-actions a pair needs in one signal (CooRTweet's min_participation is 2)."
@@ -79,6 +85,8 @@ def detect(
 
     if engine not in ENGINES:
         raise typer.BadParameter(f"use one of {', '.join(ENGINES)}", param_hint="--engine")
+    if null not in NULL_MODELS:
+        raise typer.BadParameter(f"use one of {', '.join(NULL_MODELS)}", param_hint="--null")
     if publish and not token:
         raise typer.BadParameter("--publish needs --token", param_hint="--token")
     chosen = tuple(s.strip() for s in signals.split(",") if s.strip())
@@ -103,6 +111,7 @@ def detect(
         max_p_value=max_p,
         min_cluster_size=min_cluster_size,
         min_co_actions=min_co_actions,
+        null_model=null,
         fan_out=fan_out,
         shortener_map=_read_shorteners(shorteners) if shorteners else {},
     )
@@ -145,6 +154,7 @@ def detect(
             stats=result.stats,
             seconds=round(time.perf_counter() - started, 3),
             groups=result.groups,
+            null_model=null,
         )
         try:
             written = write_outputs(result, outdir, run, level)
@@ -161,6 +171,14 @@ def detect(
         f"in clusters, {result.edges.num_rows} significant edges; written to {outdir}"
     )
     _print_clusters(result.clusters.to_pylist())
+    if null != NO_NULL and result.clusters.num_rows == 0 and result.stats.get("co_action_pairs"):
+        console.print(
+            "no cluster. If these posts were collected around a suspected campaign (its hashtags, links or "
+            "accounts), the campaign may be most of the data: the null model, estimated from the data, then reads "
+            "its items as popular and its accounts as active. --null none applies CooRTweet's fixed rule instead "
+            f"({min_co_actions} co-actions within the window make an edge).",
+            soft_wrap=True,
+        )
     if result.groups:
         flagged = sum(1 for g in result.groups if g["flagged"])
         console.print(f"--why: {flagged} of {len(result.groups)} groups flagged; verdicts in run.json and report.html")

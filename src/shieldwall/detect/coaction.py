@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 from scipy.stats import nbinom, poisson
 
-from shieldwall.detect.settings import DetectSettings
+from shieldwall.detect.settings import NO_NULL, DetectSettings
 
 
 def tail_p(observed: np.ndarray, expected: np.ndarray, dispersion: float) -> np.ndarray:
@@ -307,7 +307,11 @@ def best_p(rows: pa.Table, unit_change: np.ndarray, settings: DetectSettings) ->
     expected_upto = rows.column("expected_upto").to_numpy()
     run_starts = np.flatnonzero(unit_change | np.r_[True, signal[1:] != signal[:-1]])
     k_upto = _running(k.astype(np.int64), run_starts, np.diff(np.r_[run_starts, len(k)]))
-    test_p = np.where(k_upto >= settings.min_co_actions, tail_p(k_upto, expected_upto, settings.dispersion), 1.0)
+    enough = k_upto >= settings.min_co_actions
+    if settings.null_model == NO_NULL:  # the fixed rule: enough co-actions is the whole test
+        test_p = np.where(enough, 0.0, 1.0)
+    else:
+        test_p = np.where(enough, tail_p(k_upto, expected_upto, settings.dispersion), 1.0)
     starts = np.flatnonzero(unit_change)
     tests = np.diff(np.r_[starts, len(k)])
     return np.asarray(np.minimum(np.minimum.reduceat(test_p, starts) * tests, 1.0))

@@ -42,6 +42,7 @@ class RunInfo:
     seconds: float = 0.0
     org: str | None = None  # the owner organisation's slug; None: the hub operator's (detect.runs)
     groups: list[dict[str, Any]] = field(default_factory=list)  # --why verdicts (why.py)
+    null_model: str = "data"  # what a pair was tested against (settings.null_model)
 
 
 def write_outputs(result: DetectionResult, outdir: Path, run: RunInfo, tlp: TLP) -> dict[str, Path]:

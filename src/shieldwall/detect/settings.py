@@ -18,6 +18,8 @@ SIGNALS = (
 # Signals whose item is used again and again (a website, a hashtag, an object id in CooRTweet's input
 # shape): each burst of use is a separate item (see actions.episode_items_sql), so the same pair can
 # co-act on it many times. The other items (a link, an original post, a text, a picture) are fresh.
+NULL_MODELS = ("data", "none")
+NO_NULL = "none"
 REPEATED_SIGNALS = ("co_domain", "co_hashtag", "co_object")
 
 # Per-signal time windows in seconds: two accounts co-act when they act on the same item this close.
@@ -62,6 +64,12 @@ class DetectSettings:
     # The null model's own uncertainty: co-action counts are tested as negative binomial with variance
     # E + dispersion * E^2 (an expectation trusted to within a factor of about two), not Poisson (see coaction.py).
     dispersion: float = 0.5
+    # "data": pairs are tested against the null model estimated from the data (above). "none": CooRTweet's
+    # fixed rule, a pair with min_co_actions co-actions in one signal within the window is an edge. For posts
+    # collected around a suspected campaign, where the campaign is most of the data: the null, estimated
+    # from that data, then reads the campaign's items as popular and its accounts as active, and explains
+    # it away (200 accounts of 300 sharing the same 30 links within 2 minutes each: no cluster).
+    null_model: str = "data"
     min_cluster_size: int = 3
     leiden_resolution: float = 1.0
     seed: int = 42
