@@ -53,7 +53,7 @@ def detect(
         "data",
         "--null",
         help="data: test pairs against the null model estimated from the posts; none: CooRTweet's fixed rule "
-        "(--min-co-actions within the window), for posts collected around a suspected campaign.",
+        "(--min-co-actions within the window), only for posts collected around a suspected campaign.",
     ),
     min_cluster_size: int = typer.Option(3, min=2, help="Smallest cluster to report (2 reports pairs)."),
     min_co_actions: int = typer.Option(
@@ -176,7 +176,8 @@ def detect(
             "no cluster. If these posts were collected around a suspected campaign (its hashtags, links or "
             "accounts), the campaign may be most of the data: the null model, estimated from the data, then reads "
             "its items as popular and its accounts as active. --null none applies CooRTweet's fixed rule instead "
-            f"({min_co_actions} co-actions within the window make an edge).",
+            f"({min_co_actions} co-actions within the window make an edge); on organic data that rule flags busy "
+            "accounts that meet by chance, so use it only where the posts are the campaign's.",
             soft_wrap=True,
         )
     if result.groups:
