@@ -112,6 +112,7 @@ def test_adapt_command_learns_from_the_archive_and_never_compounds(
     first = runner.invoke(app, ["ads", "adapt", "--country", "fi"])
     assert first.exit_code == 0, first.output
     assert "adapted to 300 distinct ad texts from political.npz" in said(first)  # the bundled model
+    assert "embedding the newest 300 ads" in said(first)  # the long part shows its progress
     assert "rechecked 300 ads" in said(first) and "rechecking" in said(first) and "300/300" in said(first)
     assert PoliticalClassifier.load(installed).adapted_to == 300 and not kept.exists()
     # The rescore reused the adaptation's embeddings; what it stored is what the installed model says afresh.

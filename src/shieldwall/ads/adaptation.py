@@ -18,6 +18,7 @@ average; settings from a grid of four, every cell reported there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -129,8 +130,10 @@ def adapt(model: PoliticalClassifier, corpus: Corpus, settings: Settings = Setti
     return Adaptation(adapted, len(corpus.texts), provisional, changed, corpus)
 
 
-def adapt_texts(model: PoliticalClassifier, texts: list[str]) -> Adaptation:
+def adapt_texts(
+    model: PoliticalClassifier, texts: list[str], progress: Callable[[int, int], None] | None = None
+) -> Adaptation:
     """The model adapted to these ad texts (duplicates counted once), by the paths it scores with here."""
     distinct = [t for t in dict.fromkeys(texts) if t.strip()]
     _enough(len(distinct))
-    return adapt(model, Corpus.of(distinct, with_sentences=model.scoring_path() == SENTENCES))
+    return adapt(model, Corpus.of(distinct, model.scoring_path() == SENTENCES, progress))

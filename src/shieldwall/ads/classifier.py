@@ -29,7 +29,7 @@ scored from the first run; `ads train` builds and installs a local one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -168,8 +168,11 @@ class Corpus:
     embeddings: np.ndarray | None = None
 
     @classmethod
-    def of(cls, texts: list[str], with_sentences: bool | None = None) -> Corpus:
-        """with_sentences None: when the encoder is installed (else a notice, once)."""
+    def of(
+        cls, texts: list[str], with_sentences: bool | None = None, progress: Callable[[int, int], None] | None = None
+    ) -> Corpus:
+        """with_sentences None: when the encoder is installed (else a notice, once). progress: the embedding's
+        (see sentences.embed)."""
         if with_sentences is None:
             with_sentences = sentences.installed()
             if not with_sentences:
@@ -178,7 +181,7 @@ class Corpus:
             texts,
             dense_matrix(texts),
             _vectoriser().transform(texts).tocsr(),
-            sentences.embed(texts) if with_sentences else None,
+            sentences.embed(texts, progress) if with_sentences else None,
         )
 
     def rows(self, index: np.ndarray) -> Corpus:

@@ -242,8 +242,13 @@ def adapt_command(
             texts = [classifier_text(doc) for doc in session.scalars(query)]
         base = adaptation_base(settings)
         try:
-            with console.status(f"adapting to {len(texts):,} ads"):
-                adaptation = adapt_texts(PoliticalClassifier.load(base), texts)
+            with _progress() as progress:
+                task = progress.add_task(f"embedding the newest {len(texts):,} ads", total=None)
+                adaptation = adapt_texts(
+                    PoliticalClassifier.load(base),
+                    texts,
+                    lambda done, total: progress.update(task, completed=done, total=total),
+                )
         except ValueError as error:
             console.print(f"[red]error:[/] {error}")
             raise typer.Exit(2) from None

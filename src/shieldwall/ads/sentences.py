@@ -23,7 +23,7 @@ import importlib.util
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -135,17 +135,21 @@ def _model() -> _Encoder:
         return _encoder
 
 
-def embed(texts: Sequence[str]) -> np.ndarray:
-    """(len(texts), DIM) float32, each row of unit length. Raises ImportError when not installed."""
+def embed(texts: Sequence[str], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """(len(texts), DIM) float32, each row of unit length. Raises ImportError when not installed.
+    progress: told (texts embedded, texts to embed) after each batch (distinct texts only)."""
     out = np.zeros((len(texts), DIM), dtype=np.float32)
     if not texts:
         return out
     model = _model()
     prepared = [prepare(t) for t in texts]
     distinct = list(dict.fromkeys(prepared))  # texts differing only in links or spacing are embedded once
-    vectors = np.concatenate(
-        [model.encode(distinct[start : start + BATCH]) for start in range(0, len(distinct), BATCH)]
-    )
+    batches = []
+    for start in range(0, len(distinct), BATCH):
+        batches.append(model.encode(distinct[start : start + BATCH]))
+        if progress is not None:
+            progress(min(start + BATCH, len(distinct)), len(distinct))
+    vectors = np.concatenate(batches)
     row = {text: i for i, text in enumerate(distinct)}
     out[:] = vectors[[row[t] for t in prepared]]
     return out
