@@ -95,25 +95,35 @@ def _enough(ads: int) -> None:
 
 
 def adapt(model: PoliticalClassifier, corpus: Corpus, settings: Settings = Settings()) -> Adaptation:
-    """The model adapted to the corpus's ads, on every path both have (features computed once)."""
+    """The model adapted to the corpus's ads, on every path both have (features computed once). The path
+    it scores with (sentences when the corpus has embeddings) must adapt; the character fallback adapts
+    too when it can, and stays as it was when it is too unsure of these ads to have provisional labels."""
     _enough(len(corpus.texts))
     if len(model.coef) != corpus.chars.shape[1]:
         raise ValueError("this model was built with other character features; train it again (`ads train`)")
+    head = model.sentence
+    path = SENTENCES if head is not None and corpus.embeddings is not None else CHARS
     provisional: dict[str, tuple[int, int]] = {}
-    chars_start = model.corpus_scores(corpus, CHARS)
-    weights, intercept, provisional[CHARS] = _self_train(corpus, chars_start, settings)
     adapted = PoliticalClassifier(
-        0.5 * model.coef + 0.5 * weights / model.char_weight,
-        0.5 * (model.intercept + intercept),
+        model.coef,
+        model.intercept,
         model.threshold,
-        dense=0.5 * model.dense,
+        dense=model.dense,
         char_weight=model.char_weight,
         dense_weight=model.dense_weight,
-        sentence=model.sentence,
+        sentence=head,
         adapted_to=len(corpus.texts),
     )
-    head = model.sentence
-    if head is not None and corpus.embeddings is not None:
+    try:
+        weights, intercept, provisional[CHARS] = _self_train(corpus, model.corpus_scores(corpus, CHARS), settings)
+    except ValueError:
+        if path == CHARS:
+            raise
+    else:
+        adapted.coef = (0.5 * model.coef + 0.5 * weights / model.char_weight).astype(np.float32)
+        adapted.intercept = 0.5 * (model.intercept + intercept)
+        adapted.dense = (0.5 * model.dense).astype(np.float32)
+    if head is not None and path == SENTENCES:
         weights, intercept, provisional[SENTENCES] = _self_train(
             corpus, model.corpus_scores(corpus, SENTENCES), settings
         )
@@ -124,9 +134,7 @@ def adapt(model: PoliticalClassifier, corpus: Corpus, settings: Settings = Setti
             chars=0.5 * head.chars + 0.5 * weights,
             intercept=0.5 * (head.intercept + intercept),
         )
-    path = SENTENCES if SENTENCES in provisional else CHARS
-    before = model.corpus_predict(corpus, path)
-    changed = int(np.count_nonzero(before != adapted.corpus_predict(corpus, path)))
+    changed = int(np.count_nonzero(model.corpus_predict(corpus, path) != adapted.corpus_predict(corpus, path)))
     return Adaptation(adapted, len(corpus.texts), provisional, changed, corpus)
 
 
