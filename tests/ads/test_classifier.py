@@ -9,6 +9,7 @@ import json
 import logging
 import random
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pytest
@@ -276,3 +277,22 @@ def test_the_classifier_reads_the_ad_as_written_not_the_folded_search_text() -> 
     doc = {"page_name": "Kokoomus", "payer_name": "Puolue ry", "body": "Äänestä  sunnuntaina!\nNumero 123."}
     assert classifier_text(doc) == "Kokoomus Puolue ry Äänestä sunnuntaina! Numero 123."
     assert search_text(doc) == "kokoomus puolue ry aanesta sunnuntaina numero 123"  # what search matches
+
+
+def test_a_model_write_that_fails_midway_leaves_the_old_model_whole(
+    model: PoliticalClassifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the disk fills while the new model is written; imports keep reading the old one."""
+    path = tmp_path / "political-model.npz"
+    model.save(path)
+    before = path.read_bytes()
+
+    def full_disk(handle: BinaryIO, **arrays: object) -> None:
+        handle.write(b"PK\x03\x04 half a zip")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        model.save(path)
+    assert path.read_bytes() == before and PoliticalClassifier.load(path).scores(["vote"]).shape == (1,)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["political-model.npz"]  # no partial file left

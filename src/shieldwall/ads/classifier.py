@@ -40,6 +40,7 @@ import orjson
 
 from shieldwall.ads import sentences
 from shieldwall.ads.lexicon import CONCEPTS, N_DENSE, STRUCTURE, dense_matrix
+from shieldwall.atomic import replace_file
 
 N_FEATURES = 2**18
 NGRAMS = (2, 5)
@@ -343,8 +344,7 @@ class PoliticalClassifier:
             threshold=np.array([self.threshold]),
             meta=np.frombuffer(orjson.dumps(meta), dtype=np.uint8),
         )
-        with path.open("wb") as handle:
-            np.savez_compressed(handle, **arrays)
+        replace_file(path, lambda handle: np.savez_compressed(handle, **arrays))  # all or nothing
 
     @classmethod
     def load(cls, path: Path) -> PoliticalClassifier:

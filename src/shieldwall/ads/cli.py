@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from shieldwall.atomic import copy_file
 from shieldwall.config import Settings, load_settings
 from shieldwall.store.db import Database
 
@@ -201,7 +201,7 @@ def train_command(
     installed = default_model_path(settings)
     if install and target.resolve() != installed.resolve():
         installed.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(target, installed)
+        copy_file(target, installed)
         typer.echo(f"installed as {installed}")
     if install:
         kept_base_path(settings).unlink(missing_ok=True)  # a new base: the next `ads adapt` starts from it
@@ -255,7 +255,7 @@ def adapt_command(
         installed = default_model_path(settings)
         installed.parent.mkdir(parents=True, exist_ok=True)
         if base == installed:  # a locally trained model: keep it as the base of later adaptations
-            shutil.copyfile(installed, kept_base_path(settings))
+            copy_file(installed, kept_base_path(settings))
         adaptation.model.save(installed)
         for path, (political, not_political) in adaptation.provisional.items():
             typer.echo(f"{path}: provisional labels {political:,} political, {not_political:,} not political")
