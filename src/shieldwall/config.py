@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from shieldwall.atomic import create_once
+
 ENV_PREFIX = "SHIELDWALL_"
 
 
@@ -42,12 +44,13 @@ class Settings:
 
 def _stable_secret(data_dir: Path) -> str:
     """A per-installation secret kept in the data dir so sessions survive restarts."""
-    data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "secret.key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    if not path.exists():  # web workers starting together: one creates it, all read the same
+        create_once(path, secrets.token_urlsafe(48).encode())
+    secret = path.read_text().strip()
+    if not secret:
+        raise RuntimeError(f"{path} is empty; delete it and a new secret is made (sessions then end)")
+    return secret
 
 
 def _coerce(name: str, raw: Any) -> Any:

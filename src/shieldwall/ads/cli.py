@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from shieldwall.atomic import copy_file
+from shieldwall.atomic import copy_file, replace_file
 from shieldwall.config import Settings, load_settings
 from shieldwall.store.db import Database
 
@@ -349,9 +349,8 @@ def export_command(
     _, database = _database()
     filters = AdFilters(q=q, country=country, platform=platform, compliance=compliance, election=election)
     try:
-        with output.open("wb") as handle:
-            for chunk in stream(database, filters, fmt):
-                handle.write(chunk)
+        # All or nothing: a failed export leaves no half file that looks like a finished one.
+        replace_file(output, lambda handle: handle.writelines(stream(database, filters, fmt)))
     finally:
         database.dispose()
     typer.echo(f"wrote {output}")
