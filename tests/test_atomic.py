@@ -47,3 +47,16 @@ def test_workers_starting_together_share_one_secret(tmp_path: Path) -> None:
     (tmp_path / "data" / "secret.key").write_text("")
     with pytest.raises(RuntimeError, match="is empty; delete it"):
         load_settings(data_dir=data_dir)
+
+
+def test_without_hard_links_the_secret_is_still_made_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    def no_links(source: object, target: object) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "secret.key"
+    assert create_once(path, b"made") and path.read_bytes() == b"made"
+    assert [p.name for p in tmp_path.iterdir()] == ["secret.key"]

@@ -4,6 +4,7 @@ a new one (a model file imports read on every run, say)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
@@ -54,6 +55,10 @@ def create_once(path: Path, content: bytes, mode: int = 0o600) -> bool:
             os.link(temporary, path)
         except FileExistsError:
             return False
+        except OSError as error:  # a file system without hard links: complete, though no longer race-proof
+            if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK) or path.exists():
+                raise
+            os.replace(temporary, path)
         return True
     finally:
         temporary.unlink(missing_ok=True)
