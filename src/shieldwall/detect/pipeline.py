@@ -54,7 +54,7 @@ def run_duckdb(
         edges = with_names(significant_edges(con, settings, JOIN_P_CAP), names, ("src", "dst"))
         stage(STAGES[2])
         strong_p = edge_threshold(settings, formed)
-        result = finish(con, posts, edges, names, settings, stage, strong_p)
+        result = finish(con, posts, edges, names, settings, stage, strong_p, formed)
         if groups:
             # `why` reports against the family-wise threshold a pair must reach on its own.
             strong = replace(settings, max_p_value=strong_p)
@@ -72,7 +72,9 @@ def finish(
     settings: DetectSettings,
     stage: StageCallback,
     strong_p: float,
+    formed: int,
 ) -> DetectionResult:
+    """Cluster the edges and summarise; `formed` is the count of in-window pairs (the `pairs` table)."""
     con.execute("CREATE OR REPLACE TEMP VIEW account_keys AS SELECT code AS key, name FROM accounts")
     accounts = int(con.execute("SELECT count(*) FROM accounts").fetchall()[0][0])
     membership, edges = cluster_accounts(edges, settings, strong_p, duckdb_query(con), joined_edges(con), accounts)
@@ -90,7 +92,7 @@ def finish(
     _replace(con, "intra_pairs", intra_pairs)
     counts = {
         "co_action_items": int(con.execute("SELECT count(*) FROM acts").fetchall()[0][0]),
-        "co_action_pairs": int(con.execute("SELECT count(*) FROM pairs").fetchall()[0][0]),
+        "co_action_pairs": formed,
     }
     return summarise(con, posts, edges, membership, settings, stage, counts)
 
