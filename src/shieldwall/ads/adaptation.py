@@ -104,36 +104,39 @@ def adapt(model: PoliticalClassifier, corpus: Corpus, settings: Settings = Setti
     head = model.sentence
     path = SENTENCES if head is not None and corpus.embeddings is not None else CHARS
     provisional: dict[str, tuple[int, int]] = {}
+    coef: np.ndarray = model.coef  # the character head as it was, unless it adapts below
+    intercept, dense = model.intercept, model.dense
+    try:
+        weights, locale_intercept, provisional[CHARS] = _self_train(
+            corpus, model.corpus_scores(corpus, CHARS), settings
+        )
+    except ValueError:
+        if path == CHARS:
+            raise
+    else:
+        coef = 0.5 * model.coef + 0.5 * weights / model.char_weight
+        intercept, dense = 0.5 * (model.intercept + locale_intercept), 0.5 * model.dense
+    if head is not None and path == SENTENCES:
+        weights, locale_intercept, provisional[SENTENCES] = _self_train(
+            corpus, model.corpus_scores(corpus, SENTENCES), settings
+        )
+        head = replace(
+            head,
+            coef=0.5 * head.coef,
+            dense=0.5 * head.dense,
+            chars=0.5 * head.chars + 0.5 * weights,
+            intercept=0.5 * (head.intercept + locale_intercept),
+        )
     adapted = PoliticalClassifier(
-        model.coef,
-        model.intercept,
+        coef,
+        intercept,
         model.threshold,
-        dense=model.dense,
+        dense=dense,
         char_weight=model.char_weight,
         dense_weight=model.dense_weight,
         sentence=head,
         adapted_to=len(corpus.texts),
     )
-    try:
-        weights, intercept, provisional[CHARS] = _self_train(corpus, model.corpus_scores(corpus, CHARS), settings)
-    except ValueError:
-        if path == CHARS:
-            raise
-    else:
-        adapted.coef = (0.5 * model.coef + 0.5 * weights / model.char_weight).astype(np.float32)
-        adapted.intercept = 0.5 * (model.intercept + intercept)
-        adapted.dense = (0.5 * model.dense).astype(np.float32)
-    if head is not None and path == SENTENCES:
-        weights, intercept, provisional[SENTENCES] = _self_train(
-            corpus, model.corpus_scores(corpus, SENTENCES), settings
-        )
-        adapted.sentence = replace(
-            head,
-            coef=0.5 * head.coef,
-            dense=0.5 * head.dense,
-            chars=0.5 * head.chars + 0.5 * weights,
-            intercept=0.5 * (head.intercept + intercept),
-        )
     changed = int(np.count_nonzero(model.corpus_predict(corpus, path) != adapted.corpus_predict(corpus, path)))
     return Adaptation(adapted, len(corpus.texts), provisional, changed, corpus)
 

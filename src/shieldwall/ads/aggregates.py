@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
+from shieldwall.ads.archive import POLITICAL_THRESHOLD
 from shieldwall.ads.search import AdFilters, conditions
 from shieldwall.ads.tables import Ad, Delivery, Sponsor
 
@@ -91,7 +92,7 @@ class ClassifierShare:
         return {"ads": self.ads, "scored": self.scored, "political": self.political, "mean_score": self.mean_score}
 
 
-def classifier_share(session: Session, filters: AdFilters, threshold: float = 0.5) -> ClassifierShare:
+def classifier_share(session: Session, filters: AdFilters, threshold: float = POLITICAL_THRESHOLD) -> ClassifierShare:
     query = select(
         func.count(Ad.id),
         func.count(Ad.political_score),

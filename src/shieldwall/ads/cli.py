@@ -195,12 +195,10 @@ def train_command(
     for evaluation in evaluations:
         typer.echo(evaluation.line())
     target = output or default_model_path(settings)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    model.save(target)
+    model.save(target)  # makes its folder
     typer.echo(f"model written to {target}")
     installed = default_model_path(settings)
     if install and target.resolve() != installed.resolve():
-        installed.parent.mkdir(parents=True, exist_ok=True)
         copy_file(target, installed)
         typer.echo(f"installed as {installed}")
     if install:
@@ -253,7 +251,6 @@ def adapt_command(
             console.print(f"[red]error:[/] {error}")
             raise typer.Exit(2) from None
         installed = default_model_path(settings)
-        installed.parent.mkdir(parents=True, exist_ok=True)
         if base == installed:  # a locally trained model: keep it as the base of later adaptations
             copy_file(installed, kept_base_path(settings))
         adaptation.model.save(installed)

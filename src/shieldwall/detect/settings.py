@@ -18,9 +18,11 @@ SIGNALS = (
 # Signals whose item is used again and again (a website, a hashtag, an object id in CooRTweet's input
 # shape): each burst of use is a separate item (see actions.episode_items_sql), so the same pair can
 # co-act on it many times. The other items (a link, an original post, a text, a picture) are fresh.
+REPEATED_SIGNALS = ("co_domain", "co_hashtag", "co_object")
+
+# What a pair is tested against (DetectSettings.null_model): the data's own null, or none (CooRTweet's rule).
 NULL_MODELS = ("data", "none")
 NO_NULL = "none"
-REPEATED_SIGNALS = ("co_domain", "co_hashtag", "co_object")
 
 # Per-signal time windows in seconds: two accounts co-act when they act on the same item this close.
 DEFAULT_WINDOWS: dict[str, int] = {
