@@ -99,6 +99,12 @@ def test_adapt_command_learns_from_the_archive_and_never_compounds(
     runner = CliRunner()
     refused = runner.invoke(app, ["ads", "adapt", "--country", "FI"])
     assert refused.exit_code == 2 and "found 0" in said(refused)
+    damaged = data_dir / "ads" / "political-model.npz"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not a model")
+    broken = runner.invoke(app, ["ads", "adapt", "--country", "FI"])
+    assert broken.exit_code == 2 and "not a Shieldwall political-ad model" in said(broken), broken.output
+    damaged.unlink()
     texts, _ = labelled(shared_data, "fi-FI", 150)
     ads = [
         meta_ad(f"fi{i}", ad_creative_bodies=[text], ad_reached_countries=["FI"], bylines="", page_name=f"Sivu {i}")

@@ -238,8 +238,8 @@ def adapt_command(
             query = query.where(Ad.country == country.upper())
         with database.session() as session:
             texts = [classifier_text(doc) for doc in session.scalars(query)]
-        base = adaptation_base(settings)
         try:
+            base = adaptation_base(settings)  # reads the local model: a damaged one is an error, not a traceback
             with _progress() as progress:
                 task = progress.add_task(f"embedding the newest {len(texts):,} ads", total=None)
                 adaptation = adapt_texts(
