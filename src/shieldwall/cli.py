@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 
 from shieldwall import capabilities
-from shieldwall.config import load_settings
+from shieldwall.config import SettingsError, load_settings
 
 # Plain help text: Rich would turn values like 'platform:id:123' into emoji (':id:') and eat '[...]' as markup.
 app = typer.Typer(
@@ -53,7 +53,11 @@ for _, module in capabilities.modules("cli"):
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SettingsError as error:  # raised wherever a command first reads the settings
+        console.print(f"[red]error:[/red] settings: {error}", soft_wrap=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

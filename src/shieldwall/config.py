@@ -17,6 +17,11 @@ from shieldwall.atomic import create_once
 ENV_PREFIX = "SHIELDWALL_"
 
 
+class SettingsError(ValueError):
+    """A setting (or the installation secret) cannot be used; the message names it and what to do. The
+    command line prints it and exits 2 instead of a traceback."""
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path("var").resolve())
@@ -49,14 +54,17 @@ def _stable_secret(data_dir: Path) -> str:
         create_once(path, secrets.token_urlsafe(48).encode())
     secret = path.read_text().strip()
     if not secret:
-        raise RuntimeError(f"{path} is empty; delete it and a new secret is made (sessions then end)")
+        raise SettingsError(f"{path} is empty; delete it and a new secret is made (sessions then end)")
     return secret
 
 
 def _coerce(name: str, raw: Any) -> Any:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     if kind == "int":
-        return int(raw)
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{ENV_PREFIX}{name.upper()}: not a whole number ({raw!r})") from None
     if kind == "Path":
         return Path(raw)
     if isinstance(raw, list):  # a TOML list for a comma-separated setting
@@ -78,5 +86,5 @@ def load_settings(**overrides: Any) -> Settings:
     known = {f.name for f in fields(Settings)}
     unknown = set(values) - known
     if unknown:
-        raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
     return Settings(**{k: _coerce(k, v) for k, v in values.items()}).resolved()
