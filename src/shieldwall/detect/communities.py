@@ -272,7 +272,7 @@ def _join_on_co_actions(
     community = rows.column("community").to_numpy()
     account_codes = pc.index_in(account, value_set=pc.unique(account)).to_numpy()
     unit_change = np.r_[True, (account_codes[1:] != account_codes[:-1]) | (community[1:] != community[:-1])]
-    p_values = best_p(rows, unit_change, settings)
+    p_values = best_p(rows, unit_change, settings, given_one=False)  # family: every account x community
     starts = np.flatnonzero(unit_change)
     family = accounts * int(np.unique(labels[labels >= 0]).size)
     chosen = starts[_best_per_account(account_codes[starts], p_values, p_values * family <= settings.chance_pairs)]

@@ -319,3 +319,96 @@ def score_accounts(flagged: set[str], truth: dict[str, int]) -> Score:
     recall = hits / len(planted) if planted else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return Score(precision, recall, f1, len(flagged), len(planted))
+
+
+@dataclass
+class ObjectShares:
+    """Shares in CooRTweet's input shape (object_id, account_id, content_id, timestamp_share) with the
+    account pairs the generator made coordinated."""
+
+    shares: pa.Table
+    coordinated: set[str]
+    pairs: set[tuple[str, str]]  # (smaller name, larger name)
+
+
+def coortweet_simulation(
+    n_coordinated: int = 5,
+    n_other: int = 4,
+    n_objects: int = 5,
+    min_participation: int = 3,
+    time_window: int = 10,
+    rate_coordinated: float = 2.0,
+    rate_other: float = 0.5,
+    seed: int = 0,
+) -> ObjectShares:
+    """Data as CooRTweet's `simulate_data` (2.x) describes it, written afresh from its documentation:
+    every pair of coordinated accounts shares min_participation + Poisson(rate_coordinated) times, each
+    time one random object, the second share within time_window seconds of the first; each pair of other
+    accounts shares Poisson(rate_other) times, always more than time_window apart. Share events follow one
+    another at intervals wider than twice the window, so no unplanned pair is ever in window. CooRTweet's
+    own rule recovers exactly the coordinated pairs; there is no organic background."""
+    rng = np.random.default_rng(seed)
+    objects, accounts, times = [], [], []
+    events = [
+        (i, j)
+        for i in range(n_coordinated)
+        for j in range(i + 1, n_coordinated)
+        for _ in range(min_participation + int(rng.poisson(rate_coordinated)))
+    ]
+    step, t = 2 * time_window + 1, 946_684_800 + int(rng.integers(0, 20 * 365 * 86_400))
+    for (i, j), delay in zip(events, rng.integers(0, time_window + 1, len(events)), strict=True):
+        objects += [int(rng.integers(n_objects))] * 2
+        accounts += [i, j]
+        times += [t, t + int(delay)]
+        t += step
+    others = range(n_coordinated, n_coordinated + n_other)
+    quiet = [(i, j) for i in others for j in others if i < j for _ in range(int(rng.poisson(rate_other)))]
+    gaps = 1 + time_window + rng.integers(1, time_window + 1, len(quiet))
+    step = 2 * int(gaps.max()) if len(quiet) else step
+    t = (times[-1] if times else t) + step
+    for (i, j), gap in zip(quiet, gaps, strict=True):
+        objects += [int(rng.integers(n_objects))] * 2
+        accounts += [i, j]
+        times += [t, t + int(gap)]
+        t += step
+    name = [f"account_{a}" for a in range(n_coordinated + n_other)]
+    shares = pa.table(
+        {
+            "object_id": [f"object_{o}" for o in objects],
+            "account_id": [name[a] for a in accounts],
+            "content_id": [f"share_{k}" for k in range(len(objects))],
+            "timestamp_share": pa.array(times, pa.int64()),
+        }
+    )
+    pairs = {(min(name[i], name[j]), max(name[i], name[j])) for i, j in events}  # as edges name them
+    return ObjectShares(shares, set(name[:n_coordinated]), pairs)
+
+
+def organic_object_shares(
+    n_accounts: int, shares_each: float, n_objects: int, network: int = 0, campaign_objects: int = 0, seed: int = 0
+) -> ObjectShares:
+    """Organic shares in CooRTweet's shape: Poisson(shares_each) shares per account of Zipf-popular objects at
+    random times over a week; optionally a network whose members (80% each time) share each campaign object
+    within 10 seconds. The control for coortweet_simulation: data that is not only the campaign."""
+    rng = np.random.default_rng(seed)
+    popularity = 1 / np.arange(1, n_objects + 1) ** 1.1
+    counts = np.maximum(1, rng.poisson(shares_each, n_accounts))
+    accounts = [f"account_{a}" for a in np.repeat(np.arange(n_accounts), counts)]
+    objects = [f"object_{o}" for o in rng.choice(n_objects, int(counts.sum()), p=popularity / popularity.sum())]
+    times = list(START + rng.integers(0, 7 * 86_400, int(counts.sum())))
+    for item in range(campaign_objects):
+        start = START + int(rng.integers(0, 7 * 86_400))
+        members = rng.choice(network, max(2, int(network * 0.8)), replace=False)
+        accounts += [f"member_{m}" for m in members]
+        objects += [f"campaign_{item}"] * len(members)
+        times += list(start + rng.integers(0, 11, len(members)))
+    shares = pa.table(
+        {
+            "object_id": objects,
+            "account_id": accounts,
+            "content_id": [f"share_{k}" for k in range(len(objects))],
+            "timestamp_share": pa.array(times, pa.int64()),
+        }
+    )
+    planted = {f"member_{m}" for m in range(network)} if campaign_objects else set()
+    return ObjectShares(shares, planted, set())
