@@ -52,7 +52,10 @@ def test_the_data_null_explains_a_dominant_campaign_away_and_says_what_to_do(pos
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
     assert "0 clusters" in said and "--null none applies CooRTweet's fixed rule" in said
-    assert json.loads((tmp_path / "run" / "run.json").read_text())["null_model"] == "data"
+    assert "here it would link 200 accounts" in said  # the campaign's, counted on the run's own pairs
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["null_model"] == "data"
+    assert run["stats"]["fixed_rule_accounts"] == 200 and run["stats"]["fixed_rule_pairs"] > 5_000
 
 
 def test_the_fixed_rule_finds_the_campaign_and_not_the_ordinary_accounts(posts: Path, tmp_path: Path) -> None:
@@ -90,6 +93,8 @@ def test_coortweets_own_simulated_data_needs_its_rule_and_gets_exactly_its_answe
     assert default.exit_code == 0, default.output
     assert not flagged(tmp_path / "default") & data.coordinated
     assert "--null none applies CooRTweet's fixed rule" in " ".join(default.output.split())
+    # at the default 60 s the rule would link the 50 others too: their shares come 11 to 20 s apart
+    assert "here it would link 150 accounts" in " ".join(default.output.split())
     rule = ["--null", "none", "--window", "co_object=10", "--min-co-actions", "2", "--min-cluster-size", "2"]
     result = CliRunner().invoke(app, ["detect", str(shares), "-o", str(tmp_path / "rule"), *rule])
     assert result.exit_code == 0, result.output

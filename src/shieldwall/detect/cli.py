@@ -172,12 +172,15 @@ def detect(
     )
     _print_clusters(result.clusters.to_pylist())
     if null != NO_NULL and result.clusters.num_rows == 0 and result.stats.get("co_action_pairs"):
+        would = result.stats.get("fixed_rule_accounts")
         console.print(
             "no cluster. If these posts were collected around a suspected campaign (its hashtags, links or "
             "accounts), the campaign may be most of the data: the null model, estimated from the data, then reads "
             "its items as popular and its accounts as active. --null none applies CooRTweet's fixed rule instead "
-            f"({min_co_actions} co-actions within the window make an edge); on organic data that rule flags busy "
-            "accounts that meet by chance, so use it only where the posts are the campaign's.",
+            f"({min_co_actions} co-actions within the window make an edge"
+            + (f"; here it would link {would} accounts" if would is not None else "")
+            + "); on organic data that rule flags busy accounts that meet by chance, so use it only where the "
+            "posts are the campaign's.",
             soft_wrap=True,
         )
     if result.groups:

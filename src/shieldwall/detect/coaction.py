@@ -262,6 +262,15 @@ def build_pairs(con: duckdb.DuckDBPyConnection, settings: DetectSettings) -> Non
 INTERMEDIATE = ("ranked", "reached", "leveled", "split", "split_ranked", "bucketed")
 
 
+# What CooRTweet's fixed rule (null_model "none") would link on the same pairs: a pair with at least
+# $min co-actions in one signal (each pair of post times once, as pair_signal_sql counts them).
+FIXED_RULE_SQL = """
+WITH post_pairs AS (SELECT DISTINCT signal, src, dst, ts_src, ts_dst FROM pairs),
+     linked AS (SELECT DISTINCT src, dst FROM post_pairs GROUP BY signal, src, dst HAVING count(*) >= $min)
+SELECT (SELECT count(*) FROM linked) AS pairs,
+       (SELECT count(*) FROM (SELECT src FROM linked UNION SELECT dst FROM linked)) AS accounts
+"""
+
 STRATA_SQL = "SELECT src, dst, signal, k, expected_upto FROM pair_signal ORDER BY src, dst, signal, stratum"
 CANDIDATES_SQL = """
 SELECT src, dst, CAST(sum(k) AS BIGINT) AS k, CAST(sum(expected) AS DOUBLE) AS expected,

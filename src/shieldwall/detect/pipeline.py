@@ -12,10 +12,10 @@ import pyarrow.compute as pc
 
 from shieldwall.detect.actions import account_names, build_actions, with_names
 from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, cluster_summaries, evidence_table, intra_cluster_pairs_sql
-from shieldwall.detect.coaction import build_pairs, edge_threshold, significant_edges
+from shieldwall.detect.coaction import FIXED_RULE_SQL, build_pairs, edge_threshold, significant_edges
 from shieldwall.detect.communities import JOIN_P_CAP, Query, cluster_accounts
 from shieldwall.detect.duck import connect
-from shieldwall.detect.settings import DetectSettings
+from shieldwall.detect.settings import NO_NULL, DetectSettings
 from shieldwall.detect.why import explain_groups
 
 STAGES = ("co-action items", "pairs and null model", "significance", "clustering", "evidence")
@@ -94,6 +94,9 @@ def finish(
         "co_action_items": int(con.execute("SELECT count(*) FROM acts").fetchall()[0][0]),
         "co_action_pairs": formed,
     }
+    if membership.num_rows == 0 and settings.null_model != NO_NULL:  # for the run's "no cluster" advice
+        pairs, accounts = con.execute(FIXED_RULE_SQL, {"min": int(settings.min_co_actions)}).fetchall()[0]
+        counts.update(fixed_rule_pairs=int(pairs), fixed_rule_accounts=int(accounts))
     return summarise(con, posts, edges, membership, settings, stage, counts)
 
 
