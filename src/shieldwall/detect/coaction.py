@@ -331,9 +331,10 @@ def best_p(rows: pa.Table, unit_change: np.ndarray, settings: DetectSettings, gi
         test_p = np.where(enough, 0.0, 1.0)
     else:
         test_p = np.where(enough, tail_p(k_upto, expected_upto, settings.dispersion), 1.0)
-        if given_one:  # a test on two co-actions is taken given the first (see the module notes)
-            seen = tail_p(np.ones_like(k_upto), expected_upto, settings.dispersion)
-            test_p = np.where(enough & (k_upto == 2), test_p / np.maximum(seen, 1e-300), test_p)
+        two = np.flatnonzero(enough & (k_upto == 2)) if given_one else np.zeros(0, np.int64)
+        if len(two):  # a test on two co-actions is taken given the first (see the module notes)
+            seen = tail_p(np.ones(len(two), np.int64), expected_upto[two], settings.dispersion)
+            test_p[two] = test_p[two] / np.maximum(seen, 1e-300)
     starts = np.flatnonzero(unit_change)
     tests = np.diff(np.r_[starts, len(k)])
     return np.asarray(np.minimum(np.minimum.reduceat(test_p, starts) * tests, 1.0))
