@@ -1,6 +1,6 @@
 """The family-wise bar holds at CooRTweet's 2 co-actions: only pairs that co-acted are tested, so a test on two
 co-actions is taken given the first (P(K >= 2) / P(K >= 1)). Tested unconditionally, a pair of ordinary accounts that
-met twice on rare objects looked like 1e-7 while a run forms about 90,000 such pairs: 2 to 20 ordinary accounts
+met twice on rare objects looked like 1e-7 while a run forms about 90,000 co-actions: 2 to 20 ordinary accounts
 were flagged in every run of 100,000 to 200,000 organic shares (measured before the change on these seeds)."""
 
 from __future__ import annotations
