@@ -44,3 +44,15 @@ def test_two_co_actions_find_a_network_whole_and_add_no_ordinary_account(tmp_pat
     at_three, _ = flagged(tmp_path, seed, replace(AT_COORTWEETS_SETTINGS, min_co_actions=3), **sizes)
     assert network <= at_two and len(network) == 10
     assert at_two - network <= at_three - network
+
+
+def test_why_says_a_pair_that_met_twice_is_what_chance_gives(tmp_path: Path) -> None:
+    """Two ordinary accounts that met twice within 10 s (on the most popular object and another): flagged before
+    the condition, now explained."""
+    data = organic_object_shares(seed=1, n_accounts=5000, shares_each=20, n_objects=2000)
+    pq.write_table(data.shares, tmp_path / "shares.parquet")
+    posts, _ = load_posts([tmp_path / "shares.parquet"])
+    groups = {"ordinary pair": ["account_1098", "account_1609"]}
+    [verdict] = run_duckdb(posts, AT_COORTWEETS_SETTINGS, groups=groups).groups
+    assert verdict["best_pair_co_actions"] == 2 and verdict["flagged"] == 0
+    assert "chance explains it (a second meeting of pairs that met once" in verdict["verdict"]

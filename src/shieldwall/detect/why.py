@@ -114,8 +114,9 @@ def _verdict(
             f"{settings.min_co_actions} co-actions in one signal (--min-co-actions)"
         )
     if significant == 0:
+        again = "a second meeting of pairs that met once, " if k == 2 else ""  # coaction.best_p's condition
         return (
-            f"not flagged: pairs co-acted up to {k} times, but chance explains it (items this popular and "
+            f"not flagged: pairs co-acted up to {k} times, but chance explains it ({again}items this popular and "
             f"accounts this active; no pair reached p <= {settings.max_p_value:g})"
         )
     return (
