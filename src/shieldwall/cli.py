@@ -56,7 +56,7 @@ def main() -> None:
     try:
         app()
     except SettingsError as error:  # raised wherever a command first reads the settings
-        console.print(f"[red]error:[/red] settings: {error}", soft_wrap=True)
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         raise SystemExit(2) from None
 
 

@@ -43,7 +43,13 @@ class Settings:
         """Fill values that depend on others: the SQLite file and a stable secret under data_dir."""
         data_dir = Path(self.data_dir).resolve()
         database_url = self.database_url or f"sqlite:///{data_dir / 'shieldwall.db'}"
-        secret_key = self.secret_key or _stable_secret(data_dir)
+        try:
+            secret_key = self.secret_key or _stable_secret(data_dir)
+        except OSError as error:  # a file in the way, no permission, a read-only disk
+            raise SettingsError(
+                f"data directory: cannot use {error.filename or data_dir}: {error.strerror or error} "
+                f"({ENV_PREFIX}DATA_DIR must name a directory this user can create and write)"
+            ) from None
         return replace(self, data_dir=data_dir, database_url=database_url, secret_key=secret_key)
 
 
@@ -76,8 +82,13 @@ def load_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {}
     config_file = os.environ.get(f"{ENV_PREFIX}CONFIG")
     if config_file:
-        with open(config_file, "rb") as handle:
-            values.update(tomllib.load(handle))
+        try:
+            with open(config_file, "rb") as handle:
+                values.update(tomllib.load(handle))
+        except OSError as error:
+            raise SettingsError(f"{ENV_PREFIX}CONFIG: cannot read {config_file}: {error.strerror or error}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise SettingsError(f"{ENV_PREFIX}CONFIG: {config_file} is not TOML: {error}") from None
     for f in fields(Settings):
         env = os.environ.get(ENV_PREFIX + f.name.upper())
         if env is not None:
@@ -86,5 +97,5 @@ def load_settings(**overrides: Any) -> Settings:
     known = {f.name for f in fields(Settings)}
     unknown = set(values) - known
     if unknown:
-        raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
+        raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
     return Settings(**{k: _coerce(k, v) for k, v in values.items()}).resolved()

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from shieldwall.config import Settings, load_settings
+from shieldwall.config import Settings, SettingsError, load_settings
 from shieldwall.store.db import FileWatch, make_engine, sqlite_file
 
 
@@ -20,17 +20,11 @@ class SetupError(RuntimeError):
 
 
 def checked_settings() -> Settings:
-    """load_settings, with an unusable data directory (or setting) as a SetupError."""
+    """load_settings, with an unusable data directory or setting as a SetupError."""
     try:
         return load_settings()
-    except OSError as error:
-        where = error.filename or "the data directory"
-        raise SetupError(
-            f"data directory: cannot use {where}: {error.strerror or error} "
-            "(SHIELDWALL_DATA_DIR must name a directory this user can create and write)"
-        ) from None
-    except ValueError as error:
-        raise SetupError(f"settings: {error}") from None
+    except SettingsError as error:
+        raise SetupError(str(error)) from None
 
 
 def prepare_database(url: str, *, create: bool) -> None:

@@ -1,0 +1,42 @@
+"""An unusable setting stops any command with one line that names it, exit 2, and nothing touched: never a
+traceback. Run through the real command line, in a fresh process each time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CASES = {
+    "empty secret": ({}, "", "is empty; delete it"),
+    "not a number": ({"SHIELDWALL_RATE_LIMIT_PER_MINUTE": "lots"}, "kept", "not a whole number ('lots')"),
+    "data dir is a file": ({"SHIELDWALL_DATA_DIR": "{tmp}/secret.key"}, "kept", "data directory: cannot use"),
+    "config missing": ({"SHIELDWALL_CONFIG": "{tmp}/none.toml"}, "kept", "SHIELDWALL_CONFIG: cannot read"),
+    "config not TOML": ({"SHIELDWALL_CONFIG": "{tmp}/bad.toml"}, "kept", "bad.toml is not TOML"),
+    "unknown setting": ({"SHIELDWALL_CONFIG": "{tmp}/unknown.toml"}, "kept", "unknown settings: bogus (known:"),
+}
+
+
+@pytest.mark.parametrize("command", [["demo", "--if-empty"], ["serve", "--port", "0"]])
+@pytest.mark.parametrize("case", list(CASES))
+def test_an_unusable_setting_is_one_line_and_exit_2(tmp_path: Path, case: str, command: list[str]) -> None:
+    extra, secret, said = CASES[case]
+    (tmp_path / "secret.key").write_text(secret)
+    (tmp_path / "bad.toml").write_text("x =\n")
+    (tmp_path / "unknown.toml").write_text("bogus = 1\n")
+    env = {**os.environ, "SHIELDWALL_DATA_DIR": str(tmp_path)}
+    env.update({name: value.format(tmp=tmp_path) for name, value in extra.items()})
+    done = subprocess.run(
+        [sys.executable, "-c", "from shieldwall.cli import main; main()", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    said_whole = " ".join(done.stderr.split())
+    assert said in said_whole and said_whole.startswith("error:") and "Traceback" not in done.stderr
+    assert not (tmp_path / "shieldwall.db").exists()  # refused before touching anything
