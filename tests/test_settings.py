@@ -1,4 +1,4 @@
-"""An unusable setting stops any command with one line that names it, exit 2, and nothing touched: never a
+"""An unusable setting or database stops any command with one line that names it, exit 2, and nothing touched: never a
 traceback. Run through the real command line, in a fresh process each time."""
 
 from __future__ import annotations
@@ -40,3 +40,23 @@ def test_an_unusable_setting_is_one_line_and_exit_2(tmp_path: Path, case: str, c
     said_whole = " ".join(done.stderr.split())
     assert said in said_whole and said_whole.startswith("error:") and "Traceback" not in done.stderr
     assert not (tmp_path / "shieldwall.db").exists()  # refused before touching anything
+
+
+@pytest.mark.parametrize("command", [["demo", "--if-empty"], ["threatmodel", "elections"], ["match", "banks"]])
+def test_a_database_that_cannot_be_reached_is_one_line_and_exit_2(tmp_path: Path, command: list[str]) -> None:
+    env = {
+        **os.environ,
+        "SHIELDWALL_DATA_DIR": str(tmp_path),
+        "SHIELDWALL_DATABASE_URL": "postgresql://someone:hunter2@127.0.0.1:1/hub",  # nothing listens on port 1
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from shieldwall.cli import main; main()", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    said = " ".join(done.stderr.split())
+    assert said.startswith("error: cannot use the database at postgresql://***@127.0.0.1:1/hub")
+    assert "hunter2" not in done.stderr and "Traceback" not in done.stderr

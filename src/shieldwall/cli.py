@@ -58,6 +58,15 @@ def main() -> None:
     except SettingsError as error:  # raised wherever a command first reads the settings
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         raise SystemExit(2) from None
+    except Exception as error:  # a database down, locked or never created: one line, not a traceback
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        from shieldwall.store.prepare import database_problem
+
+        if not isinstance(error, OperationalError | ProgrammingError):
+            raise
+        console.print(f"[red]error:[/red] {database_problem(error)}", soft_wrap=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

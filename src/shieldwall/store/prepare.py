@@ -80,6 +80,17 @@ def _cannot_open(url: str, path: Path | None, error: Exception) -> str:
     return f"cannot use the database at {redact(url)}: {reason}"
 
 
+def database_problem(error: SQLAlchemyError) -> str:
+    """One line for a command that met a database it cannot use: unreachable, locked, or without its tables."""
+    reason = (str(getattr(error, "orig", None) or error).strip().splitlines() or ["unknown error"])[0]
+    try:
+        where = f"the database at {redact(load_settings().database_url)}"
+    except SettingsError:
+        where = "the configured database"
+    missing = "no such table" in reason or ("relation" in reason and "does not exist" in reason)
+    return f"cannot use {where}: {reason}" + (" (run `shieldwall admin init-db` first)" if missing else "")
+
+
 def _named(url: str, path: Path | None) -> str:
     return f"the database {path}" if path is not None else f"the database at {redact(url)}"
 
