@@ -153,3 +153,14 @@ def test_election_calendar_from_the_cli(database_url: str, tmp_path: Path) -> No
     assert wrong_date.exit_code == 2 and "YYYY-MM-DD" in wrong_date.output
     listed = run(database_url, tmp_path, "elections")
     assert listed.exit_code == 0 and "Landtag Hessen" in listed.output
+
+
+def test_a_directory_given_as_the_bundle_is_refused_by_name(tmp_path: Path) -> None:
+    from shieldwall.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'dir.db'}"
+    upgrade(url)
+    (tmp_path / "bundle").mkdir()
+    result = run(url, tmp_path, "import-disarm", str(tmp_path / "bundle"))
+    assert result.exit_code == 2
+    assert "bundle: cannot read it (Is a directory)" in result.output.replace("\n", "")

@@ -114,6 +114,8 @@ def parse_bundle(path: Path) -> Framework:
         bundle = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DisarmError(f"{path}: no such file") from None
+    except OSError as error:  # a directory, no permission
+        raise DisarmError(f"{path}: cannot read it ({error.strerror or error})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DisarmError(f"{path}: not a JSON file ({error})") from None
     if not isinstance(bundle, dict) or not isinstance(bundle.get("objects"), list):
