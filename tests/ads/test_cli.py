@@ -32,3 +32,19 @@ def test_import_reports_rejected_rows_then_export(
     assert sorted(pq.read_table(out).column("platform_ad_id").to_pylist()) == ["a", "c"]
     bad = runner.invoke(app, ["ads", "import", str(path), "--format", "tiktok"])
     assert bad.exit_code != 0
+
+
+def test_a_folder_to_import_and_an_export_nowhere_are_refused_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIELDWALL_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "folder").mkdir()
+    runner = CliRunner()
+    for given in ([], ["--format", "snap"]):
+        result = runner.invoke(app, ["ads", "import", str(tmp_path / "folder"), *given])
+        assert result.exit_code == 2 and "folder: not a file" in result.output.replace("\n", "")
+    nowhere = tmp_path / "missing" / "ads.csv"
+    (tmp_path / "missing").write_text("a file where the folder should be")
+    result = runner.invoke(app, ["ads", "export", "-o", str(nowhere)])
+    assert result.exit_code == 2 and "cannot write" in result.output and result.exception.__class__ is SystemExit
+    assert (tmp_path / "missing").read_text() == "a file where the folder should be"

@@ -348,6 +348,9 @@ def export_command(
     try:
         # All or nothing: a failed export leaves no half file that looks like a finished one.
         replace_file(output, lambda handle: handle.writelines(stream(database, filters, fmt)))
+    except OSError as error:  # no such folder, no permission, a full disk
+        console.print(f"[red]error:[/red] cannot write {error.filename or output}: {error.strerror or error}")
+        raise typer.Exit(2) from None
     finally:
         database.dispose()
     typer.echo(f"wrote {output}")

@@ -128,7 +128,7 @@ def _import_files(
     result = writer.result
     for path in paths:
         if not path.is_file():
-            raise InputError(path, None, "no such file")
+            raise InputError(path, None, "not a file" if path.exists() else "no such file")
         rows_before = result.rows_read
         source = f"{source_format}:{path.name}"
         for batch in _batches(path, source_format, batch_size):

@@ -130,7 +130,7 @@ def _import_file(
     batch_size: int,
 ) -> FileSummary:
     if not path.is_file():
-        raise InputError(path, None, "no such file")
+        raise InputError(path, None, "not a file" if path.exists() else "no such file")
     options = options_from_name(path, given)
     summary = FileSummary(str(path), report)
     scopes: set[str] = set()

@@ -88,7 +88,7 @@ def detect_format(path: Path) -> str:
     """The format of the file at `path`. Raises InputError for a file that cannot be read (empty, binary,
     missing) and UnknownFormat for a readable file no importer recognises."""
     if not path.is_file():
-        raise InputError(path, None, "no such file")
+        raise InputError(path, None, "not a file" if path.exists() else "no such file")
     encoding, bom = encoding_of(path)  # empty and binary files are refused here, naming the file
     try:
         with open_binary(path) as handle:
