@@ -117,6 +117,10 @@ def test_bad_files_and_names_are_reported(database: Database, tmp_path: Path) ->
         broken.write_text('{"type": "bundle", "objects": [')
         with pytest.raises(BankError, match=r"broken\.json: not a JSON STIX document"):
             import_stix_file(session, bank, broken)
+        folder = tmp_path / "folder"
+        folder.mkdir()
+        with pytest.raises(BankError, match=r"folder: cannot read it \(Is a directory\)"):
+            import_stix_file(session, bank, folder)
         scalar = tmp_path / "scalar.json"
         scalar.write_text(json.dumps(42))
         with pytest.raises(BankError, match=r"scalar\.json"):

@@ -393,6 +393,8 @@ def import_stix_file(
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BankError(f"{path}: no such file") from None
+    except OSError as error:  # a directory, no permission
+        raise BankError(f"{path}: cannot read it ({error.strerror or error})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BankError(f"{path}: not a JSON STIX document ({error})") from None
     try:
