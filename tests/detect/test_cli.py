@@ -134,3 +134,26 @@ def test_shortener_expansion_joins_short_and_long_links(tmp_path: Path) -> None:
     plain = runner.invoke(app, [*args, "-o", str(tmp_path / "b")])
     assert plain.exit_code == 0
     assert pq.read_table(tmp_path / "b" / "clusters.parquet").num_rows == 0
+
+
+def test_settings_out_of_range_and_an_engine_that_cannot_start_are_one_line(tmp_path: Path) -> None:
+    posts = tmp_path / "posts.csv"
+    posts.write_text("post_id,account_id,created_at,urls\n1,a,2024-01-01T00:00:00Z,https://x.example/\n")
+    runner = CliRunner()
+    for option, value, said in (
+        ("--text-threshold", "7", "a Jaccard similarity above 0 and at most 1"),
+        ("--max-p", "0", "a probability above 0 and at most 1"),
+        ("--max-p", "-1", "a probability above 0 and at most 1"),
+    ):
+        result = runner.invoke(app, ["detect", str(posts), "-o", str(tmp_path / "run"), option, value])
+        assert result.exit_code == 2 and said in " ".join(result.output.split())
+    assert not (tmp_path / "run").exists()
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return
+    spark = ["--engine", "spark", "--master", "nowhere://spark"]
+    result = runner.invoke(app, ["detect", str(posts), "-o", str(tmp_path / "run"), *spark])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Spark could not start with master 'nowhere://spark'" in said
+    assert not (tmp_path / "run").exists()

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shieldwall.detect.errors import MalformedInput
+from shieldwall.detect.errors import EngineUnavailable, MalformedInput
 from shieldwall.detect.settings import DEFAULT_WINDOWS, NO_NULL, NULL_MODELS, SIGNALS, DetectSettings
 from shieldwall.exchange.directory import HUB_SLUG
 from shieldwall.stix.tlp import TLP
@@ -85,6 +85,10 @@ def detect(
 
     if engine not in ENGINES:
         raise typer.BadParameter(f"use one of {', '.join(ENGINES)}", param_hint="--engine")
+    if not 0.0 < text_threshold <= 1.0:
+        raise typer.BadParameter("a Jaccard similarity above 0 and at most 1", param_hint="--text-threshold")
+    if not 0.0 < max_p <= 1.0:
+        raise typer.BadParameter("a probability above 0 and at most 1", param_hint="--max-p")
     if null not in NULL_MODELS:
         raise typer.BadParameter(f"use one of {', '.join(NULL_MODELS)}", param_hint="--null")
     if publish and not token:
@@ -139,7 +143,11 @@ def detect(
         def on_stage(name: str) -> None:
             progress.update(stage_task, advance=1, description=f"detect ({engine}): {name} done")
 
-        result = run_engine(engine, table, settings, on_stage, master=master, groups=groups)
+        try:
+            result = run_engine(engine, table, settings, on_stage, master=master, groups=groups)
+        except EngineUnavailable as error:
+            console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
+            raise typer.Exit(2) from None
         write_task = progress.add_task("write outputs", total=1)
         run = RunInfo(
             run_id=uuid.uuid4().hex[:12],

@@ -19,6 +19,10 @@ class RowProblem:
         return f"{where}: field {self.field!r}: {self.message}"
 
 
+class EngineUnavailable(RuntimeError):
+    """The chosen engine cannot start here (Spark without Java, an unreachable master): said in one line."""
+
+
 class MalformedInput(ValueError):
     """Raised in --strict mode at the first bad row (or when a whole file cannot be read)."""
 

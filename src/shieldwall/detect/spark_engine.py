@@ -22,6 +22,7 @@ from shieldwall.detect.cluster import EVIDENCE_ACTS_SQL, intra_cluster_pairs_sql
 from shieldwall.detect.coaction import edge_threshold, pair_queries, significant_edges, windows_table
 from shieldwall.detect.communities import JOIN_P_CAP, cluster_accounts
 from shieldwall.detect.duck import connect
+from shieldwall.detect.errors import EngineUnavailable
 from shieldwall.detect.pipeline import (
     STAGES,
     DetectionResult,
@@ -102,7 +103,11 @@ def run_spark(
             on_stage(name)
 
     settings = settings.for_posts(posts.num_rows, _span_seconds(posts))
-    spark = spark_session(master)
+    try:
+        spark = spark_session(master)
+    except Exception as error:  # no Java, a master that does not answer: PySpark raises many kinds
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise EngineUnavailable(f"Spark could not start with master {master!r}: {reason}") from None
 
     def view(name: str, query: str) -> None:
         # Materialised and cut from its lineage: each step reads the previous ones several times, and
