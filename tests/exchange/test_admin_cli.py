@@ -58,3 +58,14 @@ def test_admin_commands_build_a_working_hub(database_url: str, tmp_path: Path) -
     assert audit.returncode == 0
     actions = [json.loads(line)["action"] for line in audit.stdout.splitlines()]
     assert {"cli:create-organisation", "cli:add-member", "cli:issue-token", "cli:create-trust-group"} <= set(actions)
+
+
+def test_numbers_out_of_range_are_refused_before_the_database(tmp_path: Path) -> None:
+    env = {**os.environ, "SHIELDWALL_DATA_DIR": str(tmp_path)}
+    for args, said in (
+        (("admin", "audit", "--limit", "-5"), "--limit"),
+        (("admin", "audit", "--limit", "99999999999999999999"), "--limit"),  # was an OverflowError in SQLite
+        (("admin", "create-token", "a@chirp.example", "--days", "-3"), "--days"),
+    ):
+        done = run(*args, env=env)
+        assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr

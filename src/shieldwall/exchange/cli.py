@@ -146,7 +146,7 @@ def deactivate_member(email: str) -> None:
 
 @admin.command("create-token")
 def create_token(
-    email: str, name: str = typer.Option("api"), days: int = typer.Option(90, help="0: no expiry")
+    email: str, name: str = typer.Option("api"), days: int = typer.Option(90, min=0, max=36_500, help="0: no expiry")
 ) -> None:
     """Issue an API token for a member. It is shown once; only its hash is stored."""
     database = _database()
@@ -198,7 +198,7 @@ def create_collection(
 
 @admin.command("audit")
 def audit(
-    limit: int = typer.Option(50),
+    limit: int = typer.Option(50, min=1, max=1_000_000),
     sealed: bool = typer.Option(False, help="Include sealed entries (true sources of anonymous submissions)"),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line, for scripts"),
 ) -> None:
