@@ -60,3 +60,26 @@ def test_a_database_that_cannot_be_reached_is_one_line_and_exit_2(tmp_path: Path
     said = " ".join(done.stderr.split())
     assert said.startswith("error: cannot use the database at postgresql://***@127.0.0.1:1/hub")
     assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve", "--port", "99999"],  # was an OverflowError from bind()
+        ["serve", "--workers", "0"],
+        ["match", "run", "x", "--bank", "b", "--max-bytes", "-1"],
+        ["match", "bank", "sync", "b", "--page-size", "0"],
+        ["ads", "train", "x.json", "--held-out", "5"],
+        ["ads", "import", "x.csv", "--show-problems", "-1"],
+    ],
+)
+def test_numbers_out_of_range_are_refused_by_name(tmp_path: Path, command: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from shieldwall.cli import main; main()", *command],
+        env={**os.environ, "SHIELDWALL_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    option = [part for part in command if part.startswith("--")][-1]  # the one out of range
+    assert done.returncode == 2 and f"Invalid value for '{option}'" in done.stderr, done.stderr

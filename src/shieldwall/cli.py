@@ -20,8 +20,8 @@ console = Console(stderr=True, emoji=False)  # values such as "x:id:1" stay as w
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
-    workers: int = typer.Option(1, help="Worker processes."),
+    port: int = typer.Option(8000, min=0, max=65_535, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, max=256, help="Worker processes."),
 ) -> None:
     """Serve the hub: TAXII 2.1, the REST API and the web pages."""
     import uvicorn

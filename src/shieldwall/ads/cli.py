@@ -49,7 +49,7 @@ def import_command(
     model: Path | None = typer.Option(None, help="Classifier model (default: the installed or bundled one)."),
     country: str | None = typer.Option(None, help="Spend reports: the country (when the file does not say)."),
     period: str | None = typer.Option(None, help="Spend reports: the period, START..END (YYYY-MM-DD..YYYY-MM-DD)."),
-    show_problems: int = typer.Option(20, help="How many rejected rows to print."),
+    show_problems: int = typer.Option(20, min=0, help="How many rejected rows to print."),
 ) -> None:
     """Import ad files into the append-only archive, and spend reports beside it, with progress; rejected
     rows are reported. The format of each file is detected from its header (or JSON) and printed."""
@@ -177,7 +177,7 @@ def _print_problems(problems: Sequence[object], show: int, run_id: int | None) -
 def train_command(
     labelled: list[Path] = typer.Argument(..., help='Labelled files: {"political": [...], "not_political": [...]}.'),
     output: Path | None = typer.Option(None, "-o", "--output", help="Where to write the model."),
-    held_out: float = typer.Option(0.2, help="Fraction of each file held out for evaluation."),
+    held_out: float = typer.Option(0.2, min=0.0, max=0.9, help="Fraction of each file held out for evaluation."),
     install: bool = typer.Option(True, help="Also install it as the model imports and labels use."),
 ) -> None:
     """Train the political-or-issue-ad classifier and print held-out precision, recall and F1."""

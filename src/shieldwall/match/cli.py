@@ -126,7 +126,7 @@ def run(
         False, "--actions/--no-actions", help="Run the banks' actions on matches (off by default, as on the page)."
     ),
     max_bytes: int = typer.Option(
-        None, "--max-bytes", help="Largest file accepted (default 8 MiB, or SHIELDWALL_MATCH_MAX_FILE_BYTES)."
+        None, "--max-bytes", min=1, help="Largest file accepted (default 8 MiB, or SHIELDWALL_MATCH_MAX_FILE_BYTES)."
     ),
     acting_as: str = as_option(),
 ) -> None:
@@ -561,9 +561,11 @@ def bank_sync(
     reconcile: bool = typer.Option(True, "--reconcile/--no-reconcile", help="Remove signals whose indicator is gone."),
     token: str = typer.Option(None, envvar="SHIELDWALL_MATCH_TAXII_TOKEN", help="Overrides the bank's token."),
     every: str = typer.Option(None, "--every", help="Keep syncing at this interval (30s, 15m, 6h, 1d)."),
-    runs: int = typer.Option(0, "--runs", help="With --every: stop after this many runs (0 = forever)."),
+    runs: int = typer.Option(0, "--runs", min=0, help="With --every: stop after this many runs (0 = forever)."),
     tlp: str = typer.Option("amber", help="TLP for indicators that carry no TLP marking."),
-    page_size: int = typer.Option(500, help="Objects per TAXII page (each page is saved with its cursor)."),
+    page_size: int = typer.Option(
+        500, min=1, max=10_000, help="Objects per TAXII page (each page is saved with its cursor)."
+    ),
     acting_as: str = as_option(),
 ) -> None:
     """Pull new, changed, revoked and removed indicators from the bank's TAXII collection."""
