@@ -42,9 +42,9 @@ def test_a_folder_to_import_and_an_export_nowhere_are_refused_by_name(
     runner = CliRunner()
     for given in ([], ["--format", "snap"]):
         result = runner.invoke(app, ["ads", "import", str(tmp_path / "folder"), *given])
-        assert result.exit_code == 2 and "folder: not a file" in result.output.replace("\n", "")
+        assert result.exit_code == 2 and "folder: not a file" in " ".join(result.output.split())
     nowhere = tmp_path / "missing" / "ads.csv"
     (tmp_path / "missing").write_text("a file where the folder should be")
     result = runner.invoke(app, ["ads", "export", "-o", str(nowhere)])
-    assert result.exit_code == 2 and "cannot write" in result.output and result.exception.__class__ is SystemExit
+    assert result.exit_code == 2 and "cannot write" in " ".join(result.output.split())
     assert (tmp_path / "missing").read_text() == "a file where the folder should be"
