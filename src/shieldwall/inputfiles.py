@@ -50,6 +50,12 @@ class InputError(ValueError):
         super().__init__(f"{self.file}:{line}: {message}" if line is not None else f"{self.file}: {message}")
 
 
+def require_file(path: Path) -> None:
+    """InputError unless `path` is a regular file: 'no such file', or 'not a file' for a folder or device."""
+    if not path.is_file():
+        raise InputError(path, None, "not a file" if path.exists() else "no such file")
+
+
 def open_binary(path: Path) -> IO[bytes]:
     """The file's bytes, gunzipped when it ends in .gz."""
     if path.suffix.lower() == ".gz":

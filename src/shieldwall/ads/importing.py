@@ -40,7 +40,7 @@ from shieldwall.ads.archive import (
 from shieldwall.ads.importers import read_batches
 from shieldwall.ads.importers.base import Batch, Problem
 from shieldwall.ads.tables import ImportRun
-from shieldwall.inputfiles import InputError
+from shieldwall.inputfiles import InputError, require_file
 from shieldwall.store.base import utcnow
 from shieldwall.store.db import BUSY_TIMEOUT_S, Database
 
@@ -127,8 +127,7 @@ def _import_files(
 ) -> None:
     result = writer.result
     for path in paths:
-        if not path.is_file():
-            raise InputError(path, None, "not a file" if path.exists() else "no such file")
+        require_file(path)
         rows_before = result.rows_read
         source = f"{source_format}:{path.name}"
         for batch in _batches(path, source_format, batch_size):

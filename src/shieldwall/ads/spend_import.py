@@ -24,7 +24,7 @@ from shieldwall.ads.importers.base import Batch, Problem
 from shieldwall.ads.importers.figures import ReportOptions, options_from_name
 from shieldwall.ads.sponsors import SponsorResolver
 from shieldwall.ads.tables import ImportRun, ReportedSpend, reported_table
-from shieldwall.inputfiles import InputError
+from shieldwall.inputfiles import InputError, require_file
 from shieldwall.store.base import utcnow
 from shieldwall.store.db import Database
 
@@ -129,8 +129,7 @@ def _import_file(
     progress: Progress | None,
     batch_size: int,
 ) -> FileSummary:
-    if not path.is_file():
-        raise InputError(path, None, "not a file" if path.exists() else "no such file")
+    require_file(path)
     options = options_from_name(path, given)
     summary = FileSummary(str(path), report)
     scopes: set[str] = set()

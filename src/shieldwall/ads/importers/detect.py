@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from shieldwall.inputfiles import InputError, encoding_of, open_binary
+from shieldwall.inputfiles import InputError, encoding_of, open_binary, require_file
 
 _HEAD = 1 << 16
 
@@ -87,8 +87,7 @@ def format_of_header(header: list[str]) -> str | None:
 def detect_format(path: Path) -> str:
     """The format of the file at `path`. Raises InputError for a file that cannot be read (empty, binary,
     missing) and UnknownFormat for a readable file no importer recognises."""
-    if not path.is_file():
-        raise InputError(path, None, "not a file" if path.exists() else "no such file")
+    require_file(path)
     encoding, bom = encoding_of(path)  # empty and binary files are refused here, naming the file
     try:
         with open_binary(path) as handle:
