@@ -10,6 +10,18 @@ from pathlib import Path
 
 import pytest
 
+
+def shieldwall(command: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command line in a fresh process, its data directory tmp_path unless `env` names another."""
+    return subprocess.run(
+        [sys.executable, "-c", "from shieldwall.cli import main; main()", *command],
+        env={**os.environ, "SHIELDWALL_DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 CASES = {
     "empty secret": ({}, "", "is empty; delete it"),
     "not a number": ({"SHIELDWALL_RATE_LIMIT_PER_MINUTE": "lots"}, "kept", "not a whole number ('lots')"),
@@ -27,15 +39,7 @@ def test_an_unusable_setting_is_one_line_and_exit_2(tmp_path: Path, case: str, c
     (tmp_path / "secret.key").write_text(secret)
     (tmp_path / "bad.toml").write_text("x =\n")
     (tmp_path / "unknown.toml").write_text("bogus = 1\n")
-    env = {**os.environ, "SHIELDWALL_DATA_DIR": str(tmp_path)}
-    env.update({name: value.format(tmp=tmp_path) for name, value in extra.items()})
-    done = subprocess.run(
-        [sys.executable, "-c", "from shieldwall.cli import main; main()", *command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = shieldwall(command, tmp_path, **{name: value.format(tmp=tmp_path) for name, value in extra.items()})
     assert done.returncode == 2, done.stderr
     said_whole = " ".join(done.stderr.split())
     assert said in said_whole and said_whole.startswith("error:") and "Traceback" not in done.stderr
@@ -44,18 +48,8 @@ def test_an_unusable_setting_is_one_line_and_exit_2(tmp_path: Path, case: str, c
 
 @pytest.mark.parametrize("command", [["demo", "--if-empty"], ["threatmodel", "elections"], ["match", "banks"]])
 def test_a_database_that_cannot_be_reached_is_one_line_and_exit_2(tmp_path: Path, command: list[str]) -> None:
-    env = {
-        **os.environ,
-        "SHIELDWALL_DATA_DIR": str(tmp_path),
-        "SHIELDWALL_DATABASE_URL": "postgresql://someone:hunter2@127.0.0.1:1/hub",  # nothing listens on port 1
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", "from shieldwall.cli import main; main()", *command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    unreachable = "postgresql://someone:hunter2@127.0.0.1:1/hub"  # nothing listens on port 1
+    done = shieldwall(command, tmp_path, SHIELDWALL_DATABASE_URL=unreachable)
     assert done.returncode == 2, done.stderr
     said = " ".join(done.stderr.split())
     assert said.startswith("error: cannot use the database at postgresql://***@127.0.0.1:1/hub")
@@ -74,12 +68,6 @@ def test_a_database_that_cannot_be_reached_is_one_line_and_exit_2(tmp_path: Path
     ],
 )
 def test_numbers_out_of_range_are_refused_by_name(tmp_path: Path, command: list[str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", "from shieldwall.cli import main; main()", *command],
-        env={**os.environ, "SHIELDWALL_DATA_DIR": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = shieldwall(command, tmp_path)
     option = [part for part in command if part.startswith("--")][-1]  # the one out of range
     assert done.returncode == 2 and f"Invalid value for '{option}'" in done.stderr, done.stderr
