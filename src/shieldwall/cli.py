@@ -59,13 +59,14 @@ def main() -> None:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         raise SystemExit(2) from None
     except Exception as error:  # a database down, locked or never created: one line, not a traceback
-        from sqlalchemy.exc import OperationalError, ProgrammingError
+        from sqlalchemy.exc import SQLAlchemyError
 
         from shieldwall.store.prepare import database_problem
 
-        if not isinstance(error, OperationalError | ProgrammingError):
+        problem = database_problem(error) if isinstance(error, SQLAlchemyError) else None
+        if problem is None:
             raise
-        console.print(f"[red]error:[/red] {database_problem(error)}", soft_wrap=True)
+        console.print(f"[red]error:[/red] {problem}", soft_wrap=True)
         raise SystemExit(2) from None
 
 

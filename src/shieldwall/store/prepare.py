@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from shieldwall.config import Settings, SettingsError, load_settings
 from shieldwall.store.db import FileWatch, make_engine, sqlite_file
@@ -80,14 +80,17 @@ def _cannot_open(url: str, path: Path | None, error: Exception) -> str:
     return f"cannot use the database at {redact(url)}: {reason}"
 
 
-def database_problem(error: SQLAlchemyError) -> str:
-    """One line for a command that met a database it cannot use: unreachable, locked, or without its tables."""
+def database_problem(error: SQLAlchemyError) -> str | None:
+    """One line for a command that met a database it cannot use: unreachable, locked, or without its tables.
+    None for any other error (a fault in a query is a bug, and keeps its traceback)."""
     reason = (str(getattr(error, "orig", None) or error).strip().splitlines() or ["unknown error"])[0]
+    missing = "no such table" in reason or ("relation" in reason and "does not exist" in reason)
+    if not (missing or isinstance(error, OperationalError)):
+        return None
     try:
         where = f"the database at {redact(load_settings().database_url)}"
     except SettingsError:
         where = "the configured database"
-    missing = "no such table" in reason or ("relation" in reason and "does not exist" in reason)
     return f"cannot use {where}: {reason}" + (" (run `shieldwall admin init-db` first)" if missing else "")
 
 
