@@ -99,7 +99,13 @@ def chromium():  # type: ignore[no-untyped-def]
 # report never prints. So each process says on its real stderr, while it happens, which test has been
 # running for more than STUCK_AFTER seconds, with every thread's stack.
 STUCK_AFTER = float(os.environ.get("SHIELDWALL_STUCK_AFTER", "120"))
+# Neither pytest-timeout's signal nor the watch thread can act while C code holds the GIL (a regex
+# backtracking for hours did, and CI ran out of time with no verdict). faulthandler's timer is a C thread
+# that needs no GIL: past this, it prints every stack and ends the process, and xdist reports the test
+# that was running as a crashed worker's.
+HARD_LIMIT = float(os.environ.get("SHIELDWALL_HARD_LIMIT", "600"))
 _running: dict[str, float] = {}
+_stderr_fd = 2
 
 
 def _watch(fd: int) -> None:
@@ -116,9 +122,11 @@ def _watch(fd: int) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     _running[item.nodeid] = time.monotonic()
+    faulthandler.dump_traceback_later(HARD_LIMIT, exit=True, file=_stderr_fd)
     try:
         return (yield)
     finally:
+        faulthandler.cancel_dump_traceback_later()
         _running.pop(item.nodeid, None)
 
 
@@ -126,4 +134,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # The process's own stderr, which pytest's capturing has set aside (xdist workers inherit the run's).
     capturing = getattr(config.pluginmanager.getplugin("capturemanager"), "_global_capturing", None)
     fd = getattr(getattr(capturing, "err", None), "targetfd_save", 2)
+    global _stderr_fd
+    _stderr_fd = fd
     threading.Thread(target=_watch, args=(fd,), name="stuck-test watch", daemon=True).start()

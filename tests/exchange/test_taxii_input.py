@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from shieldwall.stix.tlp import TLP
+from shieldwall.store.db import Database
+from shieldwall.store.migrate import upgrade
 from tests.exchange.test_ownership import taxii_post
 from tests.exchange.test_sharing import TAXII, api
-from tests.support.hub import Hub, indicator
+from tests.support.hub import Hub, indicator, seed_hub
 from tests.support.live import LiveServer
+from tests.support.serve import Serve
 
 
 def deep(levels: int) -> dict[str, Any]:
@@ -61,3 +65,36 @@ def test_rest_post_with_nothing_valid_is_not_created(live_server: LiveServer, hu
     response = api(live_server, hub, "chirp").post("/api/v1/objects", json={"objects": [{"type": "indicator"}]})
     assert response.status_code == 422
     assert response.json()["success_count"] == 0 and response.json()["failures"]
+
+
+def test_a_type_name_built_to_stall_the_schema_regex_is_refused_at_once(tmp_path: Path) -> None:
+    """stix2-validator's own type regex needs ~2^n steps to refuse n letters and a '!', holding the GIL. Served
+    in a child process, so that a regression times the request out here instead of hanging the test run."""
+    database_url = f"sqlite:///{tmp_path / 'hub.db'}"
+    upgrade(database_url)
+    database = Database(database_url)
+    hub = seed_hub(database)
+    database.dispose()
+    server = Serve(database_url, tmp_path / "data").start()
+    try:
+        stall = "a" * 60 + "!"
+        good = indicator("http://still-stored.example/", TLP.CLEAR)
+        objects = [{**indicator("http://x.example/"), "type": stall},
+                   {**indicator("http://y.example/"), "extensions": {stall: {"abc": 1}}}, good]
+        started = time.monotonic()
+        response = httpx.post(
+            f"{server.url}/taxii2/hub/collections/{hub.collection_id}/objects/",
+            auth=("x", hub.tokens["chirp"]), headers={"Accept": TAXII, "Content-Type": TAXII},
+            json={"objects": objects}, timeout=30,
+        )
+        assert time.monotonic() - started < 15
+        assert response.status_code == 202, response.text
+        status = response.json()
+        assert status["success_count"] == 1 and status["failure_count"] == 2
+        messages = sorted(f["message"] for f in status["failures"])
+        assert messages[0].startswith("extensions: 'aaaa") and messages[1].startswith("type: 'aaaa"), messages
+        stored = httpx.get(f"{server.url}/taxii2/hub/collections/{hub.collection_id}/objects/{good['id']}/",
+                           auth=("x", hub.tokens["chirp"]), headers={"Accept": TAXII}, timeout=30)
+        assert stored.status_code == 200
+    finally:
+        server.stop()

@@ -25,6 +25,7 @@ from shieldwall.stix.tlp import TLP
 
 HUB_SLUG = "hub"
 DEFAULT_COLLECTION_ALIAS = "election-intel"
+MAX_EMAIL = 254  # RFC 5321: the longest address a mail system carries
 
 
 class DirectoryError(ValueError):
@@ -91,7 +92,8 @@ def create_member(
     if role not in ROLES:
         raise DirectoryError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
     email = email.strip().lower()
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+    # The length first: the address regex backtracks quadratically on a long string with many dots.
+    if len(email) > MAX_EMAIL or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise DirectoryError(f"{email!r} is not an e-mail address")
     if session.scalar(select(Member.id).where(Member.email == email)) is not None:
         raise DirectoryError(f"a member with e-mail {email} exists already")

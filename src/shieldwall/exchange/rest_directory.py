@@ -96,10 +96,10 @@ def create_organisation(
 
 
 class MemberIn(BaseModel):
-    email: str
-    name: str = ""
-    role: str = "analyst"
-    password: str | None = Field(None, min_length=8)
+    email: str = Field(max_length=directory.MAX_EMAIL)
+    name: str = Field("", max_length=200)
+    role: str = Field("analyst", max_length=40)
+    password: str | None = Field(None, min_length=8, max_length=1024)
 
 
 def member_json(m: Member) -> dict[str, Any]:

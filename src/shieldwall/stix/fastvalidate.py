@@ -45,6 +45,8 @@ from stix2validator.util import has_cyber_observable_data
 from stix2validator.v21 import enums, musts, shoulds
 from stix2validator.version import __version__ as reference_version
 
+from shieldwall.stix.name_patterns import linear
+
 Predicate = Callable[[Any], bool]
 
 # The copied and pruned checks below mirror this release line; any other: reference only.
@@ -156,7 +158,7 @@ class _KeyRouter:
     """
 
     def __init__(self, routes: list[tuple[str, Predicate]]) -> None:
-        self._routes = [(re.compile(pattern).search, check) for pattern, check in routes]
+        self._routes = [(re.compile(linear(pattern)).search, check) for pattern, check in routes]
         self._cache: dict[str, tuple[Predicate, ...]] = {}
 
     def __call__(self, key: Any) -> tuple[Predicate, ...]:
@@ -276,7 +278,7 @@ class SchemaCompiler:
         return lambda x: bool(json_equal(x, value))
 
     def _kw_pattern(self, pattern: str, schema: dict[str, Any], path: str) -> Predicate:
-        search = re.compile(pattern).search  # jsonschema uses re.search(pattern, instance)
+        search = re.compile(linear(pattern)).search  # jsonschema uses re.search(pattern, instance)
         return lambda x: not isinstance(x, str) or search(x) is not None
 
     def _kw_format(self, fmt: str, schema: dict[str, Any], path: str) -> Predicate:

@@ -15,6 +15,7 @@ from typing import Any
 from stix2validator import ValidationOptions, validate_instance
 
 from shieldwall.stix.fastvalidate import accepts
+from shieldwall.stix.name_patterns import bad_name
 
 # The TLP 2.0 marking definitions are official but newer than the validator's built-in list; and
 # custom types/properties are allowed only in the x- namespace the spec reserves for them.
@@ -29,7 +30,7 @@ class Invalid:
 
 def validate_object(obj: Any) -> str | None:
     """None when obj is valid STIX 2.1, else a one-line reason."""
-    reason = _precheck(obj)
+    reason = precheck(obj)
     if reason is not None or accepts(obj):
         return reason
     return reference_validate_object(obj)
@@ -38,7 +39,9 @@ def validate_object(obj: Any) -> str | None:
 MAX_DEPTH = 64  # far deeper than any STIX object needs; JSON serialisers give up at a few hundred levels
 
 
-def _precheck(obj: Any) -> str | None:
+def precheck(obj: Any) -> str | None:
+    """What makes obj invalid before any schema is read: shape, version, depth, and names that the
+    validator's own schema regexes would take minutes to refuse (name_patterns)."""
     if not isinstance(obj, dict):
         return "not a JSON object"
     if "type" not in obj or "id" not in obj:
@@ -47,7 +50,7 @@ def _precheck(obj: Any) -> str | None:
         return f"spec_version {obj.get('spec_version')!r} is not 2.1"
     if _too_deep(obj):
         return f"nested more than {MAX_DEPTH} levels deep"
-    return None
+    return bad_name(obj)
 
 
 def _too_deep(obj: dict[str, Any]) -> bool:
@@ -66,7 +69,7 @@ def _too_deep(obj: dict[str, Any]) -> bool:
 
 def reference_validate_object(obj: Any) -> str | None:
     """validate_object through stix2-validator alone (slow: ~3 ms); the fast path's yardstick."""
-    reason = _precheck(obj)
+    reason = precheck(obj)
     if reason is not None:
         return reason
     try:
@@ -90,7 +93,7 @@ def validate_objects(
     invalid: list[Invalid] = []
     deadline = time.monotonic() + budget_seconds
     for index, obj in enumerate(objects):
-        reason = _precheck(obj)
+        reason = precheck(obj)
         if reason is None and not accepts(obj):
             if time.monotonic() < deadline:
                 reason = reference_validate_object(obj)
