@@ -98,3 +98,25 @@ def test_a_type_name_built_to_stall_the_schema_regex_is_refused_at_once(tmp_path
         assert stored.status_code == 200
     finally:
         server.stop()
+
+
+def test_a_huge_pattern_the_fast_check_cannot_accept_is_not_given_to_the_slow_parser(
+    live_server: LiveServer, hub: Hub
+) -> None:
+    """stix2-validator's pattern parser takes ~22 us a character: a 10 MB pattern would hold a worker for minutes.
+    A long pattern the fast check accepts is stored; one it cannot is refused without the parser, saying why."""
+    terms = [f"[url:value = 'http://long-{i}.example/']" for i in range(5_000)]
+    long_valid = indicator("http://unused.example/", TLP.CLEAR)
+    long_valid["pattern"] = " OR ".join(terms)
+    long_invalid = indicator("http://unused.example/", TLP.CLEAR)
+    long_invalid["pattern"] = " OR ".join(terms) + " AND"
+    short_invalid = indicator("http://unused.example/", TLP.CLEAR)
+    short_invalid["pattern"] = "[url:value = 'x'] AND"
+    started = time.monotonic()
+    status = taxii_post(live_server, hub, "chirp", [long_valid, long_invalid, short_invalid])
+    assert time.monotonic() - started < 10
+    assert status.status_code == 202, status.text
+    failures = {f["id"]: f["message"] for f in status.json()["failures"]}
+    assert status.json()["success_count"] == 1 and set(failures) == {long_invalid["id"], short_invalid["id"]}
+    assert failures[long_invalid["id"]].startswith("not validated: its patterns have 223,890 characters")
+    assert "Pattern failed to validate" in failures[short_invalid["id"]]

@@ -14,7 +14,7 @@ from typing import Any
 
 from stix2validator import ValidationOptions, validate_instance
 
-from shieldwall.stix.fastvalidate import accepts
+from shieldwall.stix.fastvalidate import MAX_PARSED_PATTERN_CHARS, accepts
 from shieldwall.stix.name_patterns import bad_name
 
 # The TLP 2.0 marking definitions are official but newer than the validator's built-in list; and
@@ -33,7 +33,32 @@ def validate_object(obj: Any) -> str | None:
     reason = precheck(obj)
     if reason is not None or accepts(obj):
         return reason
-    return reference_validate_object(obj)
+    return _too_costly(obj) or reference_validate_object(obj)
+
+
+def _too_costly(obj: dict[str, Any]) -> str | None:
+    """stix2-validator parses patterns with the pure-Python ANTLR runtime, about 22 us a character: one 10 MB
+    pattern would hold a worker for minutes. A pattern the fast check accepts never gets there; past
+    MAX_PARSED_PATTERN_CHARS in all, the full parser is not run and the object fails saying so."""
+    chars = _pattern_chars(obj)
+    if chars <= MAX_PARSED_PATTERN_CHARS:
+        return None
+    return (
+        f"not validated: its patterns have {chars:,} characters in a shape the fast check does not know, and the "
+        f"full STIX pattern parser is given at most {MAX_PARSED_PATTERN_CHARS:,}; split it into several "
+        "indicators"
+    )
+
+
+def _pattern_chars(value: Any) -> int:
+    if isinstance(value, dict):
+        own = value.get("pattern")
+        return (len(own) if isinstance(own, str) else 0) + sum(
+            _pattern_chars(v) for v in value.values() if isinstance(v, dict | list)
+        )
+    if isinstance(value, list):
+        return sum(_pattern_chars(v) for v in value if isinstance(v, dict | list))
+    return 0
 
 
 MAX_DEPTH = 64  # far deeper than any STIX object needs; JSON serialisers give up at a few hundred levels
@@ -95,13 +120,12 @@ def validate_objects(
     for index, obj in enumerate(objects):
         reason = precheck(obj)
         if reason is None and not accepts(obj):
-            if time.monotonic() < deadline:
-                reason = reference_validate_object(obj)
-            else:
-                reason = (
-                    "not validated: this request used its validation time on objects the fast check could not "
-                    "accept (most of them invalid); send it again in smaller batches"
-                )
+            reason = _too_costly(obj) or (
+                reference_validate_object(obj)
+                if time.monotonic() < deadline
+                else "not validated: this request used its validation time on objects the fast check could not "
+                "accept (most of them invalid); send it again in smaller batches"
+            )
         if reason is None:
             valid.append(obj)
         else:
