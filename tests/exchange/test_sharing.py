@@ -277,3 +277,15 @@ def test_related_many_and_audience_of_follow_the_sharing_rule(live_server: LiveS
         sharing = store.audience_of(session, agency, campaign["id"])
         assert sharing is not None and sharing.tlp == TLP.AMBER and sharing.trust_group_ids == [hub.group_id]
         assert store.audience_of(session, lab, campaign["id"]) is None
+
+
+def test_a_search_word_longer_than_sqlite_takes_as_a_pattern_is_a_422(live_server: LiveServer, hub: Hub) -> None:
+    """Each word of q is a LIKE pattern; SQLite refuses one over 50,000 bytes, which answered 503 'database
+    busy or unavailable' on the API and the page. q is bounded and named instead, on both databases."""
+    word = "x" * 60_000
+    for path in ("/api/v1/objects", "/api/v1/export"):
+        got = api(live_server, hub, "chirp").get(path, params={"q": word})
+        assert got.status_code == 422 and "q: at most 1,000 characters (got 60,000)" in got.text, (path, got.text[:200])
+    page = httpx.get(f"{live_server.url}/objects", params={"q": word}, headers={"Accept": "text/html"})
+    assert page.status_code != 503 and "q: at most 1,000 characters" in page.text
+    assert api(live_server, hub, "chirp").get("/api/v1/objects", params={"q": "x" * 1_000}).status_code == 200

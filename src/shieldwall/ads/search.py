@@ -56,6 +56,7 @@ MAX_BIGINT = 2**63 - 1
 MAX_SPONSOR_ID = 2**31 - 1
 MAX_WORDS = 50
 MAX_QUERY_CHARS = 2_000
+MAX_FILTER_CHARS = 200  # a country, region, language, platform, election key, status or currency
 INT_BOUNDS = {"sponsor_id": (1, MAX_SPONSOR_ID), "spend_min": (0, MAX_BIGINT), "spend_max": (0, MAX_BIGINT)}
 
 
@@ -107,6 +108,10 @@ class AdFilters:
                     values[f.name] = str(raw).strip()
                     if "\x00" in values[f.name]:  # PostgreSQL refuses it, once an export has started streaming
                         raise ValueError(f.name)
+                    # (q has its own bounds, check_query.) SQLite refuses a LIKE pattern over 50,000 bytes.
+                    length = len(values[f.name])
+                    if f.name != "q" and length > MAX_FILTER_CHARS:
+                        raise SearchLimit(f"{f.name}: at most {MAX_FILTER_CHARS} characters (got {length:,})")
             except SearchLimit:
                 raise
             except ValueError:

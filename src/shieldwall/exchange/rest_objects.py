@@ -132,6 +132,9 @@ def parse_time(value: str | None, name: str) -> int | None:
         raise HTTPException(422, f"{name} {value!r} is not an ISO 8601 timestamp") from None
 
 
+MAX_QUERY_CHARS = 1_000
+
+
 def search_query(
     session: Session,
     q: str,
@@ -145,6 +148,8 @@ def search_query(
     for name, values in (("q", [q]), ("type", types), ("organisation", [organisation or ""])):
         if any("\x00" in value for value in values):
             raise HTTPException(422, f"{name}: text may not contain a NUL character")
+    if len(q) > MAX_QUERY_CHARS:  # each word becomes a LIKE pattern; SQLite refuses one over 50,000 bytes
+        raise HTTPException(422, f"q: at most {MAX_QUERY_CHARS:,} characters (got {len(q):,})")
     try:
         levels = [int(TLP.parse(t)) for t in tlp if t]
     except ValueError as error:
