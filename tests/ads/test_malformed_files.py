@@ -61,10 +61,10 @@ def csv_cases(kind: str) -> list[tuple[str, bytes, int, list[str]]]:
     """(case, bytes, exit code, fragments with {f} for the path). Rows are on lines 2 and 3."""
     if kind == "snap":
         text, row, width, time_field = snap_text, snap_row, len(SNAP_HEADER), "StartDate"
-        body, ident, when = "CreativeProperties", "ADID", "2020/01/29 15:00:00Z"
+        body, ident, when, number = "CreativeProperties", "ADID", "2020/01/29 15:00:00Z", "Spend"
     else:
         text, row, width, time_field = google_text, google_row, len(GOOGLE_HEADER), "Date_Range_Start"
-        body, ident, when = "Ad_Campaigns_List", "Ad_ID", "2020-10-01"
+        body, ident, when, number = "Ad_Campaigns_List", "Ad_ID", "2020-10-01", "Impressions"
 
     def two(case: str, **third: str) -> str:
         if kind == "snap":
@@ -92,6 +92,8 @@ def csv_cases(kind: str) -> list[tuple[str, bytes, int, list[str]]]:
         ("unclosed_quote", (two("unclosed") + 'z,"never closed\n').encode(), 2, ["{f}:4: a quote", "never closed"]),
         ("swallowing_quote", swallowing, 0, ["1 new ads", "{f}:3: (record): a quote", "closes only on line 4"]),
         ("not_this_format", b"a,b\n1,2\n", 2, ["{f}:1: not a"]),
+        # 400 digits: once an int64 cast error that failed the whole file without a line.
+        ("huge_number", two("hugenum", **{number: "9" * 400}).encode(), 0, ["1 new ads", f"{{f}}:3: {number}: not a"]),
     ]
 
 
@@ -109,6 +111,7 @@ def meta_cases() -> list[tuple[str, str, bytes, int, list[str]]]:
     truncated = jsonl(meta_ad("t1"), meta_ad("t2")).encode()[:-30]
     bad_line_2 = (json.dumps(meta_ad("b1")) + '\n{"id": "b2", oops\n' + json.dumps(meta_ad("b3")) + "\n").encode()
     unclosed = (json.dumps(meta_ad("q1")) + '\n{"id": "q2\n').encode()
+    huge_number = jsonl(meta_ad("n1"), meta_ad("n2", spend={"lower_bound": "1", "upper_bound": "9" * 40})).encode()
     return [
         ("bom", ".json", b"\xef\xbb\xbf" + page.encode(), 0, ["2 new ads"]),
         ("utf16", ".jsonl", jsonl(meta_ad("u1"), meta_ad("u2")).encode("utf-16"), 0, ["2 new ads"]),
@@ -123,6 +126,7 @@ def meta_cases() -> list[tuple[str, str, bytes, int, list[str]]]:
         ("bad_line_2", ".jsonl", bad_line_2, 0, ["2 new ads", "1 rows rejected", "{f}:2: (record): not JSON"]),
         ("unclosed_quote", ".jsonl", unclosed, 0, ["1 new ads", "{f}:2: (record): not JSON"]),
         ("all_garbage", ".jsonl", b"nope\nnope\n", 2, ["{f}:1: not JSON"]),
+        ("huge_number", ".jsonl", huge_number, 0, ["1 new ads", "{f}:2: spend: not a range"]),
     ]
 
 

@@ -7,6 +7,7 @@ Platforms publish money and reach in mutually inconsistent ways ("≤ 100", "100
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from functools import lru_cache
@@ -104,6 +105,15 @@ _SCALE = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
 _AMOUNT = re.compile(r"^\s*([0-9][0-9,._]*)\s*([kmb]?)\s*$", re.I)
 
 
+# No ad spends or reaches a trillion; beyond that (or not finite, or negative) a figure is unreadable and its
+# row is rejected by name, instead of overflowing a BIGINT (or a sum of them) and failing the whole import.
+MAX_AMOUNT = 10**12
+
+
+def _amount(value: float) -> int | None:
+    return round(value) if math.isfinite(value) and 0 <= value <= MAX_AMOUNT else None
+
+
 def parse_amount(text: str) -> int | None:
     match = _AMOUNT.match(text)
     if not match:
@@ -113,7 +123,7 @@ def parse_amount(text: str) -> int | None:
         value = float(digits)
     except ValueError:
         return None
-    return round(value * _SCALE[match.group(2).lower()])
+    return _amount(value * _SCALE[match.group(2).lower()])
 
 
 def parse_range(value: object) -> tuple[int | None, int | None] | None:
@@ -127,7 +137,8 @@ def parse_range(value: object) -> tuple[int | None, int | None] | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return int(value), int(value)
+        exact = _amount(value) if isinstance(value, float) else (value if 0 <= value <= MAX_AMOUNT else None)
+        return None if exact is None else (exact, exact)
     if isinstance(value, dict):
         lower = value.get("lower_bound", value.get("lower"))
         upper = value.get("upper_bound", value.get("upper"))

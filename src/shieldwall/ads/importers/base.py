@@ -12,7 +12,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
+from shieldwall.ads.normalise import MAX_AMOUNT
 from shieldwall.inputfiles import InputError, csv_header, scan_csv
+
+MAX_REASON_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,13 @@ class Problem:
     line: int
     field: str
     reason: str
+
+    def __post_init__(self) -> None:
+        # Reasons quote the cell; a hostile one can be megabytes, repeated in every report of the run.
+        if len(self.reason) > MAX_REASON_CHARS:
+            object.__setattr__(self, "reason", self.reason[: MAX_REASON_CHARS - 1] + "…")
+        if len(self.field) > MAX_REASON_CHARS:
+            object.__setattr__(self, "field", self.field[: MAX_REASON_CHARS - 1] + "…")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,12 +58,18 @@ def blank_to_null(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
+NOT_AN_AMOUNT = f"not a number from 0 to {MAX_AMOUNT:,}"
+
+
 def integer_column(column: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(values, bad) where bad marks non-empty text that is not a non-negative number."""
+    """(values, bad) where bad marks non-empty text that is not a number from 0 to MAX_AMOUNT (a longer
+    one would fail the int64 cast, and with it the whole file, instead of its row)."""
     ok = pc.match_substring_regex(column, r"^[0-9]+(\.[0-9]+)?$")
     bad = pc.and_(pc.is_valid(column), pc.invert(pc.fill_null(ok, False)))
-    values = pc.cast(pc.cast(pc.if_else(bad, pa.scalar(None, pa.string()), column), pa.float64()), pa.int64())
-    return values, bad
+    numbers = pc.cast(pc.if_else(bad, pa.scalar(None, pa.string()), column), pa.float64())
+    too_big = pc.fill_null(pc.greater(numbers, MAX_AMOUNT), False)
+    values = pc.cast(pc.if_else(too_big, pa.scalar(None, pa.float64()), numbers), pa.int64())
+    return values, pc.or_(bad, too_big)
 
 
 def timestamp_column(column: pa.Array, formats: tuple[str, ...]) -> tuple[pa.Array, pa.Array]:

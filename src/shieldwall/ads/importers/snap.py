@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from shieldwall.ads.document import make_document
 from shieldwall.ads.importers.base import (
+    NOT_AN_AMOUNT,
     Batch,
     CsvLayout,
     Problem,
@@ -71,9 +72,9 @@ def _convert(path: Path, table: pa.Table, layout: CsvLayout) -> Batch:
     currency_bad = pc.invert(pc.fill_null(pc.match_substring_regex(cols["Currency Code"], r"^[A-Za-z]{3}$"), False))
     checks: list[tuple[str, pa.Array, str]] = [
         ("ADID", pc.is_null(cols["ADID"]), "missing ad id"),
-        ("Spend", spend_bad, "not a number"),
+        ("Spend", spend_bad, NOT_AN_AMOUNT),
         ("Spend", pc.is_null(cols["Spend"]), "missing"),
-        ("Impressions", impressions_bad, "not a number"),
+        ("Impressions", impressions_bad, NOT_AN_AMOUNT),
         ("Impressions", pc.is_null(cols["Impressions"]), "missing"),
         ("StartDate", start_bad, "not a date (expected like 2020/01/29 15:00:00Z)"),
         ("StartDate", pc.is_null(cols["StartDate"]), "missing"),
