@@ -51,7 +51,7 @@ def test_import_reports_bad_rows(live_server: LiveServer, writer_token: str, tmp
         "file": "upload",
         "line": 3,
         "field": "Impressions",
-        "reason": "not a number ('many')",
+        "reason": "not a number from 0 to 1,000,000,000,000 ('many')",
     }
 
 
