@@ -124,3 +124,17 @@ def test_hosts_longer_than_a_domain_name_are_refused_at_once(live_server: LiveSe
     assert len(errors) == 3 and all("over the 253 of a domain name" in e for e in errors), errors
     hit = next(r for r in results if r["item"] == "cdn.disinfo.example")
     assert hit["matches"] and hit["matches"][0]["how"] == "domain"
+
+
+def test_a_text_too_long_to_match_is_an_item_error_and_costs_nothing(live_server: LiveServer, tmp_path: Path) -> None:
+    """3 million U+FDFA (9 MB of JSON) normalise (NFKC) to 54 million characters: it took 15 s and 3.3 GB of the
+    server's memory, from any visitor. Texts over 100,000 characters are refused by name; the rest still match."""
+    plant_bank(live_server.app.state.database, tmp_path)
+    planted = "POLLING stations in Springfield are closed today!! vote tomorrow"
+    body = {"texts": ["\ufdfa" * 3_000_000, planted], "actions": False}
+    response = httpx.post(f"{live_server.url}/api/match", json=body, timeout=60)
+    assert response.status_code == 200, response.text[:300]
+    assert response.elapsed.total_seconds() < 5
+    long_one, short_one = response.json()["results"]
+    assert long_one["error"] == "a text is matched up to 100,000 characters (this has 3,000,000)"
+    assert short_one["error"] is None and short_one["matches"][0]["similarity"] == 1.0

@@ -116,3 +116,18 @@ def test_text_and_other_files() -> None:
     assert text.kind == "text" and text.text and SignalType.PDQ not in text.hashes
     pdf = hash_file("doc.pdf", b"%PDF-1.7 something")
     assert pdf.kind == "pdf" and SignalType.SHA256 in pdf.hashes
+
+
+def test_minhash_in_chunks_equals_minhash_at_once() -> None:
+    """minhash hashes shingles in blocks (bounded memory); the minima must be those of all shingles at once."""
+    import numpy as np
+
+    from shieldwall.match import text
+
+    rng = np.random.default_rng(7)
+    long_text = " ".join("".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), 6)) for _ in range(40_000))
+    shingles = text.shingle_hashes(long_text)
+    assert shingles.size > 2 * text._CHUNK  # several blocks
+    with np.errstate(over="ignore"):
+        at_once = ((shingles[:, None] * text._A[None, :] + text._B[None, :]) >> np.uint64(32)).min(axis=0)
+    assert np.array_equal(text.minhash(long_text), at_once.astype(np.uint32))

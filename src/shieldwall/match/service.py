@@ -118,6 +118,9 @@ def _short(text: str, width: int = 120) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+MAX_TEXT_CHARS = 100_000  # a long article; posts are far shorter
+
+
 def match_value(matcher: Matcher, kind: str, raw: str) -> ItemResult:
     """Match one non-file item; errors in the item become the result's error."""
     result = ItemResult(item=_short(raw), kind=kind)
@@ -132,6 +135,8 @@ def match_value(matcher: Matcher, kind: str, raw: str) -> ItemResult:
             result.value = canonical_account(raw)
             result.matches = matcher.match_account(result.value)
         elif kind == "text":
+            if len(raw) > MAX_TEXT_CHARS:  # normalising can multiply a text's length by 18 (NFKC)
+                raise ItemError(raw, f"a text is matched up to {MAX_TEXT_CHARS:,} characters (this has {len(raw):,})")
             result.value = normalise_text(raw)
             result.matches = matcher.match_text(result.value)
         elif kind == "pdq":

@@ -48,12 +48,20 @@ def shingle_hashes(normalised: str) -> np.ndarray:
     return np.unique((hashes ^ (hashes >> np.uint64(29))) & np.uint64(0xFFFFFFFF))
 
 
+# Shingles hashed at a time: the (shingles x 128) uint64 block is 64 MB at most, whatever the text's length
+# (all at once, a text of a million distinct shingles needed a gigabyte).
+_CHUNK = 65_536
+
+
 def minhash(normalised: str) -> np.ndarray:
     """128 uint32 minima of multiply-shift hashes of the shingles."""
     shingles = shingle_hashes(normalised)
+    minima = np.full(NUM_PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        mixed = (shingles[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
-    return mixed.min(axis=0).astype(np.uint32)
+        for start in range(0, shingles.size, _CHUNK):
+            mixed = (shingles[start : start + _CHUNK, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)
+            np.minimum(minima, mixed.min(axis=0), out=minima)
+    return minima.astype(np.uint32)
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
