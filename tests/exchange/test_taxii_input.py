@@ -10,11 +10,9 @@ from typing import Any
 import httpx
 
 from shieldwall.stix.tlp import TLP
-from shieldwall.store.db import Database
-from shieldwall.store.migrate import upgrade
 from tests.exchange.test_ownership import taxii_post
 from tests.exchange.test_sharing import TAXII, api
-from tests.support.hub import Hub, indicator, seed_hub
+from tests.support.hub import Hub, indicator, seeded_sqlite
 from tests.support.live import LiveServer
 from tests.support.serve import Serve
 
@@ -70,11 +68,7 @@ def test_rest_post_with_nothing_valid_is_not_created(live_server: LiveServer, hu
 def test_a_type_name_built_to_stall_the_schema_regex_is_refused_at_once(tmp_path: Path) -> None:
     """stix2-validator's own type regex needs ~2^n steps to refuse n letters and a '!', holding the GIL. Served
     in a child process, so that a regression times the request out here instead of hanging the test run."""
-    database_url = f"sqlite:///{tmp_path / 'hub.db'}"
-    upgrade(database_url)
-    database = Database(database_url)
-    hub = seed_hub(database)
-    database.dispose()
+    database_url, hub = seeded_sqlite(tmp_path)
     server = Serve(database_url, tmp_path / "data").start()
     try:
         stall = "a" * 60 + "!"

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.db import Database, DatabaseUnavailable
 from shieldwall.store.migrate import upgrade
-from tests.support.hub import Hub, indicator, seed_hub
+from tests.support.hub import Hub, indicator, seeded_sqlite
 from tests.support.live import LiveServer
 
 TAXII = "application/taxii+json;version=2.1"
@@ -28,14 +28,9 @@ TAXII = "application/taxii+json;version=2.1"
 
 @pytest.fixture
 def sqlite_hub(tmp_path: Path) -> Iterator[tuple[LiveServer, Hub, Path]]:
-    path = tmp_path / "hub.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    database = Database(url)
-    hub = seed_hub(database)
-    database.dispose()
+    url, hub = seeded_sqlite(tmp_path)
     server = LiveServer(url, tmp_path / "data").start()
-    yield server, hub, path
+    yield server, hub, tmp_path / "hub.db"
     server.stop()
 
 

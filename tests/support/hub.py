@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from shieldwall.exchange import directory
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.db import Database
+from shieldwall.store.migrate import upgrade
 
 
 @dataclass
@@ -89,3 +91,15 @@ def indicator(value: str, tlp: TLP | None = None, **extra: Any) -> dict[str, Any
     if tlp is not None:
         obj["object_marking_refs"] = [tlp.marking_id]
     return obj
+
+
+def seeded_sqlite(folder: Path) -> tuple[str, Hub]:
+    """(URL, hub) of a new, migrated SQLite database in folder with the test hub in it, for a server in
+    another process or one started by the test itself."""
+    url = f"sqlite:///{folder / 'hub.db'}"
+    upgrade(url)
+    database = Database(url)
+    try:
+        return url, seed_hub(database)
+    finally:
+        database.dispose()
