@@ -306,3 +306,54 @@ def test_a_dns_server_that_never_answers_stalls_nothing(monkeypatch: pytest.Monk
         outbound.check_url("http://hooks.example/", outbound.Allowlist())
     assert time.monotonic() - started < 5
     release.set()
+
+
+@pytest.fixture
+def dripping_receiver() -> Iterator[str]:
+    """A receiver that answers a status line, then one header byte every half second, forever."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not stop.is_set():
+                    conn.sendall(b"X")
+                    time.sleep(0.5)
+            except OSError:
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    stop.set()
+    server.close()
+
+
+def test_a_receiver_dripping_its_answer_cannot_hold_a_delivery(dripping_receiver: str) -> None:
+    """httpx's timeout bounds each read: a byte every half second kept a delivery (and its thread) waiting for
+    hours. The whole delivery is now bounded by its timeout."""
+    outcomes: list[outbound.Outcome] = []
+    started = time.monotonic()
+    worker = threading.Thread(
+        target=lambda: outcomes.append(
+            outbound.post(dripping_receiver, b"{}", {}, outbound.Allowlist.parse("127.0.0.1"), timeout=2.0)
+        ),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(30)  # a regression fails here instead of hanging the run
+    assert outcomes == [outbound.Outcome(None, outbound.TIMED_OUT)]
+    assert time.monotonic() - started < 5

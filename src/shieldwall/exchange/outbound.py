@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import anyio
 import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -224,7 +225,7 @@ def _pinned(target: Target, ip: IPAddress) -> tuple[httpx.URL, dict[str, str]]:
 
 
 def pinned_request(
-    client: httpx.Client,
+    client: httpx.Client | httpx.AsyncClient,
     method: str,
     url: str,
     headers: Mapping[str, str],
@@ -254,9 +255,18 @@ def post(
     timeout: float = 10.0,
     resolve: Resolver = system_resolver,
 ) -> Outcome:
-    """POST content to url if it may be reached; the response body is never read or reported."""
+    """POST content to url if it may be reached, in at most `timeout` seconds in all; the response body is
+    never read or reported. Call from a thread without a running event loop (deliveries run in threads)."""
+    return anyio.run(_post, url, content, headers, allow, timeout, resolve)
+
+
+async def _post(
+    url: str, content: bytes, headers: Mapping[str, str], allow: Allowlist, timeout: float, resolve: Resolver
+) -> Outcome:
+    # httpx's timeouts bound each read, not the whole answer: a receiver dripping a header byte every few
+    # seconds held a delivery (and its thread) for hours. Cancelling the task at the deadline ends it.
     # trust_env=False: no proxy from the environment; redirects are never followed.
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         try:
             request = pinned_request(client, "POST", url, headers, allow, resolve, content)
         except OutboundRefused as refused:
@@ -264,9 +274,10 @@ def post(
         except httpx.HTTPError:  # headers httpx will not send
             return Outcome(None, FAILED)
         try:
-            response = client.send(request, stream=True)
-            response.close()
-        except httpx.TimeoutException:
+            with anyio.fail_after(timeout):
+                response = await client.send(request, stream=True)
+                await response.aclose()
+        except (httpx.TimeoutException, TimeoutError):
             return Outcome(None, TIMED_OUT)
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             return Outcome(None, UNREACHABLE)
