@@ -12,10 +12,12 @@ Failures are described in a few fixed words: nothing of the target's answer or o
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import anyio
@@ -256,8 +258,13 @@ def post(
     resolve: Resolver = system_resolver,
 ) -> Outcome:
     """POST content to url if it may be reached, in at most `timeout` seconds in all; the response body is
-    never read or reported. Call from a thread without a running event loop (deliveries run in threads)."""
-    return anyio.run(_post, url, content, headers, allow, timeout, resolve)
+    never read or reported. Deliveries run in threads; called where an event loop runs, it uses a thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(_post, url, content, headers, allow, timeout, resolve)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, _post, url, content, headers, allow, timeout, resolve).result()
 
 
 async def _post(
