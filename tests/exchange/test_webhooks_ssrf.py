@@ -21,6 +21,7 @@ from shieldwall.exchange import directory, outbound
 from shieldwall.exchange.tables import AuditEntry, Webhook, WebhookDelivery
 from shieldwall.stix.tlp import TLP
 from shieldwall.store.db import Database
+from tests.support.dripping import dripping_server
 from tests.support.hub import Hub, indicator, seed_hub
 from tests.support.live import LiveServer
 
@@ -310,36 +311,8 @@ def test_a_dns_server_that_never_answers_stalls_nothing(monkeypatch: pytest.Monk
 
 @pytest.fixture
 def dripping_receiver() -> Iterator[str]:
-    """A receiver that answers a status line, then one header byte every half second, forever."""
-    import socket
-
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                continue
-            threading.Thread(target=drip, args=(conn,), daemon=True).start()
-
-    def drip(conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\n")
-                while not stop.is_set():
-                    conn.sendall(b"X")
-                    time.sleep(0.5)
-            except OSError:
-                pass
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
-    stop.set()
-    server.close()
+    with dripping_server() as base:
+        yield base + "/hook"
 
 
 def test_a_receiver_dripping_its_answer_cannot_hold_a_delivery(dripping_receiver: str) -> None:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from shieldwall.exchange import outbound
+from shieldwall.match import taxii
 from shieldwall.match.actions import run_actions
 from shieldwall.match.banks import BankError, create_bank, get_bank
 from shieldwall.match.service import load_matcher, match_value
@@ -30,6 +32,7 @@ from shieldwall.store.migrate import upgrade
 from tests.match.fixtures import plant_bank, principal_of
 from tests.match.receiver import Receiver
 from tests.match.stixdata import indicator
+from tests.support.dripping import dripping_server
 from tests.support.hub import Hub, seed_hub
 from tests.support.live import LiveServer
 
@@ -220,3 +223,28 @@ def test_a_bank_of_another_hub_syncs_over_http_only_when_allowlisted(live_server
             assert signal.value == "from-the-other-hub.example" and not signal.on_hub
     finally:
         other.stop()
+
+
+def test_a_taxii_server_dripping_its_answer_cannot_hold_a_sync(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read of a partner's answer had a timeout, the whole answer none: a byte every half second held a
+    sync for as long as the partner liked. Now each answer has REQUEST_SECONDS in all."""
+    monkeypatch.setattr(taxii, "REQUEST_SECONDS", 2.0)
+    failures: list[BaseException] = []
+
+    def sync() -> None:
+        try:
+            sync_bank(database, "dripping", secret_key="k" * 32, allow=outbound.Allowlist.parse("127.0.0.1"))
+        except BaseException as error:  # handed to the test's thread
+            failures.append(error)
+
+    with dripping_server() as base:
+        with database.session() as session:
+            create_bank(session, "dripping", taxii_api_root=f"{base}/taxii2/hub/", taxii_collection="elsewhere")
+        started = time.monotonic()
+        worker = threading.Thread(target=sync, daemon=True)
+        worker.start()
+        worker.join(30)  # a regression fails here instead of hanging the run
+    assert len(failures) == 1 and isinstance(failures[0], TaxiiError), failures
+    assert "timed out" in str(failures[0]) and time.monotonic() - started < 6

@@ -16,12 +16,15 @@ import asyncio
 import ipaddress
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import anyio
 import httpx
+
+T = TypeVar("T")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -258,20 +261,28 @@ def post(
     resolve: Resolver = system_resolver,
 ) -> Outcome:
     """POST content to url if it may be reached, in at most `timeout` seconds in all; the response body is
-    never read or reported. Deliveries run in threads; called where an event loop runs, it uses a thread."""
+    never read or reported."""
+    return run_async(_post, url, content, headers, allow, timeout, resolve)
+
+
+def run_async(function: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """function(*args) to completion from synchronous code, in an event loop of its own.
+
+    Outbound requests are sent with httpx's async client because only a cancelled task ends a read that
+    trickles in (httpx's timeouts bound each read, not the whole answer); `anyio.fail_after` then bounds it.
+    Called where an event loop already runs, it runs in a thread of its own."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return anyio.run(_post, url, content, headers, allow, timeout, resolve)
+        return anyio.run(function, *args)
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(anyio.run, _post, url, content, headers, allow, timeout, resolve).result()
+        return pool.submit(anyio.run, function, *args).result()
 
 
 async def _post(
     url: str, content: bytes, headers: Mapping[str, str], allow: Allowlist, timeout: float, resolve: Resolver
 ) -> Outcome:
-    # httpx's timeouts bound each read, not the whole answer: a receiver dripping a header byte every few
-    # seconds held a delivery (and its thread) for hours. Cancelling the task at the deadline ends it.
+    # A receiver dripping a header byte every few seconds held a delivery (and its thread) for hours.
     # trust_env=False: no proxy from the environment; redirects are never followed.
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         try:

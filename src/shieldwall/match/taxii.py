@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+import anyio
 import httpx
 import orjson
 from sqlalchemy import or_, select
@@ -37,7 +38,8 @@ from shieldwall.store.db import Database
 
 TAXII_MEDIA = "application/taxii+json;version=2.1"
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-TIMEOUT = 30.0
+TIMEOUT = 30.0  # each connect, read or write
+REQUEST_SECONDS = 300.0  # a whole answer, up to MAX_RESPONSE_BYTES, however slowly it comes
 _PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,99}")
 
 
@@ -196,42 +198,17 @@ class RemoteCollection:
         if token:
             basic = base64.b64encode(f"token:{token}".encode()).decode()
             self.headers["Authorization"] = f"Basic {basic}"
-        self.client = httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
         self.url = self.root + "collections/" + self._collection_id(wanted) + "/"
 
     def close(self) -> None:
-        self.client.close()
+        pass  # each request has its own client (see _fetch)
 
     def _request(self, method: str, url: str, params: dict[str, Any] | None = None, body: bytes = b"") -> Any:
         """The JSON answer, or TaxiiError in fixed words (the target is checked again on every request)."""
         if params:
             url = f"{url}?{urlencode(params)}"
         headers = {**self.headers, "Content-Type": TAXII_MEDIA} if body else self.headers
-        try:
-            request = outbound.pinned_request(self.client, method, url, headers, self.allow, self.resolve, body or None)
-        except outbound.OutboundRefused as refused:
-            raise TaxiiError(f"{self.label}: {refused}") from None
-        try:
-            response = self.client.send(request, stream=True)
-            try:
-                if response.is_redirect:
-                    raise TaxiiError(f"{self.label}: HTTP {response.status_code}: redirects are not followed")
-                if not response.is_success:
-                    raise TaxiiError(f"{self.label}: HTTP {response.status_code}")
-                data = bytearray()
-                for chunk in response.iter_bytes():
-                    data += chunk
-                    if len(data) > MAX_RESPONSE_BYTES:
-                        raise TaxiiError(f"{self.label}: an answer over {MAX_RESPONSE_BYTES} bytes")
-                headers_in = dict(response.headers)
-            finally:
-                response.close()
-        except httpx.TimeoutException:
-            raise TaxiiError(f"{self.label}: {outbound.TIMED_OUT}") from None
-        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-            raise TaxiiError(f"{self.label}: {outbound.UNREACHABLE}") from None
-        except httpx.HTTPError:
-            raise TaxiiError(f"{self.label}: {outbound.FAILED}") from None
+        data, headers_in = outbound.run_async(self._fetch, method, url, headers, body)
         try:
             document = orjson.loads(bytes(data)) if data else {}
         except orjson.JSONDecodeError:
@@ -239,6 +216,38 @@ class RemoteCollection:
         if not isinstance(document, dict):
             raise TaxiiError(f"{self.label}: the answer is not a TAXII resource")
         return document, {k.lower(): v for k, v in headers_in.items()}
+
+    async def _fetch(self, method: str, url: str, headers: dict[str, str], body: bytes) -> tuple[bytes, dict[str, str]]:
+        """The answer's body and headers within REQUEST_SECONDS in all (however slowly the server sends it)."""
+        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, trust_env=False) as client:
+            try:
+                request = outbound.pinned_request(client, method, url, headers, self.allow, self.resolve, body or None)
+            except outbound.OutboundRefused as refused:
+                raise TaxiiError(f"{self.label}: {refused}") from None
+            try:
+                with anyio.fail_after(REQUEST_SECONDS):
+                    return await self._read(await client.send(request, stream=True))
+            except (httpx.TimeoutException, TimeoutError):
+                raise TaxiiError(f"{self.label}: {outbound.TIMED_OUT}") from None
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                raise TaxiiError(f"{self.label}: {outbound.UNREACHABLE}") from None
+            except httpx.HTTPError:
+                raise TaxiiError(f"{self.label}: {outbound.FAILED}") from None
+
+    async def _read(self, response: httpx.Response) -> tuple[bytes, dict[str, str]]:
+        try:
+            if response.is_redirect:
+                raise TaxiiError(f"{self.label}: HTTP {response.status_code}: redirects are not followed")
+            if not response.is_success:
+                raise TaxiiError(f"{self.label}: HTTP {response.status_code}")
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) > MAX_RESPONSE_BYTES:
+                    raise TaxiiError(f"{self.label}: an answer over {MAX_RESPONSE_BYTES} bytes")
+            return bytes(data), dict(response.headers)
+        finally:
+            await response.aclose()
 
     def _collection_id(self, wanted: str) -> str:
         document, _ = self._request("GET", self.root + "collections/")
