@@ -4,7 +4,9 @@ A target is checked when it is registered and again on every request: its host i
 address must be public (no loopback, private, link-local, unique-local, multicast, unspecified, reserved,
 carrier-grade NAT or cloud metadata address, nor an IPv4 one of those wrapped in IPv6), and the request
 is sent to the very address that was checked, so a DNS answer that changes in between cannot redirect it.
-Redirects are never followed. The operator may allowlist host names or networks (`webhook_allow`).
+Redirects are never followed. The operator may allowlist host names or networks (`webhook_allow`). A
+request has a deadline for the whole answer, not only for each read (`run_async`), so a target that
+trickles its answer cannot hold the thread that called it.
 
 Failures are described in a few fixed words: nothing of the target's answer or of the local network
 (addresses, exception text, response bodies) is ever shown to the organisation that registered it.
