@@ -114,3 +114,28 @@ def test_a_huge_pattern_the_fast_check_cannot_accept_is_not_given_to_the_slow_pa
     assert status.json()["success_count"] == 1 and set(failures) == {long_invalid["id"], short_invalid["id"]}
     assert failures[long_invalid["id"]].startswith("not validated: its patterns have 223,890 characters")
     assert "Pattern failed to validate" in failures[short_invalid["id"]]
+
+
+def test_rest_bodies_must_be_strict_json(live_server: LiveServer, hub: Hub) -> None:
+    """The standard library's parser (FastAPI's) takes NaN, Infinity and lone surrogates: an object with
+    Infinity was stored with null in its place, one with a lone surrogate was a 500. Such a body is now a 400
+    naming where, and nothing is stored, on the REST API and on match (TAXII's parser was strict already)."""
+    before = api(live_server, hub, "chirp").get("/api/v1/objects", params={"limit": 1000}).json()["objects"]
+    good = httpx.Request("POST", "/", json={"objects": [indicator("http://strict.example/", TLP.CLEAR)]}).content
+    for bad, where in ((b'"x_score": Infinity, ', "line 1"), (b'"x_score": NaN, ', "line 1"),
+                       (b'"name": "\\ud800", ', "no low surrogate"), (b'"x_n": ' + b"9" * 400 + b", ", "infinity")):
+        body = good.replace(b'"type":"indicator",', b'"type":"indicator",' + bad, 1)
+        assert body != good
+        response = api(live_server, hub, "chirp").post(
+            "/api/v1/objects", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, (bad, response.status_code, response.text[:200])
+        assert response.json()["detail"].startswith("the body is not JSON") and where in response.text, response.text
+    after = api(live_server, hub, "chirp").get("/api/v1/objects", params={"limit": 1000}).json()["objects"]
+    assert after == before
+    match = httpx.post(f"{live_server.url}/api/match", content=b'{"urls": ["http://a.example/"], "x": NaN}',
+                       headers={"Content-Type": "application/json; charset=utf-8"})
+    assert match.status_code == 400 and "not JSON" in match.text
+    fine = api(live_server, hub, "chirp").post("/api/v1/objects", content=good,
+                                                headers={"Content-Type": "application/json"})
+    assert fine.status_code == 201, fine.text

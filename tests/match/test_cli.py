@@ -136,3 +136,17 @@ def test_output_is_plain_json_lines_without_emoji_and_actions_are_opt_in(databas
     assert "actions:" not in output  # actions run only with --actions
     code, output = run(database_url, tmp_path, "match", "run", "--help")
     assert "platform:id:123" in output and "🆔" not in output
+
+
+@SQLITE_ONLY
+def test_a_file_that_is_not_strict_json_is_refused_by_name(database_url: str, tmp_path: Path) -> None:
+    """NaN and lone surrogates are not JSON; the standard library read them, and a lone surrogate then failed
+    when the object was written. Both are refused with the file and the place, nothing imported."""
+    assert run(database_url, tmp_path, "match", "bank", "create", "strict")[0] == 0
+    for name, text in (("nan.json", '{"type": "bundle", "objects": [{"confidence": NaN}]}'),
+                       ("surrogate.json", '{"type": "bundle", "objects": [{"name": "\\ud800"}]}')):  # fmt: skip
+        path = tmp_path / name
+        path.write_text(text)
+        code, output = run(database_url, tmp_path, "match", "bank", "import", "strict", str(path))
+        flat = " ".join(output.split())
+        assert code == 2 and f"{path}: not a JSON STIX document" in flat and "line 1" in flat, flat

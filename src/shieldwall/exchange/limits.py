@@ -85,6 +85,56 @@ class BodyLimit:
             await refusal(Request(scope), error)(scope, receive, send)
 
 
+class StrictJson:
+    """Pure ASGI middleware: a JSON body must be JSON as orjson reads it, or the request is a 400 naming where.
+
+    FastAPI parses bodies with the standard library, which takes NaN, Infinity and lone surrogates: not JSON,
+    and not storable (orjson writes NaN as null, so a stored object would differ from the acknowledged one,
+    and refuses a lone surrogate, which was a 500). TAXII's own parser is orjson already. Installed inside
+    BodyLimit, so the body it gathers has been counted against the limit.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH") or not _plain_json(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)  # the client left: let the app see it
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        if body.strip():
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError as error:
+                await JSONResponse({"detail": f"the body is not JSON: {error}"}, 400)(scope, receive, send)
+                return
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}], receive), send)
+
+
+def _plain_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            media = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or (media.endswith(b"+json") and b"taxii" not in media)
+    return False
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    async def replayed() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replayed
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"content-length":
@@ -124,6 +174,7 @@ async def body_too_large(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI, limit: int) -> None:
+    app.add_middleware(StrictJson)  # added first, so it runs inside BodyLimit
     app.add_middleware(BodyLimit, limit=limit)
     app.add_exception_handler(BodyTooLarge, body_too_large)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -390,7 +391,7 @@ def import_stix_file(
     session: Session, bank: Bank, path: Path, *, default_tlp: TLP = TLP.AMBER, now: datetime | None = None
 ) -> ImportReport:
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        document = orjson.loads(Path(path).read_bytes())  # strict: no NaN or lone surrogates
     except FileNotFoundError:
         raise BankError(f"{path}: no such file") from None
     except OSError as error:  # a directory, no permission

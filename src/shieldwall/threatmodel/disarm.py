@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
@@ -111,7 +112,7 @@ def _url_of(obj: dict[str, Any]) -> str:
 
 def parse_bundle(path: Path) -> Framework:
     try:
-        bundle = json.loads(path.read_text(encoding="utf-8"))
+        bundle = orjson.loads(path.read_bytes())  # strict: no NaN or lone surrogates
     except FileNotFoundError:
         raise DisarmError(f"{path}: no such file") from None
     except OSError as error:  # a directory, no permission
