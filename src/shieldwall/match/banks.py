@@ -396,7 +396,7 @@ def import_stix_file(
         raise BankError(f"{path}: no such file") from None
     except OSError as error:  # a directory, no permission
         raise BankError(f"{path}: cannot read it ({error.strerror or error})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except json.JSONDecodeError as error:  # orjson's errors are these, invalid UTF-8 included
         raise BankError(f"{path}: not a JSON STIX document ({error})") from None
     try:
         indicators, others = indicators_in(document)

@@ -2,8 +2,8 @@
 the object.
 
 `validate_object` first asks the fast path (fastvalidate.accepts), which only ever says "valid"
-when stix2-validator would; everything else, and every error message, comes from
-`reference_validate_object`, the plain stix2-validator call.
+when stix2-validator would; everything else, and every error message, comes from the plain
+stix2-validator call (`reference_validate_object`, which is `precheck` and then that call).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def validate_object(obj: Any) -> str | None:
     reason = precheck(obj)
     if reason is not None or accepts(obj):
         return reason
-    return _too_costly(obj) or reference_validate_object(obj)
+    return _too_costly(obj) or _reference(obj)
 
 
 def _too_costly(obj: dict[str, Any]) -> str | None:
@@ -94,9 +94,11 @@ def _too_deep(obj: dict[str, Any]) -> bool:
 
 def reference_validate_object(obj: Any) -> str | None:
     """validate_object through stix2-validator alone (slow: ~3 ms); the fast path's yardstick."""
-    reason = precheck(obj)
-    if reason is not None:
-        return reason
+    return precheck(obj) or _reference(obj)
+
+
+def _reference(obj: dict[str, Any]) -> str | None:
+    """stix2-validator's verdict on an object that passed precheck."""
     try:
         result = validate_instance(obj, _OPTIONS)
     except Exception as error:  # the validator raises on some malformed inputs instead of reporting
@@ -121,7 +123,7 @@ def validate_objects(
         reason = precheck(obj)
         if reason is None and not accepts(obj):
             reason = _too_costly(obj) or (
-                reference_validate_object(obj)
+                _reference(obj)
                 if time.monotonic() < deadline
                 else "not validated: this request used its validation time on objects the fast check could not "
                 "accept (most of them invalid); send it again in smaller batches"

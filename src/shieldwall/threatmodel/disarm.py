@@ -117,7 +117,7 @@ def parse_bundle(path: Path) -> Framework:
         raise DisarmError(f"{path}: no such file") from None
     except OSError as error:  # a directory, no permission
         raise DisarmError(f"{path}: cannot read it ({error.strerror or error})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except json.JSONDecodeError as error:  # orjson's errors are these, invalid UTF-8 included
         raise DisarmError(f"{path}: not a JSON file ({error})") from None
     if not isinstance(bundle, dict) or not isinstance(bundle.get("objects"), list):
         raise DisarmError(f"{path}: not a STIX bundle (no 'objects' list)")
